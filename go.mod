@@ -11,6 +11,7 @@ require (
 	github.com/moby/moby/client v0.6.2
 	github.com/moby/patternmatcher v0.6.1
 	github.com/stretchr/testify v1.12.1
+	golang.org/x/crypto v0.55.0
 	golang.org/x/sync v0.22.0
 )
 
