@@ -1,0 +1,131 @@
+package image
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+)
+
+// RefNameAnnotation is the OCI annotation that names a descriptor in an
+// image layout's index.json (what `skopeo copy oci:DIR:TAG` selects).
+const RefNameAnnotation = "org.opencontainers.image.ref.name"
+
+// Named is one variant's multi-platform image index and the tags it goes
+// by (e.g. "1.2.3-scratch", "scratch").
+type Named struct {
+	Variant string
+	Index   v1.ImageIndex
+	Tags    []string
+}
+
+// WriteLayout writes an OCI image layout at dir holding every index in
+// indexes. index.json gets one descriptor per (variant, tag), in the order
+// given, each pointing at its variant's index and annotated with
+// org.opencontainers.image.ref.name = tag; blobs are stored once.
+//
+// The layout is built in a temporary sibling directory and swapped in with
+// renames, so readers see the old layout or the new one, and a failure
+// leaves the previous layout at dir untouched. It fails on an empty list, a
+// variant without tags or index, a tag used twice, or a filesystem error
+// (naming the path).
+func WriteLayout(dir string, indexes []Named) (err error) {
+	if len(indexes) == 0 {
+		return fmt.Errorf("write OCI layout %s: no image indexes: build at least one variant first", dir)
+	}
+	seen := map[string]string{}
+	for _, n := range indexes {
+		if n.Index == nil {
+			return fmt.Errorf("write OCI layout %s: variant %q has no image index: build it first", dir, n.Variant)
+		}
+		if len(n.Tags) == 0 {
+			return fmt.Errorf("write OCI layout %s: variant %q has no tags: give it at least one", dir, n.Variant)
+		}
+		for _, tag := range n.Tags {
+			if tag == "" {
+				return fmt.Errorf("write OCI layout %s: variant %q has an empty tag", dir, n.Variant)
+			}
+			if prev, ok := seen[tag]; ok {
+				return fmt.Errorf("write OCI layout %s: tag %q is given to variants %q and %q: give each variant its own tags", dir, tag, prev, n.Variant)
+			}
+			seen[tag] = n.Variant
+		}
+	}
+
+	dir = filepath.Clean(dir)
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return fmt.Errorf("write OCI layout %s: it exists and is not a directory: remove it or choose another path", dir)
+	}
+	parent, base := filepath.Split(dir)
+	if parent == "" {
+		parent = "."
+	}
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("write OCI layout %s: %w", dir, err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+base+".new-")
+	if err != nil {
+		return fmt.Errorf("write OCI layout %s: %w", dir, err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return fmt.Errorf("write OCI layout %s: %w", dir, err)
+	}
+
+	p, err := layout.Write(tmp, empty.Index)
+	if err != nil {
+		return fmt.Errorf("write OCI layout %s: %w", dir, err)
+	}
+	for _, n := range indexes {
+		for _, tag := range n.Tags {
+			if err := p.AppendIndex(n.Index, layout.WithAnnotations(map[string]string{RefNameAnnotation: tag})); err != nil {
+				return fmt.Errorf("write OCI layout %s: variant %q tag %q: %w", dir, n.Variant, tag, err)
+			}
+		}
+	}
+	return swapDir(tmp, dir)
+}
+
+// swapDir replaces dir with the directory next, keeping dir as it was if
+// the swap fails.
+func swapDir(next, dir string) error {
+	parent, base := filepath.Split(dir)
+	if parent == "" {
+		parent = "."
+	}
+	old, err := os.MkdirTemp(parent, "."+base+".old-")
+	if err != nil {
+		return fmt.Errorf("write OCI layout %s: %w", dir, err)
+	}
+	// rename(2) replaces an empty directory, so the previous layout moves
+	// onto old in one step.
+	moved := true
+	if err := os.Rename(dir, old); err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			os.Remove(old)
+			return fmt.Errorf("write OCI layout %s: move the previous layout aside: %w", dir, err)
+		}
+		moved = false
+		os.Remove(old)
+	}
+	if err := os.Rename(next, dir); err != nil {
+		if moved {
+			_ = os.Rename(old, dir)
+		}
+		return fmt.Errorf("write OCI layout %s: %w", dir, err)
+	}
+	if moved {
+		if err := os.RemoveAll(old); err != nil {
+			return fmt.Errorf("write OCI layout %s: remove the previous layout at %s: %w", dir, old, err)
+		}
+	}
+	return nil
+}
