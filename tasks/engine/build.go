@@ -1,0 +1,258 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/build"
+	"github.com/moby/moby/client"
+)
+
+// BuildOptions configures a build from the repo's own Dockerfile.
+type BuildOptions struct {
+	ContextDir string             // the build context directory
+	Dockerfile string             // path of the Dockerfile relative to ContextDir; default "Dockerfile"
+	Tags       []string           // references to tag the image with
+	BuildArgs  map[string]*string // --build-arg values; nil takes the value from the builder's environment
+	Labels     map[string]string  // labels set on the image
+	Pull       bool               // always try to pull newer versions of the FROM images
+	Progress   func(string)       // receives each line of build output, trimmed; may be nil
+}
+
+// BuildResult describes a finished build.
+type BuildResult struct {
+	ID       string        // the image ID, sha256:…
+	Duration time.Duration // wall time of the build, context upload included
+	Context  ContextStats  // what the build context held
+}
+
+// BuildStepError reports a Dockerfile step that failed: the step, the
+// output it printed and the engine's message.
+type BuildStepError struct {
+	Step    string // e.g. "Step 3/7 : RUN go build ./..."; empty when the build failed before the first step
+	Output  string // the failing step's output lines, without the engine's bookkeeping lines
+	Message string // the engine's message, e.g. "The command '/bin/sh -c exit 3' returned a non-zero code: 3"
+	Code    int    // the step's exit code when the engine reports one
+}
+
+// Error shows the step, the engine's message and the step's output.
+func (e *BuildStepError) Error() string {
+	var b strings.Builder
+	if e.Step == "" {
+		fmt.Fprintf(&b, "docker build failed before its first step: %s", e.Message)
+	} else {
+		fmt.Fprintf(&b, "Dockerfile %s failed: %s", e.Step, e.Message)
+	}
+	if out := strings.TrimRight(e.Output, "\n"); out != "" {
+		b.WriteString("\nstep output:")
+		for _, line := range strings.Split(out, "\n") {
+			b.WriteString("\n  ")
+			b.WriteString(line)
+		}
+	}
+	return b.String()
+}
+
+// Build builds an image from a Dockerfile in opts.ContextDir with the
+// engine's classic builder (the Engine API's /build, no BuildKit session),
+// streaming the context filtered by .dockerignore (see BuildContext) and
+// removing intermediate containers. Each output line goes to opts.Progress.
+// It returns the new image's ID; a failing Dockerfile step is returned as a
+// *BuildStepError (wrapped), and a bad context or engine failure as an error
+// naming the context directory.
+func (e *Engine) Build(ctx context.Context, opts BuildOptions) (BuildResult, error) {
+	var res BuildResult
+	start := time.Now()
+	defer func() { res.Duration = time.Since(start) }()
+	if opts.ContextDir == "" {
+		return res, errors.New("docker build: no context directory given; set the directory holding the Dockerfile's sources")
+	}
+	root, err := filepath.Abs(opts.ContextDir)
+	if err != nil {
+		return res, fmt.Errorf("docker build of %s: %w", opts.ContextDir, err)
+	}
+	dockerfile := opts.Dockerfile
+	if dockerfile != "" && !filepath.IsAbs(dockerfile) {
+		dockerfile = filepath.Join(root, dockerfile)
+	}
+	rel, err := dockerfileInContext(root, dockerfile)
+	if err != nil {
+		return res, fmt.Errorf("docker build of %s: %w", opts.ContextDir, err)
+	}
+	wrap := func(err error) error {
+		return fmt.Errorf("docker build of %s with %s: %w", opts.ContextDir, rel, err)
+	}
+
+	pr, pw := io.Pipe()
+	type tarDone struct {
+		stats ContextStats
+		err   error
+	}
+	done := make(chan tarDone, 1)
+	go func() {
+		stats, err := BuildContext(root, rel, pw)
+		pw.CloseWithError(err)
+		done <- tarDone{stats, err}
+	}()
+	// finish unblocks the tar writer if the engine stopped reading and
+	// returns its outcome; failing because of that is no failure of its own.
+	finish := func() tarDone {
+		pr.CloseWithError(errBuildStopped)
+		td := <-done
+		if errors.Is(td.err, errBuildStopped) || errors.Is(td.err, io.ErrClosedPipe) {
+			td.err = nil
+		}
+		return td
+	}
+
+	resp, err := e.cli.ImageBuild(ctx, pr, client.ImageBuildOptions{
+		Tags:        opts.Tags,
+		Dockerfile:  rel,
+		BuildArgs:   opts.BuildArgs,
+		Labels:      opts.Labels,
+		PullParent:  opts.Pull,
+		Remove:      true,
+		ForceRemove: true,
+		Version:     build.BuilderV1,
+	})
+	if err != nil {
+		td := finish()
+		res.Context = td.stats
+		if td.err != nil {
+			return res, wrap(td.err)
+		}
+		return res, wrap(err)
+	}
+	id, streamErr := decodeBuildStream(resp.Body, opts.Progress)
+	resp.Body.Close()
+	td := finish()
+	res.Context = td.stats
+	switch {
+	case td.err != nil:
+		return res, wrap(td.err)
+	case ctx.Err() != nil:
+		return res, wrap(ctx.Err())
+	case streamErr != nil:
+		return res, wrap(streamErr)
+	}
+	if !strings.HasPrefix(id, "sha256:") {
+		// Only the short ID from "Successfully built"; ask for the full one.
+		img, err := e.cli.ImageInspect(ctx, id)
+		if err != nil {
+			return res, wrap(fmt.Errorf("inspect built image %s: %w", id, err))
+		}
+		id = img.ID
+	}
+	res.ID = id
+	return res, nil
+}
+
+// errBuildStopped closes the context pipe once the engine has answered.
+var errBuildStopped = errors.New("the engine stopped reading the build context")
+
+// buildMessage is one JSON message of the /build response stream.
+type buildMessage struct {
+	Stream      string          `json:"stream"`
+	Status      string          `json:"status"`
+	ID          string          `json:"id"`
+	Progress    json.RawMessage `json:"progressDetail"`
+	Error       string          `json:"error"`
+	ErrorDetail *struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	} `json:"errorDetail"`
+	Aux json.RawMessage `json:"aux"`
+}
+
+var (
+	stepLineRe    = regexp.MustCompile(`^Step \d+/\d+ : `)
+	builtLineRe   = regexp.MustCompile(`^Successfully built ([0-9a-f]+)$`)
+	bookkeepingRe = regexp.MustCompile(`^(---> |Removing intermediate container |Successfully (built|tagged) )`)
+)
+
+// decodeBuildStream reads the /build JSON stream: it sends each output line
+// to progress, tracks the current step and its output, and returns the image
+// ID (from aux, else from "Successfully built"), or a *BuildStepError for
+// the step the engine reported failing.
+func decodeBuildStream(r io.Reader, progress func(string)) (string, error) {
+	if progress == nil {
+		progress = func(string) {}
+	}
+	var (
+		id, step, partial string
+		output            []string
+	)
+	line := func(l string) {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			return
+		}
+		progress(l)
+		switch {
+		case stepLineRe.MatchString(l):
+			step, output = l, nil
+		case bookkeepingRe.MatchString(l):
+			if m := builtLineRe.FindStringSubmatch(l); m != nil && id == "" {
+				id = m[1]
+			}
+		default:
+			output = append(output, l)
+		}
+	}
+	// Output arrives in chunks that need not end a line; \r (progress
+	// bars) ends one too.
+	feed := func(s string) {
+		s = partial + strings.ReplaceAll(s, "\r", "\n")
+		lines := strings.Split(s, "\n")
+		partial = lines[len(lines)-1]
+		for _, l := range lines[:len(lines)-1] {
+			line(l)
+		}
+	}
+	dec := json.NewDecoder(r)
+	for {
+		var m buildMessage
+		if err := dec.Decode(&m); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			line(partial)
+			return "", fmt.Errorf("read the engine's build output: %w", err)
+		}
+		if m.Stream != "" {
+			feed(m.Stream)
+		}
+		if m.Status != "" && (len(m.Progress) == 0 || string(m.Progress) == "{}") {
+			feed(strings.TrimSpace(m.ID+" "+m.Status) + "\n")
+		}
+		if len(m.Aux) > 0 {
+			var aux struct{ ID string }
+			if json.Unmarshal(m.Aux, &aux) == nil && aux.ID != "" {
+				id = aux.ID
+			}
+		}
+		if m.Error != "" || m.ErrorDetail != nil {
+			line(partial)
+			se := &BuildStepError{Step: step, Output: strings.Join(output, "\n"), Message: m.Error}
+			if m.ErrorDetail != nil {
+				se.Code = m.ErrorDetail.Code
+				if se.Message == "" {
+					se.Message = m.ErrorDetail.Message
+				}
+			}
+			return "", se
+		}
+	}
+	line(partial)
+	if id == "" {
+		return "", errors.New("the engine's build output ended without an image ID; rerun the build and check the engine's log")
+	}
+	return id, nil
+}
