@@ -33,7 +33,8 @@ type file struct {
 
 // newLayer writes files, their parent directories (0755, root) and nothing
 // else into a tar with fixed owners and times, sorted by name, gzips it with
-// the standard library at a fixed level and no header name or time, and
+// the standard library at its default level (level 9 costs twice the time
+// for under 1% of size) with no header name or time, and
 // returns it as a layer of media type mt. The same files give the same
 // bytes, so the same digest.
 func newLayer(files []file, mtime time.Time, mt types.MediaType) (v1.Layer, error) {
@@ -97,7 +98,7 @@ func newLayer(files []file, mtime time.Time, mt types.MediaType) (v1.Layer, erro
 	}
 
 	var gzBuf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&gzBuf, gzip.BestCompression)
+	zw, err := gzip.NewWriterLevel(&gzBuf, gzip.DefaultCompression)
 	if err != nil {
 		return nil, err
 	}

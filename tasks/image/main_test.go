@@ -1,0 +1,143 @@
+package image
+
+import (
+	"archive/tar"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/stretchr/testify/require"
+)
+
+// helloBin is a tiny static Go program built once for the whole package.
+var helloBin string
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "magepack-image-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	src := filepath.Join(dir, "main.go")
+	if err := os.WriteFile(src, []byte("package main\n\nfunc main() { println(\"hello\") }\n"), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	helloBin = filepath.Join(dir, "hello")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", helloBin, src)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOFLAGS=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build test binary: %v\n%s", err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+// testCA writes a stand-in CA bundle (its content only has to be copied).
+func testCA(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(p, []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), 0o644))
+	return p
+}
+
+var testCreated = time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
+
+func scratchSpec(t *testing.T) Spec {
+	t.Helper()
+	return Spec{
+		Name:     "hello",
+		Binary:   helloBin,
+		OS:       "linux",
+		Arch:     "amd64",
+		CABundle: testCA(t),
+		Port:     8080,
+		Labels:   map[string]string{"org.opencontainers.image.title": "hello"},
+		Created:  testCreated,
+	}
+}
+
+func mustBuild(t *testing.T, s Spec) v1.Image {
+	t.Helper()
+	img, err := Build(s)
+	require.NoError(t, err)
+	return img
+}
+
+// tarEntry is one entry of a layer as tests look at it.
+type tarEntry struct {
+	Type     byte
+	Mode     int64
+	UID, GID int
+	ModTime  time.Time
+	Linkname string
+	Data     []byte
+}
+
+func layerEntries(t *testing.T, l v1.Layer) (map[string]tarEntry, []string) {
+	t.Helper()
+	rc, err := l.Uncompressed()
+	require.NoError(t, err)
+	defer rc.Close()
+	entries := map[string]tarEntry{}
+	var order []string
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		data, err := io.ReadAll(tr)
+		require.NoError(t, err)
+		entries[h.Name] = tarEntry{Type: h.Typeflag, Mode: h.Mode, UID: h.Uid, GID: h.Gid, ModTime: h.ModTime, Linkname: h.Linkname, Data: data}
+		order = append(order, h.Name)
+	}
+	return entries, order
+}
+
+func topLayer(t *testing.T, img v1.Image) v1.Layer {
+	t.Helper()
+	ls, err := img.Layers()
+	require.NoError(t, err)
+	require.NotEmpty(t, ls)
+	return ls[len(ls)-1]
+}
+
+// tarLayer makes a layer from name -> content; a name ending in "/" is a
+// directory.
+func tarLayer(t *testing.T, files ...[2]string) v1.Layer {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range files {
+		h := &tar.Header{Name: f[0], Mode: 0o644, Typeflag: tar.TypeReg, Size: int64(len(f[1]))}
+		if f[0][len(f[0])-1] == '/' {
+			h.Typeflag, h.Mode, h.Size = tar.TypeDir, 0o755, 0
+		}
+		require.NoError(t, tw.WriteHeader(h))
+		_, err := tw.Write([]byte(f[1]))
+		require.NoError(t, err)
+	}
+	require.NoError(t, tw.Close())
+	data := buf.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(data)), nil
+	})
+	require.NoError(t, err)
+	return l
+}
