@@ -101,31 +101,32 @@ func swapDir(next, dir string) error {
 	if parent == "" {
 		parent = "."
 	}
-	old, err := os.MkdirTemp(parent, "."+base+".old-")
+	trash, err := os.MkdirTemp(parent, "."+base+".old-")
 	if err != nil {
 		return fmt.Errorf("write OCI layout %s: %w", dir, err)
 	}
-	// rename(2) replaces an empty directory, so the previous layout moves
-	// onto old in one step.
+	// The previous layout moves into trash (os.Rename refuses to replace a
+	// directory), the new one takes its place, and trash goes.
+	old := filepath.Join(trash, base)
 	moved := true
 	if err := os.Rename(dir, old); err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
-			os.Remove(old)
+			os.RemoveAll(trash)
 			return fmt.Errorf("write OCI layout %s: move the previous layout aside: %w", dir, err)
 		}
 		moved = false
-		os.Remove(old)
 	}
 	if err := os.Rename(next, dir); err != nil {
 		if moved {
-			_ = os.Rename(old, dir)
+			if rerr := os.Rename(old, dir); rerr != nil {
+				return fmt.Errorf("write OCI layout %s: %w; the previous layout is kept at %s", dir, err, old)
+			}
 		}
+		os.RemoveAll(trash)
 		return fmt.Errorf("write OCI layout %s: %w", dir, err)
 	}
-	if moved {
-		if err := os.RemoveAll(old); err != nil {
-			return fmt.Errorf("write OCI layout %s: remove the previous layout at %s: %w", dir, old, err)
-		}
+	if err := os.RemoveAll(trash); err != nil {
+		return fmt.Errorf("write OCI layout %s: remove the previous layout at %s: %w", dir, trash, err)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,8 +18,35 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// helloBin is a tiny static Go program built once for the whole package.
-var helloBin string
+// helloBin is a tiny static Go program built once for the whole package;
+// sharedCA a stand-in CA bundle that lives as long.
+var helloBin, sharedCA string
+
+var (
+	platformImagesOnce sync.Once
+	platformImagesVal  []v1.Image
+	platformImagesErr  error
+)
+
+// platformImages are scratch images of helloBin for linux/amd64,
+// linux/arm64 and linux/arm/v7 (the binary's own architecture does not
+// matter to the image), built once and shared by the index, layout and
+// push tests.
+func platformImages(t *testing.T) []v1.Image {
+	t.Helper()
+	platformImagesOnce.Do(func() {
+		for _, p := range [][2]string{{"amd64", ""}, {"arm64", ""}, {"arm", "v7"}} {
+			img, err := Build(Spec{Name: "hello", Binary: helloBin, OS: "linux", Arch: p[0], Variant: p[1], CABundle: sharedCA, Port: 8080, Created: testCreated})
+			if err != nil {
+				platformImagesErr = err
+				return
+			}
+			platformImagesVal = append(platformImagesVal, img)
+		}
+	})
+	require.NoError(t, platformImagesErr)
+	return platformImagesVal
+}
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -33,6 +61,11 @@ func run(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	src := filepath.Join(dir, "main.go")
 	if err := os.WriteFile(src, []byte("package main\n\nfunc main() { println(\"hello\") }\n"), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	sharedCA = filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(sharedCA, []byte("-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n"), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
