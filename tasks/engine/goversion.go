@@ -10,12 +10,13 @@ import (
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/google/go-containerregistry/pkg/name"
 )
 
 // ErrUnknownBuilderVersion reports that the Go version of a builder image
 // cannot be told from its config or its tag.
-var ErrUnknownBuilderVersion = errors.New("cannot tell the builder image's Go version")
+var ErrUnknownBuilderVersion = errors.New("cannot tell the Go version")
 
 // BuilderTooOldError reports a builder image whose Go release is older than
 // the go directive of go.mod asks for.
@@ -158,10 +159,13 @@ func BuilderGoVersion(ctx context.Context, e *Engine, image string) (*semver.Ver
 		return v, nil
 	}
 	why := "its config has no GOLANG_VERSION"
-	if inspectErr != nil {
+	switch {
+	case cerrdefs.IsNotFound(inspectErr):
+		why = "the engine does not have it"
+	case inspectErr != nil:
 		why = fmt.Sprintf("the engine cannot inspect it (%v)", inspectErr)
 	}
-	return nil, fmt.Errorf("%w %s: %s and its tag names no Go version; use an official golang image (e.g. golang:1.25-alpine) or one that sets ENV GOLANG_VERSION (MAGEPACK_BUILDER)",
+	return nil, fmt.Errorf("%w of builder image %s: %s and its tag names no Go version; use an official golang image (e.g. golang:1.25-alpine) or one that sets ENV GOLANG_VERSION (MAGEPACK_BUILDER)",
 		ErrUnknownBuilderVersion, image, why)
 }
 

@@ -279,7 +279,7 @@ func (e *Engine) smokeHTTP(ctx context.Context, id, ref string, opts SmokeOption
 		if err == nil {
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 			resp.Body.Close()
-			res.Status, lastErr = resp.StatusCode, nil
+			res.Status = resp.StatusCode
 			if resp.StatusCode == http.StatusOK {
 				cancel()
 				return nil
@@ -292,9 +292,11 @@ func (e *Engine) smokeHTTP(ctx context.Context, id, ref string, opts SmokeOption
 			return fmt.Errorf("smoke run of %s: %w", ref, ctx.Err())
 		}
 		if !time.Now().Before(deadline) {
-			reason := fmt.Sprintf("GET %s got no answer within %s (container still running; last error: %v)", opts.Path, opts.Timeout, lastErr)
-			if lastErr == nil {
-				reason = fmt.Sprintf("GET %s answered %d %s, not 200, for %s (container still running)", opts.Path, res.Status, http.StatusText(res.Status), opts.Timeout)
+			// An answer, even a wrong one, says more than the timeout of
+			// the last try.
+			reason := fmt.Sprintf("GET %s answered %d %s, not 200, within %s (container still running)", opts.Path, res.Status, http.StatusText(res.Status), opts.Timeout)
+			if res.Status == 0 {
+				reason = fmt.Sprintf("GET %s got no answer within %s (container still running; last error: %v)", opts.Path, opts.Timeout, lastErr)
 			}
 			return e.smokeFailure(id, ref, res, -1, reason)
 		}

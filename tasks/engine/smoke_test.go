@@ -1,0 +1,413 @@
+package engine
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/magepack/magepack/tasks/internal/fixture"
+)
+
+// smokeServerSource is the service the smoke tests run: /healthz answers
+// 200, /bad 500; "fail" exits 3 with a message on stderr; "idle" never
+// listens. It listens on $PORT (default 8080).
+const smokeServerSource = `package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "fail":
+			fmt.Fprintln(os.Stderr, "smokeserver: config file /etc/smokeserver.toml is missing")
+			os.Exit(3)
+		case "idle":
+			time.Sleep(time.Hour)
+		}
+	}
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "8080"
+	}
+	http.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	http.HandleFunc("/bad", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "broken on purpose", http.StatusInternalServerError) })
+	fmt.Println("smokeserver listening on :" + port)
+	if err := http.ListenAndServe(":"+port, nil); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+`
+
+// smokeServerBinary builds smokeServerSource once per test process, static.
+var smokeServerBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "magepack-smokeserver-")
+	if err != nil {
+		return "", err
+	}
+	for name, content := range map[string]string{
+		"go.mod":  "module smokeserver\n\ngo 1.25\n",
+		"main.go": smokeServerSource,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			return "", err
+		}
+	}
+	bin := filepath.Join(dir, "smokeserver")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOWORK=off", "GOFLAGS=-mod=mod")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", errors.New("go build smokeserver: " + err.Error() + "\n" + string(out))
+	}
+	return bin, nil
+})
+
+// smokeTestEngine connects to the test engine (skipping outside CI when
+// there is none).
+func smokeTestEngine(t *testing.T) *Engine {
+	t.Helper()
+	return New(fixture.Engine(t), "test")
+}
+
+// testFile is one entry of an image imported by importTestImage.
+type testFile struct {
+	body string // content of a regular file
+	src  string // or: copy this host file
+	link string // or: a symlink to this target
+	mode int64  // default 0644 (0755 with src)
+}
+
+// importTestImage imports a single-layer image holding files under ref,
+// with Dockerfile-style changes (ENTRYPOINT, USER, ENV…), and removes it
+// when the test ends.
+func importTestImage(t *testing.T, e *Engine, ref string, files map[string]testFile, changes ...string) {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	dirs := map[string]bool{}
+	for _, name := range names {
+		for d := filepath.Dir(name); d != "."; d = filepath.Dir(d) {
+			if !dirs[d] {
+				dirs[d] = true
+				require.NoError(t, tw.WriteHeader(&tar.Header{Name: d + "/", Typeflag: tar.TypeDir, Mode: 0o755}))
+			}
+		}
+		f := files[name]
+		switch {
+		case f.link != "":
+			require.NoError(t, tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeSymlink, Linkname: f.link, Mode: 0o777}))
+		default:
+			body := []byte(f.body)
+			mode := f.mode
+			if f.src != "" {
+				var err error
+				body, err = os.ReadFile(f.src)
+				require.NoError(t, err)
+				if mode == 0 {
+					mode = 0o755
+				}
+			}
+			if mode == 0 {
+				mode = 0o644
+			}
+			require.NoError(t, tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: mode, Size: int64(len(body))}))
+			_, err := tw.Write(body)
+			require.NoError(t, err)
+		}
+	}
+	require.NoError(t, tw.Close())
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	resp, err := e.cli.ImageImport(ctx, client.ImageImportSource{Source: &buf, SourceName: "-"}, ref,
+		client.ImageImportOptions{Changes: changes})
+	require.NoError(t, err, "import %s", ref)
+	out, err := io.ReadAll(resp)
+	resp.Close()
+	require.NoError(t, err)
+	require.NotContains(t, string(out), `"error"`, "import %s", ref)
+	t.Cleanup(func() { removeTestImage(t, e, ref) })
+}
+
+// removeTestImage removes ref and its untagged parents, reporting failure.
+func removeTestImage(t *testing.T, e *Engine, ref string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := e.cli.ImageRemove(ctx, ref, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil {
+		t.Errorf("remove test image %s: %v", ref, err)
+	}
+}
+
+// smokeContainers lists the smoke containers (running or not) made from image.
+func smokeContainers(t *testing.T, e *Engine, image string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	list, err := e.cli.ContainerList(ctx, client.ContainerListOptions{
+		All:     true,
+		Filters: make(client.Filters).Add("label", SmokeLabel+"=1").Add("ancestor", image),
+	})
+	require.NoError(t, err)
+	var names []string
+	for _, c := range list.Items {
+		names = append(names, strings.Join(c.Names, ","))
+	}
+	return names
+}
+
+// freePort returns a loopback TCP port nothing listens on right now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func TestParseSmoke(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     SmokeOptions
+		wantErr  bool
+	}{
+		{name: "off", in: "off", want: SmokeOptions{Mode: SmokeOff}},
+		{name: "start", in: "start", want: SmokeOptions{Mode: SmokeStart}},
+		{name: "path", in: "/healthz", want: SmokeOptions{Mode: SmokeHTTP, Path: "/healthz"}},
+		{name: "path with query", in: "/ready?full=1", want: SmokeOptions{Mode: SmokeHTTP, Path: "/ready?full=1"}},
+		{name: "root path", in: "/", want: SmokeOptions{Mode: SmokeHTTP, Path: "/"}},
+		{name: "surrounding space", in: " start ", want: SmokeOptions{Mode: SmokeStart}},
+		{name: "empty", in: "", wantErr: true},
+		{name: "path without slash", in: "healthz", wantErr: true},
+		{name: "url", in: "http://localhost/healthz", wantErr: true},
+		{name: "capitalised", in: "Start", wantErr: true},
+		{name: "path with space", in: "/health z", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseSmoke(tt.in)
+			if tt.wantErr {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), `"`+tt.in+`"`)
+				assert.Contains(t, err.Error(), "use off, start, or an HTTP path starting with /")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestSmokeOptionsDefaults(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      SmokeOptions
+		want    SmokeOptions
+		wantErr string
+	}{
+		{name: "zero is start with defaults", want: SmokeOptions{Mode: SmokeStart, Grace: time.Second, Timeout: 20 * time.Second}},
+		{name: "kept durations", in: SmokeOptions{Mode: SmokeHTTP, Path: "/x", Port: 80, Grace: time.Millisecond, Timeout: time.Minute},
+			want: SmokeOptions{Mode: SmokeHTTP, Path: "/x", Port: 80, Grace: time.Millisecond, Timeout: time.Minute}},
+		{name: "http without port", in: SmokeOptions{Mode: SmokeHTTP, Path: "/healthz"}, wantErr: "needs the port"},
+		{name: "http without path", in: SmokeOptions{Mode: SmokeHTTP, Port: 8080}, wantErr: `smoke path "" must start with /`},
+		{name: "port out of range", in: SmokeOptions{Mode: SmokeStart, Port: 70000}, wantErr: "out of range"},
+		{name: "unknown mode", in: SmokeOptions{Mode: "bogus"}, wantErr: `smoke mode "bogus"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.in.withDefaults()
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestSmokeCreateOptions(t *testing.T) {
+	tests := []struct {
+		name      string
+		opts      SmokeOptions
+		hostNet   bool
+		wantEnv   []string
+		published bool
+	}{
+		{name: "bridge publishes on loopback", opts: SmokeOptions{Port: 8080, Env: []string{"A=1"}}, wantEnv: []string{"A=1"}, published: true},
+		{name: "host network sets PORT", opts: SmokeOptions{Port: 9090}, hostNet: true, wantEnv: []string{"PORT=9090"}},
+		{name: "host network keeps the user's PORT", opts: SmokeOptions{Port: 9090, Env: []string{"PORT=1234"}}, hostNet: true, wantEnv: []string{"PORT=1234"}},
+		{name: "no port publishes nothing", opts: SmokeOptions{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := smokeCreateOptions("app:scratch", tt.opts, tt.hostNet)
+			assert.Regexp(t, `^magepack-smoke-[0-9a-f]{12}$`, got.Name)
+			assert.Equal(t, "app:scratch", got.Config.Image)
+			assert.Equal(t, map[string]string{"magepack.smoke": "1"}, got.Config.Labels)
+			assert.Equal(t, tt.wantEnv, got.Config.Env)
+			hc := got.HostConfig
+			assert.True(t, hc.ReadonlyRootfs, "read-only root")
+			assert.Equal(t, []string{"ALL"}, hc.CapDrop)
+			assert.Equal(t, []string{"no-new-privileges"}, hc.SecurityOpt)
+			assert.Contains(t, hc.Tmpfs, "/tmp")
+			assert.False(t, hc.AutoRemove)
+			if tt.hostNet {
+				assert.Equal(t, container.NetworkMode("host"), hc.NetworkMode)
+			} else {
+				assert.Empty(t, hc.NetworkMode)
+			}
+			if !tt.published {
+				assert.Empty(t, hc.PortBindings)
+				return
+			}
+			require.Len(t, hc.PortBindings, 1)
+			for port, bindings := range hc.PortBindings {
+				assert.Equal(t, "8080/tcp", port.String())
+				require.Len(t, bindings, 1)
+				assert.Equal(t, "127.0.0.1", bindings[0].HostIP.String())
+				assert.Empty(t, bindings[0].HostPort, "the engine picks the host port")
+			}
+		})
+	}
+	a := smokeCreateOptions("x", SmokeOptions{}, false)
+	b := smokeCreateOptions("x", SmokeOptions{}, false)
+	assert.NotEqual(t, a.Name, b.Name, "container names are random")
+}
+
+func TestSmokeOffEngine(t *testing.T) {
+	// No engine call at all: a nil client would panic if one were made.
+	res, err := (&Engine{}).Smoke(context.Background(), "app:scratch", SmokeOptions{Mode: SmokeOff})
+	require.NoError(t, err)
+	assert.True(t, res.Skipped)
+}
+
+func TestSmokeEngine(t *testing.T) {
+	e := smokeTestEngine(t)
+	bin, err := smokeServerBinary()
+	require.NoError(t, err)
+	run := randomHex(4)
+	server := "magepack-test/engine-smoke:server-" + run
+	glibc := "magepack-test/engine-smoke:glibc-" + run
+	importTestImage(t, e, server, map[string]testFile{"app": {src: bin}},
+		`ENTRYPOINT ["/app"]`, "USER 65532:65532", "EXPOSE 8080")
+	// A glibc binary in a busybox+musl image: the loader it names is absent.
+	importTestImage(t, e, glibc, map[string]testFile{
+		"bin/busybox": {src: "/bin/busybox"},
+		"bin/sh":      {link: "busybox"},
+		"app":         {src: "/usr/bin/true"},
+	}, `ENTRYPOINT ["/app"]`)
+
+	tests := []struct {
+		name     string
+		image    string
+		opts     SmokeOptions
+		wantErr  []string // substrings of the error; none means success
+		wantExit int      // the SmokeError's exit code
+	}{
+		{name: "start stays up", image: server, opts: SmokeOptions{Mode: SmokeStart, Port: 8080, Grace: 500 * time.Millisecond}},
+		{name: "healthz answers 200", image: server, opts: SmokeOptions{Mode: SmokeHTTP, Path: "/healthz", Port: 8080}},
+		{name: "healthz on host network", image: server, opts: SmokeOptions{Mode: SmokeHTTP, Path: "/healthz", Port: freePort(t), hostNetwork: true}},
+		{name: "bad answers 500", image: server, opts: SmokeOptions{Mode: SmokeHTTP, Path: "/bad", Port: 8080, Timeout: 1500 * time.Millisecond},
+			wantErr: []string{"smoke run of " + server + " failed", "GET /bad answered 500 Internal Server Error", "container still running", "smokeserver listening on :8080"}, wantExit: -1},
+		{name: "exits before answering", image: server, opts: SmokeOptions{Mode: SmokeHTTP, Path: "/healthz", Port: 8080, Cmd: []string{"fail"}},
+			wantErr: []string{"container exited with code 3 before answering /healthz", "config file /etc/smokeserver.toml is missing"}, wantExit: 3},
+		{name: "exits within the grace period", image: server, opts: SmokeOptions{Mode: SmokeStart, Port: 8080, Cmd: []string{"fail"}},
+			wantErr: []string{"container exited with code 3 within 1s of starting", "config file /etc/smokeserver.toml is missing"}, wantExit: 3},
+		{name: "glibc binary in a musl image", image: glibc, opts: SmokeOptions{Mode: SmokeStart},
+			wantErr: []string{"smoke run of " + glibc + " failed", "no such file or directory"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			res, err := e.Smoke(ctx, tt.image, tt.opts)
+			assert.Regexp(t, `^magepack-smoke-`, res.Container)
+			assert.Empty(t, smokeContainers(t, e, tt.image), "smoke containers left behind")
+			if len(tt.wantErr) == 0 {
+				require.NoError(t, err)
+				if tt.opts.Port > 0 {
+					assert.Positive(t, res.HostPort)
+				}
+				if tt.opts.Mode == SmokeHTTP {
+					assert.Equal(t, 200, res.Status)
+				}
+				return
+			}
+			require.Error(t, err)
+			t.Logf("the error as users see it:\n%v", err)
+			for _, s := range tt.wantErr {
+				assert.Contains(t, err.Error(), s)
+			}
+			var se *SmokeError
+			require.ErrorAs(t, err, &se)
+			if tt.wantExit != 0 {
+				assert.Equal(t, tt.wantExit, se.ExitCode)
+			}
+			assert.Equal(t, se.Logs, res.Logs)
+		})
+	}
+
+	t.Run("missing image", func(t *testing.T) {
+		ref := "magepack-test/engine-smoke:absent-" + run
+		_, err := e.Smoke(context.Background(), ref, SmokeOptions{Mode: SmokeStart})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), ref)
+		var se *SmokeError
+		assert.False(t, errors.As(err, &se), "an engine error is not a failed check")
+	})
+
+	t.Run("host port already taken", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer l.Close()
+		port := l.Addr().(*net.TCPAddr).Port
+		_, err = e.Smoke(context.Background(), server, SmokeOptions{Mode: SmokeHTTP, Path: "/healthz", Port: port, hostNetwork: true})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "already in use")
+		assert.Empty(t, smokeContainers(t, e, server))
+	})
+
+	t.Run("cancel mid-probe", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			time.Sleep(1500 * time.Millisecond)
+			cancel()
+		}()
+		start := time.Now()
+		_, err := e.Smoke(ctx, server, SmokeOptions{Mode: SmokeHTTP, Path: "/healthz", Port: 8080, Cmd: []string{"idle"}, Timeout: time.Minute})
+		require.Error(t, err)
+		assert.ErrorIs(t, err, context.Canceled)
+		assert.Less(t, time.Since(start), 8*time.Second, "returns promptly after cancel (container removal included)")
+		assert.Empty(t, smokeContainers(t, e, server), "the container is removed on cancel")
+	})
+}
