@@ -1,0 +1,205 @@
+package dist
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+)
+
+// ManifestFile is the name of the manifest in the dist folder.
+const ManifestFile = "artifacts.json"
+
+// SchemaVersion is the artifacts.json schema this package reads and writes.
+const SchemaVersion = 1
+
+// Manifest is the content of dist/artifacts.json: what magepack built,
+// checked and pushed. Update keeps its lists sorted (binaries by path,
+// images by reference, checks by subject then name, pushes by reference),
+// so the file only changes when its content does.
+type Manifest struct {
+	SchemaVersion int      `json:"schema_version"`
+	Binaries      []Binary `json:"binaries"`
+	Images        []Image  `json:"images"`
+	Checks        []Check  `json:"checks"`
+	Pushed        []Pushed `json:"pushed"`
+}
+
+// Binary is one built executable and what its headers say about it.
+type Binary struct {
+	// Path as the caller names it, typically relative to the module root
+	// (e.g. "dist/app_linux_amd64"); PutBinary matches entries by it.
+	Path        string   `json:"path"`
+	OS          string   `json:"os"`
+	Arch        string   `json:"arch"`
+	Size        int64    `json:"size"`
+	SHA256      string   `json:"sha256"`
+	Linkage     string   `json:"linkage,omitempty"`
+	Interpreter string   `json:"interpreter,omitempty"`
+	Needed      []string `json:"needed,omitempty"`
+	Libc        string   `json:"libc,omitempty"`
+	GoVersion   string   `json:"go_version,omitempty"`
+	CGO         string   `json:"cgo,omitempty"`
+	BuildMode   string   `json:"build_mode,omitempty"`
+}
+
+// Image is one image magepack built or loaded into an engine.
+type Image struct {
+	Reference      string   `json:"reference"`
+	Variant        string   `json:"variant,omitempty"`
+	Platform       string   `json:"platform,omitempty"`
+	ID             string   `json:"id,omitempty"` // engine image ID
+	ConfigDigest   string   `json:"config_digest,omitempty"`
+	ManifestDigest string   `json:"manifest_digest,omitempty"`
+	Size           int64    `json:"size,omitempty"`
+	Tags           []string `json:"tags,omitempty"`
+}
+
+// Check is the verdict of one check (e.g. "scratch" linkage) on a subject
+// (e.g. a binary's path).
+type Check struct {
+	Name    string `json:"name"`
+	Subject string `json:"subject"`
+	OK      bool   `json:"ok"`
+	Message string `json:"message,omitempty"`
+}
+
+// Pushed is one reference pushed to a registry and the digest it got.
+type Pushed struct {
+	Reference string `json:"reference"`
+	Digest    string `json:"digest"`
+}
+
+// PutBinary adds b, replacing the entry with the same Path if there is one.
+func (m *Manifest) PutBinary(b Binary) {
+	for i := range m.Binaries {
+		if m.Binaries[i].Path == b.Path {
+			m.Binaries[i] = b
+			return
+		}
+	}
+	m.Binaries = append(m.Binaries, b)
+}
+
+// PutImage adds img, replacing the entry with the same Reference if there is one.
+func (m *Manifest) PutImage(img Image) {
+	for i := range m.Images {
+		if m.Images[i].Reference == img.Reference {
+			m.Images[i] = img
+			return
+		}
+	}
+	m.Images = append(m.Images, img)
+}
+
+// PutCheck adds c, replacing the entry with the same Name and Subject if there is one.
+func (m *Manifest) PutCheck(c Check) {
+	for i := range m.Checks {
+		if m.Checks[i].Name == c.Name && m.Checks[i].Subject == c.Subject {
+			m.Checks[i] = c
+			return
+		}
+	}
+	m.Checks = append(m.Checks, c)
+}
+
+// PutPushed adds p, replacing the entry with the same Reference if there is one.
+func (m *Manifest) PutPushed(p Pushed) {
+	for i := range m.Pushed {
+		if m.Pushed[i].Reference == p.Reference {
+			m.Pushed[i] = p
+			return
+		}
+	}
+	m.Pushed = append(m.Pushed, p)
+}
+
+// sort puts every list in its documented order and makes empty lists
+// non-nil, so they read as [] rather than null.
+func (m *Manifest) sort() {
+	if m.Binaries == nil {
+		m.Binaries = []Binary{}
+	}
+	if m.Images == nil {
+		m.Images = []Image{}
+	}
+	if m.Checks == nil {
+		m.Checks = []Check{}
+	}
+	if m.Pushed == nil {
+		m.Pushed = []Pushed{}
+	}
+	sort.SliceStable(m.Binaries, func(i, j int) bool { return m.Binaries[i].Path < m.Binaries[j].Path })
+	sort.SliceStable(m.Images, func(i, j int) bool { return m.Images[i].Reference < m.Images[j].Reference })
+	sort.SliceStable(m.Checks, func(i, j int) bool {
+		a, b := m.Checks[i], m.Checks[j]
+		if a.Subject != b.Subject {
+			return a.Subject < b.Subject
+		}
+		return a.Name < b.Name
+	})
+	sort.SliceStable(m.Pushed, func(i, j int) bool { return m.Pushed[i].Reference < m.Pushed[j].Reference })
+}
+
+// ReadManifest reads dir/artifacts.json. A missing file gives an empty
+// manifest of the current SchemaVersion. It returns an error naming the file
+// and the fix when the file is not valid JSON or was written by a newer
+// schema.
+func ReadManifest(dir string) (Manifest, error) {
+	path := filepath.Join(dir, ManifestFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Manifest{SchemaVersion: SchemaVersion}, nil
+	}
+	if err != nil {
+		return Manifest{}, fmt.Errorf("read %s: %w", path, err)
+	}
+	var m Manifest
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&m); err != nil {
+		return Manifest{}, fmt.Errorf("read %s: %v; remove the file, the next run writes it again", path, err)
+	}
+	if m.SchemaVersion > SchemaVersion {
+		return Manifest{}, fmt.Errorf("read %s: schema_version %d is newer than this magepack reads (%d); upgrade magepack or remove the file", path, m.SchemaVersion, SchemaVersion)
+	}
+	m.SchemaVersion = SchemaVersion
+	return m, nil
+}
+
+// WriteManifest writes m to dir/artifacts.json atomically, sorted and with
+// SchemaVersion set, or returns an error naming the file.
+func WriteManifest(dir string, m Manifest) error {
+	m.SchemaVersion = SchemaVersion
+	m.sort()
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Join(dir, ManifestFile), err)
+	}
+	return WriteFile(filepath.Join(dir, ManifestFile), append(data, '\n'), 0o644)
+}
+
+// updateMu serialises Update calls within a process; Lock serialises runs.
+var updateMu sync.Mutex
+
+// Update reads dir/artifacts.json (empty if missing), lets fn change it and
+// writes it back atomically in sorted order. If fn returns an error the file
+// is left as it was and that error is returned; read and write errors name
+// the file. Calls in one process are serialised; hold Lock to keep other
+// runs out.
+func Update(dir string, fn func(*Manifest) error) error {
+	updateMu.Lock()
+	defer updateMu.Unlock()
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return err
+	}
+	if err := fn(&m); err != nil {
+		return err
+	}
+	return WriteManifest(dir, m)
+}
