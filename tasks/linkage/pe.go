@@ -8,11 +8,12 @@ import (
 )
 
 func inspectPE(r io.ReaderAt, name string) (Report, error) {
-	rep := Report{Path: name, Format: FormatPE, OS: "windows"}
+	rep := Report{Path: name, Format: FormatPE}
 	f, err := pe.NewFile(r)
 	if err != nil {
 		return rep, malformed(name, "PE", err)
 	}
+	rep.OS = "windows"
 	rep.Arch = peArch(f.Machine)
 	// debug/pe's ImportedLibraries always returns nil; the DLLs are the
 	// suffixes of the imported symbols ("GetProcAddress:kernel32.dll").

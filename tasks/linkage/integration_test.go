@@ -1,0 +1,264 @@
+package linkage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sync/errgroup"
+)
+
+// The sample program imports net and os/user, the two standard packages
+// that switch to libc when cgo is on, so CGO_ENABLED decides its linkage.
+const sampleMain = `package main
+
+import (
+	"fmt"
+	"net"
+	"os/user"
+)
+
+func main() {
+	u, err := user.Current()
+	fmt.Println(u, err, net.ParseIP("127.0.0.1"))
+}
+`
+
+// sampleBuild is one way of building the sample program.
+type sampleBuild struct {
+	env   []string
+	flags []string
+	// optional builds (ones needing a C toolchain) are skipped, with the
+	// reason, when the toolchain is missing; the others must succeed.
+	optional bool
+}
+
+var sampleBuilds = map[string]sampleBuild{
+	"static_linux_amd64": {env: []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64"}},
+	"cgo_glibc":          {env: []string{"CGO_ENABLED=1", "CC=gcc"}, optional: true},
+	"pie_linux_amd64":    {env: []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64"}, flags: []string{"-buildmode=pie"}},
+	"cgo_musl":           {env: []string{"CGO_ENABLED=1", "CC=musl-gcc"}, optional: true},
+	"cgo_musl_static":    {env: []string{"CGO_ENABLED=1", "CC=musl-gcc"}, flags: []string{"-ldflags=-linkmode external -extldflags -static"}, optional: true},
+	"static_linux_arm64": {env: []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64"}},
+	"static_linux_riscv": {env: []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=riscv64"}},
+	"windows_amd64.exe":  {env: []string{"CGO_ENABLED=0", "GOOS=windows", "GOARCH=amd64"}},
+	"darwin_arm64":       {env: []string{"CGO_ENABLED=0", "GOOS=darwin", "GOARCH=arm64"}},
+}
+
+var samples struct {
+	once  sync.Once
+	dir   string
+	paths map[string]string // build name -> binary
+	skip  map[string]string // build name -> why an optional build is missing
+	err   error
+}
+
+// sampleBinary builds every sample once per test binary (two at a time: the
+// machines are small and shared) and returns the named one, skipping the
+// test when an optional C toolchain is missing.
+func sampleBinary(t *testing.T, name string) string {
+	t.Helper()
+	samples.once.Do(buildSamples)
+	require.NoError(t, samples.err, "building the sample binaries")
+	if why, ok := samples.skip[name]; ok {
+		t.Skipf("sample %s not built: %s", name, why)
+	}
+	p, ok := samples.paths[name]
+	require.True(t, ok, "no sample build named %q", name)
+	return p
+}
+
+func buildSamples() {
+	dir, err := os.MkdirTemp("", "linkage-samples-")
+	if err != nil {
+		samples.err = err
+		return
+	}
+	samples.dir = dir
+	src := filepath.Join(dir, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		samples.err = err
+		return
+	}
+	if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte("module example.com/sample\n\ngo 1.25\n"), 0o644); err != nil {
+		samples.err = err
+		return
+	}
+	if err := os.WriteFile(filepath.Join(src, "main.go"), []byte(sampleMain), 0o644); err != nil {
+		samples.err = err
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	var mu sync.Mutex
+	samples.paths = map[string]string{}
+	samples.skip = map[string]string{}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(2)
+	for name, b := range sampleBuilds {
+		g.Go(func() error {
+			out := filepath.Join(dir, name)
+			args := append([]string{"build", "-o", out}, b.flags...)
+			cmd := exec.CommandContext(ctx, "go", append(args, ".")...)
+			cmd.Dir = src
+			cmd.Env = append(os.Environ(), "GOFLAGS=", "GOWORK=off", "GOTOOLCHAIN=local")
+			cmd.Env = append(cmd.Env, b.env...)
+			msg, err := cmd.CombinedOutput()
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				samples.paths[name] = out
+			case b.optional && cCompilerMissing(b.env):
+				samples.skip[name] = fmt.Sprintf("C compiler missing (%s)", strings.Join(b.env, " "))
+			default:
+				return fmt.Errorf("go build %s (%s): %v\n%s", name, strings.Join(b.env, " "), err, msg)
+			}
+			return nil
+		})
+	}
+	samples.err = g.Wait()
+}
+
+// cCompilerMissing reports whether the CC named in env is not installed.
+func cCompilerMissing(env []string) bool {
+	for _, kv := range env {
+		if cc, ok := strings.CutPrefix(kv, "CC="); ok {
+			_, err := exec.LookPath(cc)
+			return err != nil
+		}
+	}
+	return false
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if samples.dir != "" {
+		_ = os.RemoveAll(samples.dir)
+	}
+	os.Exit(code)
+}
+
+func TestInspectIntegrationRealBinaries(t *testing.T) {
+	tests := []struct {
+		sample      string
+		wantFormat  string
+		wantOS      string
+		wantArch    string
+		wantLinkage Linkage
+		wantLibc    Libc
+		wantInterp  string
+		wantNeeded  string // one library Needed must contain
+		wantCGO     string
+		wantMode    string
+		wantPIE     bool
+		scratchOK   bool
+		alpineOK    bool
+	}{
+		{
+			sample: "static_linux_amd64", wantFormat: FormatELF, wantOS: "linux", wantArch: "amd64",
+			wantLinkage: Static, wantLibc: None, wantCGO: "0", wantMode: "exe",
+			scratchOK: true, alpineOK: true,
+		},
+		{
+			sample: "cgo_glibc", wantFormat: FormatELF, wantOS: "linux", wantArch: "amd64",
+			wantLinkage: Dynamic, wantLibc: Glibc, wantInterp: "/lib64/ld-linux-x86-64.so.2", wantNeeded: "libc.so.6",
+			wantCGO: "1", wantMode: "exe",
+		},
+		{
+			// Go's internal linker gives a CGO_ENABLED=0 PIE a PT_INTERP (glibc's
+			// loader) and a dynamic section for its relocations, though no NEEDED.
+			sample: "pie_linux_amd64", wantFormat: FormatELF, wantOS: "linux", wantArch: "amd64",
+			wantLinkage: Dynamic, wantLibc: Glibc, wantInterp: "/lib64/ld-linux-x86-64.so.2",
+			wantCGO: "0", wantMode: "pie", wantPIE: true,
+		},
+		{
+			sample: "cgo_musl", wantFormat: FormatELF, wantOS: "linux", wantArch: "amd64",
+			wantLinkage: Dynamic, wantLibc: Musl, wantInterp: "/lib/ld-musl-x86_64.so.1", wantNeeded: "libc.so",
+			wantCGO: "1", wantMode: "exe", alpineOK: true,
+		},
+		{
+			sample: "cgo_musl_static", wantFormat: FormatELF, wantOS: "linux", wantArch: "amd64",
+			wantLinkage: Static, wantLibc: None, wantCGO: "1", wantMode: "exe",
+			scratchOK: true, alpineOK: true,
+		},
+		{
+			sample: "static_linux_arm64", wantFormat: FormatELF, wantOS: "linux", wantArch: "arm64",
+			wantLinkage: Static, wantLibc: None, wantCGO: "0", wantMode: "exe",
+			scratchOK: true, alpineOK: true,
+		},
+		{
+			sample: "static_linux_riscv", wantFormat: FormatELF, wantOS: "linux", wantArch: "riscv64",
+			wantLinkage: Static, wantLibc: None, wantCGO: "0", wantMode: "exe",
+			scratchOK: true, alpineOK: true,
+		},
+		{
+			// Windows binaries always import system DLLs: reported, never failed.
+			// buildinfo says -buildmode=exe, yet the port's default exe is a PIE.
+			sample: "windows_amd64.exe", wantFormat: FormatPE, wantOS: "windows", wantArch: "amd64",
+			wantLinkage: Dynamic, wantLibc: System, wantNeeded: "kernel32.dll",
+			wantCGO: "0", wantMode: "exe", wantPIE: true, scratchOK: true, alpineOK: true,
+		},
+		{
+			sample: "darwin_arm64", wantFormat: FormatMachO, wantOS: "darwin", wantArch: "arm64",
+			wantLinkage: Dynamic, wantLibc: System, wantInterp: "/usr/lib/dyld", wantNeeded: "/usr/lib/libSystem.B.dylib",
+			wantCGO: "0", wantMode: "exe", wantPIE: true, scratchOK: true, alpineOK: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.sample, func(t *testing.T) {
+			path := sampleBinary(t, tt.sample)
+			r, err := Inspect(path)
+			require.NoError(t, err)
+			assert.Equal(t, path, r.Path)
+			assert.Equal(t, tt.wantFormat, r.Format)
+			assert.Equal(t, tt.wantOS, r.OS)
+			assert.Equal(t, tt.wantArch, r.Arch)
+			assert.Equal(t, tt.wantLinkage, r.Linkage, r.Summary())
+			assert.Equal(t, tt.wantLibc, r.Libc, r.Summary())
+			assert.Equal(t, tt.wantInterp, r.Interpreter)
+			if tt.wantNeeded != "" {
+				assert.Contains(t, r.Needed, tt.wantNeeded)
+			} else {
+				assert.Empty(t, r.Needed)
+			}
+			assert.Equal(t, tt.wantCGO, r.CGO)
+			assert.Equal(t, tt.wantMode, r.BuildMode)
+			assert.Equal(t, tt.wantPIE, r.PIE)
+			assert.True(t, strings.HasPrefix(r.GoVersion, "go1."), "GoVersion %q", r.GoVersion)
+			assert.Equal(t, tt.wantOS, r.Settings["GOOS"])
+			assertVerdict(t, tt.scratchOK, CheckScratch(r), TargetScratch)
+			assertVerdict(t, tt.alpineOK, CheckAlpine(r), TargetAlpine)
+		})
+	}
+}
+
+func TestInspectIntegrationTruncatedBinary(t *testing.T) {
+	// A static binary cut short must not pass as static: its section headers
+	// (at the end of the file) are gone, and that is reported, not guessed.
+	full, err := os.ReadFile(sampleBinary(t, "static_linux_amd64"))
+	require.NoError(t, err)
+	for _, n := range []int{16, 64, 4096, len(full) / 2, len(full) - 1} {
+		t.Run(fmt.Sprintf("first_%d_bytes", n), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "app_linux_amd64")
+			require.NoError(t, os.WriteFile(path, full[:n], 0o755))
+			r, err := Inspect(path)
+			require.Error(t, err)
+			assert.True(t, errors.Is(err, ErrMalformed), "%v", err)
+			assert.Contains(t, err.Error(), path)
+			assert.Equal(t, Unknown, r.Linkage)
+			assert.Equal(t, UnknownLibc, r.Libc)
+			assertVerdict(t, false, CheckScratch(r), TargetScratch)
+			assertVerdict(t, false, CheckAlpine(r), TargetAlpine)
+		})
+	}
+}
