@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -15,6 +17,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
+
+// validTag is the OCI distribution spec's tag grammar.
+var validTag = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
 
 // DefaultJobs is how many blobs Push uploads at once unless WithJobs says
 // otherwise.
@@ -131,8 +136,13 @@ func (e *AuthError) Error() string {
 
 func (e *AuthError) Unwrap() error { return e.Err }
 
-// classify turns a registry's refusal into an *AuthError.
+// classify turns a registry's refusal into an *AuthError, and says what
+// to check when the registry cannot be reached.
 func classify(host string, err error) error {
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" {
+		return fmt.Errorf("registry %s is not reachable (%w): check the host and port in the image name, and that the registry is up", host, err)
+	}
 	var terr *transport.Error
 	if errors.As(err, &terr) {
 		auth := terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden
@@ -177,7 +187,7 @@ func Push(ctx context.Context, repo string, idx v1.ImageIndex, tags []string, op
 	refs := make([]name.Tag, len(tags))
 	for i, t := range tags {
 		ref, err := name.NewTag(r.String() + ":" + t)
-		if err != nil || ref.TagStr() != t {
+		if err != nil || ref.TagStr() != t || !validTag.MatchString(t) {
 			return nil, fmt.Errorf("push %s: tag %q is not valid: tags are up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'", repo, t)
 		}
 		refs[i] = ref
