@@ -76,13 +76,6 @@ func Connect(ctx context.Context) (*Engine, error) {
 	return New(cli, ep.Host+" ("+ep.Source+")"), nil
 }
 
-// Where returns the engine's address and how it was found, e.g.
-// "unix:///var/run/docker.sock (default socket)".
-func (e *Engine) Where() string { return e.where }
-
-// Close releases the client's idle connections.
-func (e *Engine) Close() error { return e.cli.Close() }
-
 // diagnose replaces the client's generic "Cannot connect" with what dialing
 // the address says (connection refused, no such file, permission denied),
 // which tells the user what to fix.

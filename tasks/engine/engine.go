@@ -9,8 +9,8 @@ import "github.com/moby/moby/client"
 // Engine is a connected Docker engine.
 type Engine struct {
 	cli *client.Client
-	// where says how the engine was found (for messages), e.g.
-	// "DOCKER_HOST=unix:///var/run/docker.sock".
+	// where says where the engine is and how it was found (for messages),
+	// e.g. "unix:///var/run/docker.sock (default socket)".
 	where string
 }
 
@@ -19,3 +19,11 @@ func New(cli *client.Client, where string) *Engine { return &Engine{cli: cli, wh
 
 // Client returns the underlying Engine API client.
 func (e *Engine) Client() *client.Client { return e.cli }
+
+// Where returns the engine's address and how it was found, e.g.
+// "unix:///var/run/docker.sock (default socket)".
+func (e *Engine) Where() string { return e.where }
+
+// Close releases the client's idle connections; it never fails for a
+// local engine.
+func (e *Engine) Close() error { return e.cli.Close() }

@@ -26,7 +26,7 @@ import (
 
 // ErrImageNotFound is matched (errors.Is) by errors about an image the
 // engine does not have.
-var ErrImageNotFound = errors.New("image not in the engine")
+var ErrImageNotFound = errors.New("not in the engine")
 
 // LoadResult describes an image Load put into the engine.
 type LoadResult struct {
@@ -406,7 +406,7 @@ func (e *Engine) Remove(ctx context.Context, ref string) error {
 // ErrImageNotFound when the engine lacks it.
 func (e *Engine) inspectErr(ref string, err error) error {
 	if cerrdefs.IsNotFound(err) {
-		return fmt.Errorf("image %q is not in engine %s: %w", ref, e.where, ErrImageNotFound)
+		return fmt.Errorf("image %q: %w at %s", ref, ErrImageNotFound, e.where)
 	}
 	return fmt.Errorf("ask engine %s for image %q: %w", e.where, ref, err)
 }
