@@ -246,8 +246,8 @@ func buildFat(files ...[]byte) []byte {
 	w := func(v any) { _ = binary.Write(&b, be, v) }
 	w(uint32(macho.MagicFat))
 	w(uint32(len(files)))
-	const align = 12 // 4 KiB
-	off := 0x1000
+	const align = 8 // 256 bytes keeps seeds small
+	off := 0x100
 	offs := make([]int, len(files))
 	for i, f := range files {
 		offs[i] = off
@@ -257,7 +257,7 @@ func buildFat(files ...[]byte) []byte {
 		w(uint32(off))
 		w(uint32(len(f)))
 		w(uint32(align))
-		off += (len(f) + 0xfff) &^ 0xfff
+		off += (len(f) + 0xff) &^ 0xff
 	}
 	for i, f := range files {
 		b.Write(make([]byte, offs[i]-b.Len()))
