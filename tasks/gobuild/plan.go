@@ -1,0 +1,361 @@
+// Package gobuild plans and runs `go build` for a list of platforms.
+//
+// It works in two steps, so the decisions can be checked without running
+// anything: Plan turns a Config and the platforms into Jobs (the argv and
+// environment of every go build), and Run executes them in parallel,
+// writing each binary into the dist folder atomically. FindMain and
+// ValidateMain locate the main package to build.
+package gobuild
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"path"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"text/template"
+	"text/template/parse"
+	"time"
+)
+
+// Target is one platform to build for, in Go's GOOS/GOARCH terms.
+type Target struct {
+	OS   string
+	Arch string
+}
+
+// String returns "os/arch", the form `go tool dist list` prints.
+func (t Target) String() string { return t.OS + "/" + t.Arch }
+
+// Exe returns the file name suffix executables have on the target: ".exe"
+// on windows, "" elsewhere.
+func (t Target) Exe() string {
+	if t.OS == "windows" {
+		return ".exe"
+	}
+	return ""
+}
+
+// Vars names the package variables the version, commit and date are
+// stamped into with -ldflags -X. An empty field takes its default
+// (main.version, main.commit, main.date: the names goreleaser uses).
+type Vars struct {
+	Version string
+	Commit  string
+	Date    string
+}
+
+// Config is what to build and how. Zero values take the defaults noted on
+// each field.
+type Config struct {
+	// ModuleDir is the module root go build runs in; "" is the current folder.
+	ModuleDir string
+	// Main is the main package's path relative to the module root, e.g.
+	// "." or "./cmd/app" ("cmd/app" is read as "./cmd/app"). Default ".".
+	Main string
+	// Name is the binary's base name; binaries are <Name>_<os>_<arch>[.exe].
+	// Required.
+	Name string
+	// Dist is the output folder, relative to ModuleDir unless absolute.
+	// Default "dist".
+	Dist string
+	// CGO sets CGO_ENABLED=1. A cgo build for a platform other than Host
+	// needs CC (a cross compiler for it).
+	CGO bool
+	// CC is the C compiler for cgo builds, passed as CC; "" keeps go's choice.
+	CC string
+	// LdflagsExtra is appended to the -ldflags magepack sets, after
+	// expanding {{.Version}}, {{.Commit}} and {{.Date}} (text/template).
+	LdflagsExtra string
+	// VersionVars names the variables Version, Commit and Date go into.
+	VersionVars Vars
+	// Version, Commit and Date are stamped into the binary; empty values
+	// (zero Date) are not stamped. Date is written as RFC 3339 in UTC.
+	Version string
+	Commit  string
+	Date    time.Time
+	// GoBin is the go command. Default "go" (from PATH).
+	GoBin string
+	// Parallel is how many builds run at once. Default runtime.NumCPU().
+	Parallel int
+	// ExtraEnv ("KEY=value") is added to every build's environment last,
+	// so it overrides both the inherited environment and magepack's own
+	// GOOS/GOARCH/CGO_ENABLED/CC.
+	ExtraEnv []string
+	// Host is the platform builds run on, the one cgo can build for without
+	// a cross compiler. Zero means runtime.GOOS/runtime.GOARCH.
+	Host Target
+}
+
+// withDefaults returns cfg with every zero field that has a default filled.
+func (cfg Config) withDefaults() Config {
+	if cfg.Main == "" {
+		cfg.Main = "."
+	}
+	cfg.Main = NormalizeMain(cfg.Main)
+	if cfg.Dist == "" {
+		cfg.Dist = "dist"
+	}
+	if cfg.VersionVars.Version == "" {
+		cfg.VersionVars.Version = "main.version"
+	}
+	if cfg.VersionVars.Commit == "" {
+		cfg.VersionVars.Commit = "main.commit"
+	}
+	if cfg.VersionVars.Date == "" {
+		cfg.VersionVars.Date = "main.date"
+	}
+	if cfg.GoBin == "" {
+		cfg.GoBin = "go"
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = runtime.NumCPU()
+	}
+	if cfg.Host == (Target{}) {
+		cfg.Host = Target{OS: runtime.GOOS, Arch: runtime.GOARCH}
+	}
+	return cfg
+}
+
+// NormalizeMain returns main as a package pattern go build reads as a
+// folder of the module: "" and "." give ".", "cmd/app" gives "./cmd/app",
+// and paths that already start with "./" or "../" are cleaned.
+func NormalizeMain(main string) string {
+	m := path.Clean(filepath.ToSlash(main))
+	if m == "." || strings.HasPrefix(m, "../") || m == ".." || path.IsAbs(m) {
+		return m
+	}
+	return "./" + m
+}
+
+// Job is one planned go build: the platform, the binary it produces and the
+// exact argv (without the go command itself) and environment.
+type Job struct {
+	Target Target
+	// Output is the binary's final path: <Dist>/<name>_<os>_<arch>[.exe],
+	// relative to the module root unless Dist is absolute. Run builds to a
+	// temporary file next to it and renames it into place on success.
+	Output string
+	Args   []string
+	Env    []string
+}
+
+// Plan decides the go build for every target, without running anything.
+// The argv is `build -trimpath -ldflags "<flags>" -o <Output> <Main>`, where
+// the flags strip symbols (-s -w), clear the build ID, stamp the version
+// variables with -X and end with cfg.LdflagsExtra. The environment is osEnv,
+// then GOOS, GOARCH, CGO_ENABLED (and CC when set), then cfg.ExtraEnv; a
+// later entry replaces an earlier one with the same key, so each key appears
+// once. Inherited settings such as GOFLAGS or GOAMD64 are kept.
+//
+// A target listed twice is built once. Plan returns an error naming the
+// problem and the fix for an empty Name or target list, a malformed target,
+// an LdflagsExtra template that does not parse or uses an unknown field, or
+// a cgo build for a platform other than Host without CC.
+func Plan(cfg Config, targets []Target, osEnv []string) ([]Job, error) {
+	cfg = cfg.withDefaults()
+	if cfg.Name == "" {
+		return nil, errors.New("binary name is empty: set MAGEPACK_NAME (or Config.Name)")
+	}
+	if strings.ContainsAny(cfg.Name, `/\`) {
+		return nil, fmt.Errorf("binary name %q contains a path separator: set MAGEPACK_NAME to a plain file name", cfg.Name)
+	}
+	if len(targets) == 0 {
+		return nil, errors.New("no platforms to build: set MAGEPACK_PLATFORMS, e.g. linux/amd64")
+	}
+	ldflags, err := Ldflags(cfg)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[Target]bool{}
+	var jobs []Job
+	var errs []error
+	for _, t := range targets {
+		if t.OS == "" || t.Arch == "" || strings.ContainsAny(t.OS+t.Arch, "/ ") {
+			errs = append(errs, fmt.Errorf("platform %q is malformed: want os/arch, e.g. linux/amd64", t.String()))
+			continue
+		}
+		if seen[t] {
+			continue
+		}
+		seen[t] = true
+		if cfg.CGO && cfg.CC == "" && t != cfg.Host {
+			errs = append(errs, fmt.Errorf("cgo build for %s on %s needs a C cross compiler for %s: set CC to one, or set MAGEPACK_CGO=0 to build without cgo", t, cfg.Host, t))
+			continue
+		}
+		out := filepath.Join(cfg.Dist, fmt.Sprintf("%s_%s_%s%s", cfg.Name, t.OS, t.Arch, t.Exe()))
+		jobs = append(jobs, Job{
+			Target: t,
+			Output: out,
+			Args:   []string{"build", "-trimpath", "-ldflags", ldflags, "-o", out, cfg.Main},
+			Env:    buildEnv(t, cfg, osEnv),
+		})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return jobs, nil
+}
+
+// buildEnv is osEnv, then magepack's settings for t, then cfg.ExtraEnv,
+// with later entries replacing earlier ones of the same key.
+func buildEnv(t Target, cfg Config, osEnv []string) []string {
+	cgo := "0"
+	if cfg.CGO {
+		cgo = "1"
+	}
+	env := make([]string, 0, len(osEnv)+4+len(cfg.ExtraEnv))
+	env = append(env, osEnv...)
+	env = append(env, "GOOS="+t.OS, "GOARCH="+t.Arch, "CGO_ENABLED="+cgo)
+	if cfg.CC != "" {
+		env = append(env, "CC="+cfg.CC)
+	}
+	env = append(env, cfg.ExtraEnv...)
+	return dedupEnv(env)
+}
+
+// dedupEnv keeps the last entry of each key, at its position.
+func dedupEnv(env []string) []string {
+	last := map[string]int{}
+	for i, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		last[k] = i
+	}
+	out := make([]string, 0, len(last))
+	for i, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if last[k] == i {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// Ldflags returns the -ldflags value Plan passes to every build: "-s -w
+// -buildid=", a "-X <var>=<value>" for each of cfg's non-empty Version,
+// Commit and Date, and cfg.LdflagsExtra with its template expanded. It
+// returns an error naming the template and the bad field when LdflagsExtra
+// does not parse or uses a field other than .Version, .Commit and .Date,
+// and when a value cannot be quoted for go's flag parser.
+func Ldflags(cfg Config) (string, error) {
+	cfg = cfg.withDefaults()
+	data := templateData{Version: cfg.Version, Commit: cfg.Commit}
+	if !cfg.Date.IsZero() {
+		data.Date = cfg.Date.UTC().Format(time.RFC3339)
+	}
+	parts := []string{"-s", "-w", "-buildid="}
+	for _, kv := range [][2]string{
+		{cfg.VersionVars.Version, data.Version},
+		{cfg.VersionVars.Commit, data.Commit},
+		{cfg.VersionVars.Date, data.Date},
+	} {
+		if kv[1] == "" {
+			continue
+		}
+		q, err := quoteFlag(kv[0] + "=" + kv[1])
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, "-X", q)
+	}
+	if extra := strings.TrimSpace(cfg.LdflagsExtra); extra != "" {
+		expanded, err := expandLdflags(extra, data)
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, expanded)
+	}
+	return strings.Join(parts, " "), nil
+}
+
+// templateData is what an LdflagsExtra template can use.
+type templateData struct {
+	Version string
+	Commit  string
+	Date    string
+}
+
+var templateFields = map[string]bool{"Version": true, "Commit": true, "Date": true}
+
+// expandLdflags executes the LdflagsExtra template against data, refusing
+// fields data does not have before executing, so the error can name them.
+func expandLdflags(text string, data templateData) (string, error) {
+	tmpl, err := template.New("ldflags").Option("missingkey=error").Parse(text)
+	if err != nil {
+		return "", fmt.Errorf("ldflags %q: %v; fix the template (fields: {{.Version}}, {{.Commit}}, {{.Date}})", text, err)
+	}
+	if bad := unknownFields(tmpl.Root); len(bad) > 0 {
+		return "", fmt.Errorf("ldflags %q uses unknown field .%s: only {{.Version}}, {{.Commit}} and {{.Date}} are expanded", text, strings.Join(bad, ", ."))
+	}
+	var b bytes.Buffer
+	if err := tmpl.Execute(&b, data); err != nil {
+		return "", fmt.Errorf("ldflags %q: %v", text, err)
+	}
+	return b.String(), nil
+}
+
+// unknownFields lists the first-level .Field names in the template that
+// templateData lacks.
+func unknownFields(n parse.Node) []string {
+	var bad []string
+	var walk func(parse.Node)
+	walk = func(n parse.Node) {
+		switch n := n.(type) {
+		case *parse.ListNode:
+			if n == nil {
+				return
+			}
+			for _, c := range n.Nodes {
+				walk(c)
+			}
+		case *parse.ActionNode:
+			walk(n.Pipe)
+		case *parse.PipeNode:
+			if n == nil {
+				return
+			}
+			for _, c := range n.Cmds {
+				walk(c)
+			}
+		case *parse.CommandNode:
+			for _, a := range n.Args {
+				walk(a)
+			}
+		case *parse.FieldNode:
+			if len(n.Ident) > 0 && !templateFields[n.Ident[0]] {
+				bad = append(bad, n.Ident[0])
+			}
+		case *parse.ChainNode:
+			walk(n.Node)
+		case *parse.IfNode:
+			walk(&n.BranchNode)
+		case *parse.RangeNode:
+			walk(&n.BranchNode)
+		case *parse.WithNode:
+			walk(&n.BranchNode)
+		case *parse.BranchNode:
+			walk(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		}
+	}
+	walk(n)
+	return bad
+}
+
+// quoteFlag quotes one -ldflags word the way go's flag splitter
+// (cmd/internal/quoted) reads it back.
+func quoteFlag(s string) (string, error) {
+	if !strings.ContainsAny(s, " \t\n\r'\"") {
+		return s, nil
+	}
+	if !strings.Contains(s, "'") {
+		return "'" + s + "'", nil
+	}
+	if !strings.Contains(s, `"`) {
+		return `"` + s + `"`, nil
+	}
+	return "", fmt.Errorf("ldflags value %q has both quote characters, which go's -ldflags cannot carry: remove one kind", s)
+}
