@@ -48,7 +48,7 @@ func (e *BuildStepError) Error() string {
 	if e.Step == "" {
 		fmt.Fprintf(&b, "docker build failed before its first step: %s", e.Message)
 	} else {
-		fmt.Fprintf(&b, "Dockerfile %s failed: %s", e.Step, e.Message)
+		fmt.Fprintf(&b, "%s failed: %s", e.Step, e.Message)
 	}
 	if out := strings.TrimRight(e.Output, "\n"); out != "" {
 		b.WriteString("\nstep output:")
@@ -67,8 +67,7 @@ func (e *BuildStepError) Error() string {
 // It returns the new image's ID; a failing Dockerfile step is returned as a
 // *BuildStepError (wrapped), and a bad context or engine failure as an error
 // naming the context directory.
-func (e *Engine) Build(ctx context.Context, opts BuildOptions) (BuildResult, error) {
-	var res BuildResult
+func (e *Engine) Build(ctx context.Context, opts BuildOptions) (res BuildResult, err error) {
 	start := time.Now()
 	defer func() { res.Duration = time.Since(start) }()
 	if opts.ContextDir == "" {
@@ -174,6 +173,7 @@ type buildMessage struct {
 var (
 	stepLineRe    = regexp.MustCompile(`^Step \d+/\d+ : `)
 	builtLineRe   = regexp.MustCompile(`^Successfully built ([0-9a-f]+)$`)
+	ansiRe        = regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`)
 	bookkeepingRe = regexp.MustCompile(`^(---> |Removing intermediate container |Successfully (built|tagged) )`)
 )
 
@@ -190,7 +190,8 @@ func decodeBuildStream(r io.Reader, progress func(string)) (string, error) {
 		output            []string
 	)
 	line := func(l string) {
-		l = strings.TrimSpace(l)
+		// The classic builder colours a step's stderr with ANSI escapes.
+		l = strings.TrimSpace(ansiRe.ReplaceAllString(l, ""))
 		if l == "" {
 			return
 		}

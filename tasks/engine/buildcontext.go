@@ -132,6 +132,9 @@ func dockerfileInContext(root, dockerfile string) (string, error) {
 		return "", fmt.Errorf("dockerfile %s is outside the build context %s; move it into the context or pick a context that contains it", dockerfile, root)
 	}
 	fi, err := os.Stat(abs)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("dockerfile %s does not exist in the build context %s; point the Dockerfile setting (MAGEPACK_DOCKERFILE) at an existing file: %w", filepath.ToSlash(rel), root, err)
+	}
 	if err != nil {
 		return "", fmt.Errorf("dockerfile %s: %w", dockerfile, err)
 	}

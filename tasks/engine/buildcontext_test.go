@@ -190,7 +190,7 @@ func TestBuildContextErrors(t *testing.T) {
 		dockerfile string
 		wantErr    string
 	}{
-		{name: "missing Dockerfile", files: contextTree{"a": "a"}, wantErr: "dockerfile Dockerfile: "},
+		{name: "missing Dockerfile", files: contextTree{"a": "a"}, wantErr: "dockerfile Dockerfile does not exist in the build context"},
 		{name: "Dockerfile outside the context", files: contextTree{"Dockerfile": "FROM scratch\n", "ctx/a": "a"}, root: "ctx",
 			dockerfile: "../Dockerfile", wantErr: "is outside the build context"},
 		{name: "Dockerfile is a folder", files: contextTree{"Dockerfile/x": "x"}, wantErr: "is not a regular file"},
