@@ -65,7 +65,7 @@ func Connect(ctx context.Context) (*Engine, error) {
 	}
 	cli, err := client.New(opts...)
 	if err != nil {
-		return nil, &NoEngineError{Source: ep.Source, Address: ep.Host, Err: err}
+		return nil, &NoEngineError{Source: ep.Source, Address: ep.Host, Err: fmt.Errorf("%w: %w", errBadAddress, err)}
 	}
 	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
@@ -93,7 +93,7 @@ func diagnose(ctx context.Context, host string, pingErr error) error {
 		if !client.IsErrConnectionFailed(pingErr) {
 			return pingErr
 		}
-		return fmt.Errorf("%s:// endpoints are not supported by the Engine API client; use unix:// or tcp://", proto)
+		return fmt.Errorf("%w %s:// (the Engine API client speaks unix:// and tcp://)", errUnsupportedScheme, proto)
 	}
 	if proto == "tcp" {
 		addr, _, _ = strings.Cut(addr, "/")
@@ -123,12 +123,23 @@ func reason(err error) string {
 	return err.Error()
 }
 
+var (
+	errBadAddress        = errors.New("unusable engine address")
+	errUnsupportedScheme = errors.New("unsupported scheme")
+)
+
 // fix says what to do about err.
 func fix(err error) string {
-	if errors.Is(err, syscall.EACCES) {
+	switch {
+	case errors.Is(err, syscall.EACCES):
 		return "check the socket's permissions (e.g. add your user to the docker group), or set DOCKER_HOST / docker context use"
+	case errors.Is(err, errUnsupportedScheme):
+		return "forward the engine to a local socket (ssh -NL /tmp/docker.sock:/var/run/docker.sock HOST) and set DOCKER_HOST=unix:///tmp/docker.sock"
+	case errors.Is(err, errBadAddress):
+		return "set DOCKER_HOST (or the context's host) to unix:///path/to/docker.sock or tcp://HOST:PORT"
+	default:
+		return "start Docker, or set DOCKER_HOST / docker context use"
 	}
-	return "start Docker, or set DOCKER_HOST / docker context use"
 }
 
 // Platform returns the engine's OS, architecture and variant in Go's naming

@@ -123,6 +123,16 @@ func TestConnectNoEngine(t *testing.T) {
 			wantMsg: "no Docker engine at unix://" + dead + ` (context "colima"): connection refused` + fix,
 		},
 		{
+			name: "ssh DOCKER_HOST", host: "ssh://me@build-host",
+			wantSource: "DOCKER_HOST", wantAddr: "ssh://me@build-host",
+			wantMsg: "no Docker engine at ssh://me@build-host (DOCKER_HOST): unsupported scheme ssh:// (the Engine API client speaks unix:// and tcp://); forward the engine to a local socket",
+		},
+		{
+			name: "unparsable DOCKER_HOST", host: "bogus",
+			wantSource: "DOCKER_HOST", wantAddr: "bogus",
+			wantMsg: "no Docker engine at bogus (DOCKER_HOST): unusable engine address: unable to parse docker host `bogus`; set DOCKER_HOST (or the context's host) to unix:///path/to/docker.sock or tcp://HOST:PORT",
+		},
+		{
 			name: "unknown context", context: "gone",
 			wantSource: `context "gone"`,
 			wantMsg:    `no Docker engine for (context "gone"): docker context "gone" is not in the context store`,

@@ -306,8 +306,9 @@ func registryAuth(ctx context.Context, ref name.Reference) (string, error) {
 // Image returns the image ref as stored in the engine, for use as a base:
 // its layers are read by saving the image from the engine when first
 // needed (unbuffered, so nothing is held in memory), and its config is the
-// engine's own config blob, so nothing is lost in translation. It fails with
-// an error matching ErrImageNotFound when the engine lacks ref.
+// engine's own config blob, so nothing is lost in translation. The image
+// reads from the engine lazily with ctx, so ctx must outlive its use. It
+// fails with an error matching ErrImageNotFound when the engine lacks ref.
 func (e *Engine) Image(ctx context.Context, ref string) (v1.Image, error) {
 	r, err := name.ParseReference(ref)
 	if err != nil {
@@ -355,13 +356,13 @@ type ImageInfo struct {
 
 // ImageConfig is the run configuration of an image.
 type ImageConfig struct {
-	User         string
-	Env          []string
-	Entrypoint   []string
-	Cmd          []string
-	WorkingDir   string
-	Labels       map[string]string
-	ExposedPorts []string // e.g. "8080/tcp", sorted
+	User         string            // e.g. "65532:65532"; "" means root
+	Env          []string          // "KEY=value"
+	Entrypoint   []string          // exec form
+	Cmd          []string          // exec form
+	WorkingDir   string            // "" means /
+	Labels       map[string]string // e.g. org.opencontainers.image.*
+	ExposedPorts []string          // e.g. "8080/tcp", sorted
 }
 
 // Inspect returns what the engine knows about image ref. It fails with an
