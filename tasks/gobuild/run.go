@@ -111,8 +111,8 @@ func Run(ctx context.Context, jobs []Job, cfg Config, progress func(Result)) ([]
 }
 
 // runJob builds one job into a temporary file and commits it on success.
-func runJob(ctx context.Context, job Job, moduleDir, goBin string) Result {
-	r := Result{Job: job}
+func runJob(ctx context.Context, job Job, moduleDir, goBin string) (r Result) {
+	r.Job = job
 	start := time.Now()
 	defer func() { r.Duration = time.Since(start) }()
 	if err := ctx.Err(); err != nil {
