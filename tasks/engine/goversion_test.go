@@ -207,3 +207,19 @@ func TestBuilderGoVersionEngine(t *testing.T) {
 		assert.Contains(t, err.Error(), "GOLANG_VERSION=tip")
 	})
 }
+
+func FuzzParseGoVersion(f *testing.F) {
+	for _, s := range []string{"1.25", "1.25.3", "go1.26.8", "1.26rc1", "1.21beta2", "", "v1.2.3", "1.2.3.4"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := ParseGoVersion(s)
+		if err != nil {
+			return
+		}
+		// Whatever parses names a release that DefaultBuilder and
+		// CheckBuilder can work with.
+		assert.Regexp(t, `^golang:\d+\.\d+-alpine$`, DefaultBuilder(v))
+		assert.NoError(t, CheckBuilder(v, v, "golang:fuzz"), "a version satisfies itself")
+	})
+}

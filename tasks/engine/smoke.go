@@ -153,7 +153,7 @@ func (e *Engine) Smoke(ctx context.Context, ref string, opts SmokeOptions) (res 
 	if opts.Mode == SmokeOff {
 		return SmokeResult{Skipped: true}, nil
 	}
-	hostNet := opts.hostNetwork || !e.bridgeAvailable(ctx)
+	hostNet := opts.hostNetwork || !e.HasBridge(ctx)
 	if hostNet && opts.Port > 0 {
 		if err := portFree(opts.Port); err != nil {
 			return res, fmt.Errorf("smoke run of %s: the engine has no bridge network, so the container shares the host's network, but 127.0.0.1:%d is already in use (%v); stop what listens there or change the port (MAGEPACK_PORT)", ref, opts.Port, err)
@@ -361,22 +361,6 @@ func (e *Engine) publishedPort(ctx context.Context, id string, port int) (int, e
 		return 0, nil
 	}
 	return 0, fmt.Errorf("the engine published no host port for %s", p)
-}
-
-// bridgeAvailable reports whether the engine has the default bridge network
-// (it does unless started with --bridge=none). When the engine cannot be
-// asked, it assumes a bridge; creating the container then reports the error.
-func (e *Engine) bridgeAvailable(ctx context.Context) bool {
-	nets, err := e.cli.NetworkList(ctx, client.NetworkListOptions{})
-	if err != nil {
-		return true
-	}
-	for _, n := range nets.Items {
-		if n.Name == "bridge" {
-			return true
-		}
-	}
-	return false
 }
 
 // portFree reports an error when something listens on 127.0.0.1:port.

@@ -303,7 +303,7 @@ func TestSmokeCreateOptions(t *testing.T) {
 	assert.NotEqual(t, a.Name, b.Name, "container names are random")
 }
 
-func TestSmokeOffEngine(t *testing.T) {
+func TestSmokeOff(t *testing.T) {
 	// No engine call at all: a nil client would panic if one were made.
 	res, err := (&Engine{}).Smoke(context.Background(), "app:scratch", SmokeOptions{Mode: SmokeOff})
 	require.NoError(t, err)
@@ -409,5 +409,26 @@ func TestSmokeEngine(t *testing.T) {
 		assert.ErrorIs(t, err, context.Canceled)
 		assert.Less(t, time.Since(start), 8*time.Second, "returns promptly after cancel (container removal included)")
 		assert.Empty(t, smokeContainers(t, e, server), "the container is removed on cancel")
+	})
+}
+
+func FuzzParseSmoke(f *testing.F) {
+	for _, s := range []string{"off", "start", "/healthz", "", "healthz", "/a b", " /x "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		opts, err := ParseSmoke(s)
+		if err != nil {
+			return
+		}
+		switch opts.Mode {
+		case SmokeOff, SmokeStart:
+			assert.Empty(t, opts.Path)
+		case SmokeHTTP:
+			assert.True(t, strings.HasPrefix(opts.Path, "/"), "path %q", opts.Path)
+			assert.NotContains(t, opts.Path, " ")
+		default:
+			t.Fatalf("ParseSmoke(%q) gave mode %q", s, opts.Mode)
+		}
 	})
 }
