@@ -61,7 +61,9 @@ func (e *BuildError) Unwrap() error { return e.Err }
 // with cfg.GoBin. Every job runs even when another fails. Each binary is
 // built to a temporary .magepack-tmp-* file in its dist folder and renamed
 // into place with mode 0755 only on success, so a failed or cancelled build
-// leaves no temporary file and the previous binary untouched.
+// leaves no temporary file and the previous binary untouched. Each go build
+// gets its own GOTMPDIR (inside the job's GOTMPDIR, if it sets one), removed
+// afterwards, so an interrupted build leaves no go-build work folder either.
 //
 // progress, if not nil, is called once per finished job, never
 // concurrently. Run returns the results in job order and, when any job
@@ -134,10 +136,19 @@ func runJob(ctx context.Context, job Job, moduleDir, goBin string) (r Result) {
 	}
 	defer func() { _ = pending.Discard() }()
 
+	// go build leaves its work folder behind when it is interrupted (it
+	// handles no signals), so give it one of ours to remove afterwards.
+	work, err := os.MkdirTemp(envValue(job.Env, "GOTMPDIR"), "magepack-gobuild-")
+	if err != nil {
+		r.Err = fmt.Errorf("build %s: create a work folder: %w", job.Target, err)
+		return r
+	}
+	defer func() { _ = os.RemoveAll(work) }()
+
 	var buf bytes.Buffer
 	cmd := exec.CommandContext(ctx, goBin, withOutput(job.Args, pending.Path)...)
 	cmd.Dir = moduleDir
-	cmd.Env = job.Env
+	cmd.Env = append(job.Env[:len(job.Env):len(job.Env)], "GOTMPDIR="+work)
 	cmd.Stdout = &buf
 	cmd.Stderr = &buf
 	cmd.WaitDelay = waitDelay
@@ -180,6 +191,17 @@ func runJob(ctx context.Context, job Job, moduleDir, goBin string) (r Result) {
 	}
 	r.Path, r.Size, r.SHA256 = out, fi.Size(), sum
 	return r
+}
+
+// envValue returns the last value of key in env, or "".
+func envValue(env []string, key string) string {
+	v := ""
+	for _, kv := range env {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == key {
+			v = val
+		}
+	}
+	return v
 }
 
 // withOutput returns a copy of args with the value of the last -o replaced

@@ -193,7 +193,8 @@ func TestRunCancelIntegration(t *testing.T) {
 	// long enough to cancel it midway; the marker finds its processes.
 	marker := fmt.Sprintf("MAGEPACK_GOBUILD_TEST_MARKER=%d-%d", os.Getpid(), time.Now().UnixNano())
 	cfg := helloConfig(dir)
-	cfg.ExtraEnv = []string{"GOCACHE=" + t.TempDir(), marker}
+	gotmp := t.TempDir()
+	cfg.ExtraEnv = []string{"GOCACHE=" + t.TempDir(), "GOTMPDIR=" + gotmp, marker}
 	jobs, err := Plan(cfg, []Target{linuxAMD64}, os.Environ())
 	require.NoError(t, err)
 
@@ -230,6 +231,9 @@ func TestRunCancelIntegration(t *testing.T) {
 
 	assert.Empty(t, procsWithEnv(marker), "no go, compile or link process outlives Run")
 	assert.Empty(t, tempFiles(t, distDir), "no temporary file left")
+	left, err := os.ReadDir(gotmp)
+	require.NoError(t, err)
+	assert.Empty(t, left, "no go-build work folder left")
 	got, err := os.ReadFile(previous)
 	require.NoError(t, err)
 	assert.Equal(t, "previous good binary", string(got))
