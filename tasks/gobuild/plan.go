@@ -66,6 +66,10 @@ type Config struct {
 	CGO bool
 	// CC is the C compiler for cgo builds, passed as CC; "" keeps go's choice.
 	CC string
+	// KeepSymbols omits -s -w from the -ldflags, keeping the symbol table
+	// and DWARF debug information in the binary. Default false (stripped);
+	// a build with it set measures what stripping saves.
+	KeepSymbols bool
 	// LdflagsExtra is appended to the -ldflags magepack sets, after
 	// expanding {{.Version}}, {{.Commit}} and {{.Date}} (text/template).
 	LdflagsExtra string
@@ -144,8 +148,8 @@ type Job struct {
 
 // Plan decides the go build for every target, without running anything.
 // The argv is `build -trimpath -ldflags "<flags>" -o <Output> <Main>`, where
-// the flags strip symbols (-s -w), clear the build ID, stamp the version
-// variables with -X and end with cfg.LdflagsExtra. The environment is osEnv,
+// the flags strip symbols (-s -w, unless cfg.KeepSymbols), clear the build
+// ID, stamp the version variables with -X and end with cfg.LdflagsExtra. The environment is osEnv,
 // then GOOS, GOARCH, CGO_ENABLED (and CC when set), then cfg.ExtraEnv; a
 // later entry replaces an earlier one with the same key, so each key appears
 // once. Inherited settings such as GOFLAGS or GOAMD64 are kept.
@@ -234,7 +238,7 @@ func dedupEnv(env []string) []string {
 }
 
 // Ldflags returns the -ldflags value Plan passes to every build: "-s -w
-// -buildid=", a "-X <var>=<value>" for each of cfg's non-empty Version,
+// -buildid=" ("-buildid=" alone when cfg.KeepSymbols is set), a "-X <var>=<value>" for each of cfg's non-empty Version,
 // Commit and Date, and cfg.LdflagsExtra with its template expanded. It
 // returns an error naming the template and the bad field when LdflagsExtra
 // does not parse or uses a field other than .Version, .Commit and .Date,
@@ -246,6 +250,9 @@ func Ldflags(cfg Config) (string, error) {
 		data.Date = cfg.Date.UTC().Format(time.RFC3339)
 	}
 	parts := []string{"-s", "-w", "-buildid="}
+	if cfg.KeepSymbols {
+		parts = []string{"-buildid="}
+	}
 	for _, kv := range [][2]string{
 		{cfg.VersionVars.Version, data.Version},
 		{cfg.VersionVars.Commit, data.Commit},

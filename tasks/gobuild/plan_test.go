@@ -80,6 +80,17 @@ func TestPlan(t *testing.T) {
 			}},
 		},
 		{
+			name:    "symbols kept: no -s -w, the rest unchanged",
+			cfg:     func(c *Config) { c.KeepSymbols = true },
+			targets: []Target{linuxAMD64},
+			want: []Job{{
+				Target: linuxAMD64,
+				Output: filepath.Join("dist", "app_linux_amd64"),
+				Args:   []string{"build", "-trimpath", "-ldflags", "-buildid= -X main.version=1.2.3 -X main.commit=abc123 -X main.date=2024-01-02T02:04:05Z", "-o", filepath.Join("dist", "app_linux_amd64"), "."},
+				Env:    []string{"GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=0"},
+			}},
+		},
+		{
 			name:    "cgo on the host platform needs no CC",
 			cfg:     func(c *Config) { c.CGO = true },
 			targets: []Target{linuxAMD64},
@@ -191,6 +202,11 @@ func TestLdflags(t *testing.T) {
 			name: "extra flags with templates",
 			cfg:  Config{Version: "1.0.0", Commit: "abc", Date: date, LdflagsExtra: " -X main.buildDate={{.Date}} -X main.rev={{.Commit}}-{{.Version}} "},
 			want: "-s -w -buildid= -X main.version=1.0.0 -X main.commit=abc -X main.date=2024-01-02T02:04:05Z -X main.buildDate=2024-01-02T02:04:05Z -X main.rev=abc-1.0.0",
+		},
+		{
+			name: "symbols kept",
+			cfg:  Config{Version: "1.0.0", KeepSymbols: true},
+			want: "-buildid= -X main.version=1.0.0",
 		},
 		{
 			name: "value with a space is quoted",
