@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/magefile/mage/mg"
 
@@ -24,6 +26,14 @@ import (
 // dist/SHA256SUMS and dist/artifacts.json. A platform that fails to compile
 // does not hide the others, and leaves its previous binary in place.
 func CrossCompile(ctx context.Context) error {
+	// Through mg so that a target depending on CrossCompile in the same run
+	// (mage crossCompile staticCheck) does not build twice: mage calls
+	// top-level targets directly, outside its run-once bookkeeping.
+	mg.CtxDeps(ctx, crossCompile)
+	return nil
+}
+
+func crossCompile(ctx context.Context) error {
 	p, err := setup(ctx)
 	if err != nil {
 		return fail(err)
@@ -38,7 +48,7 @@ func CrossCompile(ctx context.Context) error {
 // and Windows binaries always use the system's libraries: they are reported,
 // never failed.
 func StaticCheck(ctx context.Context) error {
-	mg.CtxDeps(ctx, CrossCompile)
+	mg.CtxDeps(ctx, crossCompile)
 	p, err := setup(ctx)
 	if err != nil {
 		return fail(err)
@@ -111,17 +121,27 @@ func (p *project) buildConfig() gobuild.Config {
 }
 
 // lockDist takes the dist lock and removes temp files a killed run left.
+// The file lock keeps other runs out; distMu orders this run's own
+// builds (crossCompile and an image target's build may run as parallel deps).
 func lockDist(ctx context.Context, p *project) (func() error, error) {
+	distMu.Lock()
 	unlock, err := dist.Lock(ctx, p.dist)
 	if err != nil {
+		distMu.Unlock()
 		return nil, &configError{err}
 	}
+	release := func() error {
+		defer distMu.Unlock()
+		return unlock()
+	}
 	if _, err := dist.CleanTemp(p.dist); err != nil {
-		unlock()
+		release()
 		return nil, err
 	}
-	return unlock, nil
+	return release, nil
 }
+
+var distMu sync.Mutex
 
 // recordBinaries puts the binaries that built into artifacts.json, with what
 // their headers say, and rewrites SHA256SUMS over every recorded binary that
@@ -249,13 +269,19 @@ func linkageRow(p *project, r linkage.Report, verdict string) []string {
 		}
 		return s
 	}
+	// Mach-O names frameworks by long paths; the table shows base names
+	// (artifacts.json keeps the full ones).
+	needed := make([]string, len(r.Needed))
+	for i, n := range r.Needed {
+		needed[i] = path.Base(n)
+	}
 	mode := r.BuildMode
 	if r.PIE && mode != "pie" {
 		mode = strings.TrimPrefix(mode+",pie", ",")
 	}
 	return []string{
 		p.rel(r.Path), dash(r.Format), dash(r.Arch), string(r.Linkage), dash(r.Interpreter), string(r.Libc),
-		dash(strings.Join(r.Needed, ",")), dash(r.GoVersion), dash(r.CGO), dash(mode), verdict,
+		dash(strings.Join(needed, ",")), dash(r.GoVersion), dash(r.CGO), dash(mode), verdict,
 	}
 }
 
