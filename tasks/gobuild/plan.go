@@ -193,7 +193,7 @@ func Plan(cfg Config, targets []Target, osEnv []string) ([]Job, error) {
 		jobs = append(jobs, Job{
 			Target: t,
 			Output: out,
-			Args:   []string{"build", "-trimpath", "-ldflags", ldflags, "-o", out, cfg.Main},
+			Args:   []string{"build", "-trimpath", "-buildvcs=auto", "-ldflags", ldflags, "-o", out, cfg.Main},
 			Env:    buildEnv(t, cfg, osEnv),
 		})
 	}

@@ -41,7 +41,7 @@ func TestPlan(t *testing.T) {
 			want: []Job{{
 				Target: linuxAMD64,
 				Output: filepath.Join("dist", "app_linux_amd64"),
-				Args:   []string{"build", "-trimpath", "-ldflags", ld, "-o", filepath.Join("dist", "app_linux_amd64"), "."},
+				Args:   []string{"build", "-trimpath", "-buildvcs=auto", "-ldflags", ld, "-o", filepath.Join("dist", "app_linux_amd64"), "."},
 				Env:    []string{"PATH=/usr/bin", "GOFLAGS=-mod=mod", "HOME=/root", "GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=0"},
 			}},
 		},
@@ -52,13 +52,13 @@ func TestPlan(t *testing.T) {
 				{
 					Target: windowsAMD64,
 					Output: filepath.Join("dist", "app_windows_amd64.exe"),
-					Args:   []string{"build", "-trimpath", "-ldflags", ld, "-o", filepath.Join("dist", "app_windows_amd64.exe"), "."},
+					Args:   []string{"build", "-trimpath", "-buildvcs=auto", "-ldflags", ld, "-o", filepath.Join("dist", "app_windows_amd64.exe"), "."},
 					Env:    []string{"GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0"},
 				},
 				{
 					Target: linuxARM64,
 					Output: filepath.Join("dist", "app_linux_arm64"),
-					Args:   []string{"build", "-trimpath", "-ldflags", ld, "-o", filepath.Join("dist", "app_linux_arm64"), "."},
+					Args:   []string{"build", "-trimpath", "-buildvcs=auto", "-ldflags", ld, "-o", filepath.Join("dist", "app_linux_arm64"), "."},
 					Env:    []string{"GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0"},
 				},
 			},
@@ -75,7 +75,7 @@ func TestPlan(t *testing.T) {
 			want: []Job{{
 				Target: linuxAMD64,
 				Output: "/abs/out/app_linux_amd64",
-				Args:   []string{"build", "-trimpath", "-ldflags", ld, "-o", "/abs/out/app_linux_amd64", "./cmd/app"},
+				Args:   []string{"build", "-trimpath", "-buildvcs=auto", "-ldflags", ld, "-o", "/abs/out/app_linux_amd64", "./cmd/app"},
 				Env:    []string{"GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=0", "GOAMD64=v3", "GOFLAGS=-mod=vendor"},
 			}},
 		},
@@ -86,7 +86,7 @@ func TestPlan(t *testing.T) {
 			want: []Job{{
 				Target: linuxAMD64,
 				Output: filepath.Join("dist", "app_linux_amd64"),
-				Args:   []string{"build", "-trimpath", "-ldflags", "-buildid= -X main.version=1.2.3 -X main.commit=abc123 -X main.date=2024-01-02T02:04:05Z", "-o", filepath.Join("dist", "app_linux_amd64"), "."},
+				Args:   []string{"build", "-trimpath", "-buildvcs=auto", "-ldflags", "-buildid= -X main.version=1.2.3 -X main.commit=abc123 -X main.date=2024-01-02T02:04:05Z", "-o", filepath.Join("dist", "app_linux_amd64"), "."},
 				Env:    []string{"GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=0"},
 			}},
 		},
@@ -98,7 +98,7 @@ func TestPlan(t *testing.T) {
 			want: []Job{{
 				Target: linuxAMD64,
 				Output: filepath.Join("dist", "app_linux_amd64"),
-				Args:   []string{"build", "-trimpath", "-ldflags", ld, "-o", filepath.Join("dist", "app_linux_amd64"), "."},
+				Args:   []string{"build", "-trimpath", "-buildvcs=auto", "-ldflags", ld, "-o", filepath.Join("dist", "app_linux_amd64"), "."},
 				Env:    []string{"CC=gcc", "GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=1"},
 			}},
 		},
@@ -110,7 +110,7 @@ func TestPlan(t *testing.T) {
 			want: []Job{{
 				Target: linuxARM64,
 				Output: filepath.Join("dist", "app_linux_arm64"),
-				Args:   []string{"build", "-trimpath", "-ldflags", ld, "-o", filepath.Join("dist", "app_linux_arm64"), "."},
+				Args:   []string{"build", "-trimpath", "-buildvcs=auto", "-ldflags", ld, "-o", filepath.Join("dist", "app_linux_arm64"), "."},
 				Env:    []string{"GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=1", "CC=aarch64-linux-musl-gcc"},
 			}},
 		},
