@@ -35,13 +35,14 @@ func (l *logger) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// mb formats a byte count the way people read sizes: "5.6 MB".
+// mb formats a byte count the way docker and the compare report do, in
+// decimal units: "5.6 MB".
 func mb(n int64) string {
 	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
 	default:
 		return fmt.Sprintf("%d B", n)
 	}
