@@ -3,7 +3,6 @@ package tasks
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/gobuild"
@@ -89,14 +88,6 @@ func exitCode(err error) int {
 		return ExitImage
 	}
 	return ExitFailure
-}
-
-// failf wraps err with a context message, keeping its class.
-func failf(err error, format string, args ...any) error {
-	if err == nil {
-		return nil
-	}
-	return fail(fmt.Errorf(format+": %w", append(args, err)...))
 }
 
 // imageError marks a failure to assemble, load, pull or smoke-run an image
