@@ -74,10 +74,9 @@ func Lock(ctx context.Context, dir string, opts ...LockOption) (unlock func() er
 	path := filepath.Join(dir, LockFile)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
-			return nil, fmt.Errorf("dist %q is not writable (%v): fix its permissions or set MAGEPACK_DIST", dir, err)
-		}
-		return nil, fmt.Errorf("lock dist %q: %w", dir, err)
+		// A folder that exists but refuses a new file is not writable,
+		// whatever the errno (EACCES, EROFS, or ENOENT on /proc).
+		return nil, fmt.Errorf("dist %q is not writable (%v): fix its permissions or set MAGEPACK_DIST", dir, err)
 	}
 	var deadline <-chan time.Time
 	if o.wait > 0 {
@@ -142,7 +141,7 @@ func ensureDir(dir string) error {
 		if errors.Is(err, syscall.ENOTDIR) {
 			return fmt.Errorf("dist %q cannot be created: a parent of it is a file (%v); remove it or set MAGEPACK_DIST", dir, err)
 		}
-		return fmt.Errorf("dist %q cannot be created (%v): fix the parent folder's permissions or set MAGEPACK_DIST", dir, err)
+		return fmt.Errorf("dist %q cannot be created (%v): set MAGEPACK_DIST to a folder you can write to", dir, err)
 	}
 	return nil
 }
