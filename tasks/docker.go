@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -125,6 +126,9 @@ func assemble(p *project, variant string, pl platform.Platform, binary string, b
 		Created:  p.created,
 		Base:     base,
 	})
+	if errors.Is(err, image.ErrNoCABundle) {
+		return nil, &configError{fmt.Errorf("assemble the %s image for %s: %w; or set MAGEPACK_CA_BUNDLE to a PEM bundle", variant, pl, err)}
+	}
 	if err != nil {
 		return nil, &imageError{fmt.Errorf("assemble the %s image for %s: %w", variant, pl, err)}
 	}

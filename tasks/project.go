@@ -75,6 +75,12 @@ func resolve(ctx context.Context, cfg Config, dir string, getenv func(string) st
 		return nil, &configError{fmt.Errorf("dist %q is a file, not a folder: remove it or set MAGEPACK_DIST", cfg.Dist)}
 	}
 
+	if cfg.CABundle != "" {
+		if err := checkCABundle(cfg.CABundle); err != nil {
+			return nil, &configError{err}
+		}
+	}
+
 	p.image = cfg.Image
 	if p.image == "" {
 		p.image = p.name
@@ -130,6 +136,19 @@ func versionInfo(ctx context.Context, root, configured string) (version.Info, er
 	}
 	info.Version = v
 	return info, nil
+}
+
+// checkCABundle rejects a configured CA bundle that is not a non-empty
+// regular file, before any build: images would fail late without it.
+func checkCABundle(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return fmt.Errorf("CA bundle %q cannot be read (%v): set MAGEPACK_CA_BUNDLE to a PEM file such as /etc/ssl/certs/ca-certificates.crt, or unset it to use the system's", path, err)
+	case !fi.Mode().IsRegular() || fi.Size() == 0:
+		return fmt.Errorf("CA bundle %q is not a non-empty file: set MAGEPACK_CA_BUNDLE to a PEM file such as /etc/ssl/certs/ca-certificates.crt, or unset it to use the system's", path)
+	}
+	return nil
 }
 
 // checkName rejects names that cannot be a file name and an image name.
