@@ -96,35 +96,38 @@ func publish(ctx context.Context, p *project) error {
 		named = append(named, n)
 	}
 
+	// Push before the layout is swapped in: a push that fails leaves dist/
+	// as the last good run left it (layout and artifacts.json).
 	layout := filepath.Join(p.dist, "oci")
-	unlock, err := lockDist(ctx, p)
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	err = image.WriteLayout(layout, named)
-	unlock()
-	if err != nil {
-		return &imageError{fmt.Errorf("write the OCI layout %s: %w", p.rel(layout), err)}
-	}
-	out.printf("oci", "wrote %s (%d index(es)) in %s", p.rel(layout), len(named), secs(time.Since(start)))
-
 	var pushed []image.Pushed
 	if pp.push {
 		for _, n := range named {
+			// image.Push names the reference and, for a refused login,
+			// says how to log in.
 			res, err := image.Push(ctx, p.image, n.Index, n.Tags)
 			if err != nil {
-				return &pushError{fmt.Errorf("push %s: %w", p.image, err)}
+				return &pushError{err}
 			}
 			for _, r := range res {
 				out.printf(n.Variant, "pushed %s %s %s in %s", r.Reference, short(r.Digest), mb(r.Bytes), secs(r.Duration))
 			}
 			pushed = append(pushed, res...)
 		}
-	} else {
-		out.printf("publish", "not pushing: %s; the images are in %s", pp.why, p.rel(layout))
 	}
 
+	unlock, err := lockDist(ctx, p)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	start := time.Now()
+	if err := image.WriteLayout(layout, named); err != nil {
+		return &imageError{fmt.Errorf("write the OCI layout %s: %w", p.rel(layout), err)}
+	}
+	out.printf("oci", "wrote %s (%d index(es)) in %s", p.rel(layout), len(named), secs(time.Since(start)))
+	if !pp.push {
+		out.printf("publish", "not pushing: %s; the images are in %s", pp.why, p.rel(layout))
+	}
 	if err := recordPublish(p, named, pushed); err != nil {
 		return err
 	}
