@@ -92,7 +92,7 @@ func assembledImage(ctx context.Context, p *project, eng *engine.Engine, variant
 	refs := p.refs(variant)
 	res, err := eng.Load(ctx, img, refs, func(line string) { out.printf(variant, "%s", line) })
 	if err != nil {
-		return dist.Image{}, &imageError{fmt.Errorf("load %s into the engine: %w", refs[0], err)}
+		return dist.Image{}, &imageError{err} // engine's errors name the tag and the engine
 	}
 	verb := "loaded"
 	if res.Skipped {

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -100,6 +102,9 @@ func (e *Engine) Load(ctx context.Context, img v1.Image, tags []string, progress
 	case cerrdefs.IsNotFound(err):
 		progress(fmt.Sprintf("%s: loading %s into the engine", tags[0], shortID(cfg.String())))
 		if err := e.load(ctx, first, img, progress); err != nil {
+			if ctx.Err() == nil && connectionLost(err) {
+				return res, &lostError{err: err, msg: fmt.Sprintf("load %s: the engine at %s went away during the load (%s): check that the Docker engine is running, then run again", tags[0], e.where, lostCause(err))}
+			}
 			return res, fmt.Errorf("load %s into engine %s: %w", tags[0], e.where, err)
 		}
 		if info, err = e.cli.ImageInspect(ctx, cfg.String()); err != nil {
@@ -419,4 +424,36 @@ func shortID(id string) string {
 		return id[:12]
 	}
 	return id
+}
+
+// lostError is a broken engine connection, said in one line; the HTTP
+// client's error stays reachable with errors.Is/As.
+type lostError struct {
+	msg string
+	err error
+}
+
+func (e *lostError) Error() string { return e.msg }
+func (e *lostError) Unwrap() error { return e.err }
+
+// connectionLost reports whether err is the engine's connection breaking
+// off (the engine stopped or crashed) rather than an answer from it.
+func connectionLost(err error) bool {
+	var op *net.OpError
+	return client.IsErrConnectionFailed(err) || errors.As(err, &op) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
+
+// lostCause is the short reason of a lost connection, e.g. "write: broken
+// pipe", without the request URL the HTTP client puts around it.
+func lostCause(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err.Error()
+	}
+	for u := errors.Unwrap(err); u != nil; u = errors.Unwrap(u) {
+		err = u
+	}
+	return err.Error()
 }
