@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/magefile/mage/mg"
 
@@ -120,14 +121,29 @@ func (p *project) buildConfig() gobuild.Config {
 	}
 }
 
+// lockWait bounds how long a run waits for another run's dist lock: long
+// enough for a cold cross-compile of many platforms, short enough that a
+// stuck run does not hang CI forever.
+const lockWait = 10 * time.Minute
+
 // lockDist takes the dist lock and removes temp files a killed run left.
-// The file lock keeps other runs out; distMu orders this run's own
-// builds (crossCompile and an image target's build may run as parallel deps).
+// The file lock keeps other runs out: a second run waits (up to lockWait,
+// or until Ctrl-C) for the first to finish, then builds on its results.
+// distMu orders this run's own builds (crossCompile and an image target's
+// build may run as parallel deps).
 func lockDist(ctx context.Context, p *project) (func() error, error) {
 	distMu.Lock()
 	unlock, err := dist.Lock(ctx, p.dist)
+	if errors.Is(err, dist.ErrBusy) {
+		out.printf("dist", "%s is in use by another magepack run; waiting up to %s for it to finish (Ctrl-C to stop)", p.rel(p.dist), lockWait)
+		unlock, err = dist.Lock(ctx, p.dist, dist.WithWait(lockWait))
+	}
 	if err != nil {
 		distMu.Unlock()
+		if errors.Is(err, dist.ErrBusy) {
+			// Not a configuration mistake (and exit 130 when Ctrl-C ended the wait).
+			return nil, err
+		}
 		return nil, &configError{err}
 	}
 	release := func() error {
