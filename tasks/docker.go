@@ -44,6 +44,13 @@ func dockerImage(ctx context.Context, variant string) error {
 	if err != nil {
 		return err
 	}
+	if p.cfg.Dockerfile != "" {
+		// A missing Dockerfile is a configuration mistake, whether or not
+		// an engine answers.
+		if _, err := planDockerfile(p); err != nil {
+			return err
+		}
+	}
 	eng, err := connect(ctx)
 	if err != nil {
 		return err
