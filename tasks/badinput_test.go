@@ -1,0 +1,230 @@
+package tasks_test
+
+// Bad input (issue 6): every mistake a user can make in the configuration
+// ends the run with a named error that says how to fix it, the right exit
+// code, no stack trace, and nothing written to dist/.
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/magepack/magepack/tasks"
+	"github.com/magepack/magepack/tasks/internal/fixture"
+)
+
+func TestIntegrationBadInput(t *testing.T) {
+	const libOnly = "package relapp\n"
+	tests := []struct {
+		name   string
+		target string
+		env    []string
+		files  map[string]string // added to (or replacing) the test app's files
+		engine bool              // needs a Docker engine (and the old builder image)
+		code   int
+		want   []string // substrings of stderr
+	}{
+		{
+			name: "unknown platform", env: []string{"MAGEPACK_PLATFORMS=linux/amd65"}, code: tasks.ExitConfig,
+			want: []string{`MAGEPACK_PLATFORMS: platform "linux/amd65" is not supported by go1.`, "did you mean linux/amd64?"},
+		},
+		{
+			name: "platform with a dash", env: []string{"MAGEPACK_PLATFORMS=linux-amd64"}, code: tasks.ExitConfig,
+			want: []string{`platform "linux-amd64" is malformed: want os/arch, e.g. linux/amd64`},
+		},
+		{
+			name: "platform without arch", env: []string{"MAGEPACK_PLATFORMS=linux/"}, code: tasks.ExitConfig,
+			want: []string{`platform "linux/" is malformed: want os/arch`},
+		},
+		{
+			name: "empty platform list", env: []string{"MAGEPACK_PLATFORMS=,"}, code: tasks.ExitConfig,
+			want: []string{`platform list "," is empty`, "or all"},
+		},
+		{
+			name: "all mixed with names", env: []string{"MAGEPACK_PLATFORMS=all,linux/amd64"}, code: tasks.ExitConfig,
+			want: []string{`"all" cannot be combined with platform names`},
+		},
+		{
+			name: "main is not a main package", env: []string{"MAGEPACK_MAIN=./lib"},
+			files: map[string]string{"lib/lib.go": "package lib\n"}, code: tasks.ExitConfig,
+			want: []string{`MAGEPACK_MAIN: main package "./lib"`, "is package lib, not main", "set MAGEPACK_MAIN"},
+		},
+		{
+			name: "main does not exist", env: []string{"MAGEPACK_MAIN=./cmd/nope"}, code: tasks.ExitConfig,
+			want: []string{`main package "./cmd/nope"`, "does not exist", "set MAGEPACK_MAIN"},
+		},
+		{
+			name: "main outside the module", env: []string{"MAGEPACK_MAIN=../elsewhere"}, code: tasks.ExitConfig,
+			want: []string{"is outside the module", "set MAGEPACK_MAIN"},
+		},
+		{
+			name: "no main package and none configured", files: map[string]string{"main.go": libOnly}, code: tasks.ExitConfig,
+			want: []string{"no main package in module", "set MAGEPACK_MAIN"},
+		},
+		{
+			name:  "several main packages and none configured",
+			files: map[string]string{"main.go": libOnly, "cmd/a/main.go": relCrashGo, "cmd/b/main.go": relCrashGo}, code: tasks.ExitConfig,
+			want: []string{"has several main packages (./cmd/a, ./cmd/b)", "MAGEPACK_MAIN=./cmd/a"},
+		},
+		{
+			name: "version not semver", env: []string{"MAGEPACK_VERSION=1.2"}, code: tasks.ExitConfig,
+			want: []string{`MAGEPACK_VERSION: version "1.2" is not semver`, "e.g. 1.2.0"},
+		},
+		{
+			name: "version with four parts", env: []string{"MAGEPACK_VERSION=v1.2.3.4"}, code: tasks.ExitConfig,
+			want: []string{`version "v1.2.3.4" is not semver`},
+		},
+		{
+			name: "invalid image name", env: []string{"MAGEPACK_IMAGE=Bad/Name"}, code: tasks.ExitConfig,
+			want: []string{`image "Bad/Name" is not a valid repository name`, "set MAGEPACK_IMAGE"},
+		},
+		{
+			name: "bogus pull policy", env: []string{"MAGEPACK_PULL=sometimes"}, code: tasks.ExitConfig,
+			want: []string{`pull policy "sometimes" is not valid: want missing, always or never (MAGEPACK_PULL)`},
+		},
+		{
+			name: "bogus smoke mode", env: []string{"MAGEPACK_SMOKE=healthz"}, code: tasks.ExitConfig,
+			want: []string{`smoke mode "healthz" is not valid: want off, start, or an HTTP path such as /healthz (MAGEPACK_SMOKE)`},
+		},
+		{
+			name: "bogus cgo", env: []string{"MAGEPACK_CGO=maybe"}, code: tasks.ExitConfig,
+			want: []string{`MAGEPACK_CGO="maybe": want 0 or 1`},
+		},
+		{
+			name: "port out of range", env: []string{"MAGEPACK_PORT=99999"}, code: tasks.ExitConfig,
+			want: []string{`MAGEPACK_PORT="99999": want a port number from 1 to 65535`},
+		},
+		{
+			name: "unknown variant", env: []string{"MAGEPACK_VARIANTS=scratch,distroless"}, code: tasks.ExitConfig,
+			want: []string{`variant "distroless" is not valid`, "(MAGEPACK_VARIANTS)"},
+		},
+		{
+			name: "bogus source date epoch", env: []string{"SOURCE_DATE_EPOCH=yesterday"}, code: tasks.ExitConfig,
+			want: []string{`SOURCE_DATE_EPOCH="yesterday" is not a Unix time in seconds`},
+		},
+		{
+			name: "several mistakes at once", env: []string{"MAGEPACK_PULL=sometimes", "MAGEPACK_CGO=maybe"}, code: tasks.ExitConfig,
+			want: []string{"MAGEPACK_PULL", "MAGEPACK_CGO"},
+		},
+		{
+			name: "dist is a file", env: []string{"MAGEPACK_DIST=go.mod"}, code: tasks.ExitConfig,
+			want: []string{`dist "go.mod" is a file, not a folder: remove it or set MAGEPACK_DIST`},
+		},
+		{
+			name: "dist under a file", env: []string{"MAGEPACK_DIST=go.mod/dist"}, code: tasks.ExitConfig,
+			want: []string{"cannot be created: a parent of it is a file", "set MAGEPACK_DIST"},
+		},
+		{
+			// procfs refuses new folders even to root.
+			name: "dist cannot be created", env: []string{"MAGEPACK_DIST=/proc/magepack-dist"}, code: tasks.ExitConfig,
+			want: []string{`dist "/proc/magepack-dist" cannot be created (`, "set MAGEPACK_DIST to a folder you can write to"},
+		},
+		{
+			// sysfs refuses new files even to root.
+			name: "dist not writable", env: []string{"MAGEPACK_DIST=/sys/kernel"}, code: tasks.ExitConfig,
+			want: []string{`dist "/sys/kernel" is not writable (`, "set MAGEPACK_DIST"},
+		},
+		{
+			name: "dist not writable, odd errno", env: []string{"MAGEPACK_DIST=/proc/self"}, code: tasks.ExitConfig,
+			want: []string{`dist "/proc/self" is not writable (`, "set MAGEPACK_DIST"},
+		},
+		{
+			name: "dockerfile does not exist", target: "dockerScratch", env: []string{"MAGEPACK_DOCKERFILE=nope.Dockerfile"}, code: tasks.ExitConfig,
+			want: []string{"dockerfile nope.Dockerfile does not exist in", "fix MAGEPACK_DOCKERFILE"},
+		},
+		{
+			name: "dockerfile outside the module", target: "dockerAlpine", env: []string{"MAGEPACK_DOCKERFILE=../Dockerfile"}, code: tasks.ExitConfig,
+			want: []string{`dockerfile "../Dockerfile" is outside the module`, "(MAGEPACK_DOCKERFILE)"},
+		},
+		{
+			name: "missing CA bundle", target: "dockerScratch", env: []string{"MAGEPACK_CA_BUNDLE=/nonexistent/ca.pem"}, code: tasks.ExitConfig,
+			want: []string{`CA bundle "/nonexistent/ca.pem" cannot be read`, "set MAGEPACK_CA_BUNDLE to a PEM file"},
+		},
+		{
+			name: "empty CA bundle", target: "dockerScratch", env: []string{"MAGEPACK_CA_BUNDLE=empty.pem"},
+			files: map[string]string{"empty.pem": ""}, code: tasks.ExitConfig,
+			want: []string{`CA bundle "empty.pem" is not a non-empty file`, "MAGEPACK_CA_BUNDLE"},
+		},
+		{
+			name: "no Docker engine", target: "dockerScratch", env: []string{"DOCKER_HOST=unix:///nonexistent.sock"}, code: tasks.ExitNoEngine,
+			want: []string{"no Docker engine at unix:///nonexistent.sock (DOCKER_HOST)", "start Docker, or set DOCKER_HOST"},
+		},
+		{
+			name: "builder Go older than go.mod", target: "dockerScratch", engine: true,
+			env:   []string{"MAGEPACK_DOCKERFILE=Dockerfile", "MAGEPACK_PULL=never"},
+			files: map[string]string{"Dockerfile": "ARG GO_IMAGE\nFROM ${GO_IMAGE} AS build\nFROM scratch\nCOPY main.go /\n"},
+			code:  tasks.ExitConfig,
+			want:  []string{"has Go 1.18.0, but go.mod asks for go 1.25.0: use golang:1.25-alpine or newer (MAGEPACK_BUILDER)"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := tc.env
+			if tc.engine {
+				cli := fixture.Engine(t)
+				builder := relOldBuilder(t, cli)
+				env = append(env, "MAGEPACK_BUILDER="+builder)
+				tc.want = append(tc.want, "builder image "+builder)
+			}
+			app := relNewApp(t, tc.files)
+			goMod, err := os.ReadFile(filepath.Join(app, "go.mod"))
+			require.NoError(t, err)
+			target := tc.target
+			if target == "" {
+				target = "crossCompile"
+			}
+
+			res := relRun(t, app, env, target)
+			t.Logf("exit %d: %s", res.code, strings.TrimSpace(res.stderr))
+
+			assert.Equal(t, tc.code, res.code, "exit code\nstdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+			for _, w := range tc.want {
+				assert.Contains(t, res.stderr, w)
+			}
+			relAssertNoPanic(t, res.stdout+res.stderr)
+			assert.NotContains(t, res.stdout, "[build]", "no build starts")
+			assert.NoDirExists(t, filepath.Join(app, "dist"), "nothing written to dist/")
+			after, err := os.ReadFile(filepath.Join(app, "go.mod"))
+			require.NoError(t, err)
+			assert.Equal(t, string(goMod), string(after), "the module is left alone")
+			if tc.code == tasks.ExitNoEngine {
+				assert.Equal(t, 1, strings.Count(strings.TrimSpace(res.stderr), "\n")+1, "one line: %q", res.stderr)
+			}
+		})
+	}
+}
+
+// relOldBuilder imports a stand-in for an old golang image, its Go version
+// told by GOLANG_VERSION as in the official images, under a name unique to
+// the test (removed afterwards). Nothing runs in it: magepack refuses it
+// before any build.
+func relOldBuilder(t *testing.T, cli *client.Client) string {
+	t.Helper()
+	ref := relImageRepo(t, cli, "oldgo") + ":1.18"
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "README", Mode: 0o644, Size: 3}))
+	_, err := tw.Write([]byte("go\n"))
+	require.NoError(t, err)
+	require.NoError(t, tw.Close())
+	ctx := context.Background()
+	resp, err := cli.ImageImport(ctx, client.ImageImportSource{Source: &buf, SourceName: "-"}, ref, client.ImageImportOptions{
+		Changes: []string{"ENV GOLANG_VERSION=1.18.0", "ENV PATH=/usr/local/go/bin:/bin"},
+	})
+	require.NoError(t, err)
+	_, _ = buf.ReadFrom(resp)
+	require.NoError(t, resp.Close())
+	_, err = cli.ImageInspect(ctx, ref)
+	require.False(t, cerrdefs.IsNotFound(err), "the engine has %s after the import", ref)
+	require.NoError(t, err)
+	return ref
+}
