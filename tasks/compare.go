@@ -2,11 +2,14 @@ package tasks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/magefile/mage/mg"
@@ -113,7 +116,8 @@ var binaryVariants = []binaryVariant{
 
 // measureBinaries builds the binary three ways for the engine's platform in
 // a temporary folder and reads their sizes and linkage. The cgo build needs
-// the engine's platform to be this machine's; elsewhere it is left out.
+// the engine's platform to be this machine's, and a C compiler; without
+// either it is left out, with a line saying why.
 func measureBinaries(ctx context.Context, p *project, goos, arch string) ([]report.BinaryFacts, error) {
 	tmp, err := os.MkdirTemp("", "magepack-compare-")
 	if err != nil {
@@ -125,6 +129,12 @@ func measureBinaries(ctx context.Context, p *project, goos, arch string) ([]repo
 		if v.cgo && (goos != runtime.GOOS || arch != runtime.GOARCH) {
 			out.printf("compare", "%s left out: cgo builds for %s/%s need that machine or a cross compiler", v.name, goos, arch)
 			continue
+		}
+		if v.cgo {
+			if cc, err := cCompiler(ctx, p.cfg.CC); err != nil {
+				out.printf("compare", "%s left out: no C compiler (%s: %v); install one, e.g. gcc, to measure the cgo build", v.name, cc, err)
+				continue
+			}
 		}
 		cfg := p.buildConfig()
 		cfg.Dist = filepath.Join(tmp, v.name)
@@ -148,6 +158,28 @@ func measureBinaries(ctx context.Context, p *project, goos, arch string) ([]repo
 		out.printf("compare", "binary %s: %s, %s", v.name, mb(res[0].Size), rep.Summary())
 	}
 	return facts, nil
+}
+
+// cCompiler returns the C compiler a cgo build would run (MAGEPACK_CC, else
+// `go env CC`: the CC variable or Go's default) and an error when it is not
+// installed.
+func cCompiler(ctx context.Context, configured string) (string, error) {
+	cc := configured
+	if cc == "" {
+		b, err := exec.CommandContext(ctx, "go", "env", "CC").Output()
+		if err != nil {
+			return "go env CC", err
+		}
+		cc = strings.TrimSpace(string(b))
+	}
+	fields := strings.Fields(cc)
+	if len(fields) == 0 {
+		return cc, errors.New("none configured")
+	}
+	if _, err := exec.LookPath(fields[0]); err != nil {
+		return cc, err
+	}
+	return cc, nil
 }
 
 // writeCompare prints the table, writes compare.md/json/svg and appends the
