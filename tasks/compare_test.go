@@ -359,3 +359,22 @@ func TestExitCodesIntegration(t *testing.T) {
 		assert.Equal(t, 0, mg.ExitStatus(fail(nil)))
 	})
 }
+
+func TestCompareBinariesWithoutCCompilerIntegration(t *testing.T) {
+	ctx := context.Background()
+	dir := pubModule(t)
+	buf := pubCapture(t)
+	p := pubProject(t, dir, Config{Platforms: runtime.GOOS + "/" + runtime.GOARCH})
+	// A machine without a C compiler: the cgo build cannot run, the others can.
+	t.Setenv("CC", filepath.Join(t.TempDir(), "no-such-cc"))
+	facts, err := measureBinaries(ctx, p, runtime.GOOS, runtime.GOARCH)
+	require.NoError(t, err)
+	var variants []string
+	for _, f := range facts {
+		variants = append(variants, f.Variant)
+		assert.Equal(t, "static", f.Linkage, f.Variant)
+	}
+	assert.Equal(t, []string{"static", "static-stripped"}, variants)
+	assert.Contains(t, buf.String(), "[compare] cgo-default left out: no C compiler")
+	assert.Contains(t, buf.String(), "no-such-cc")
+}
