@@ -68,6 +68,13 @@ func dockerImage(ctx context.Context, variant string) error {
 	if err := smoke(ctx, p, eng, variant, img.Reference); err != nil {
 		return err
 	}
+	// Under the lock, which also creates dist/: a Dockerfile build writes
+	// nothing else there, and another run may be updating artifacts.json.
+	unlock, err := lockDist(ctx, p)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return dist.Update(p.dist, func(m *dist.Manifest) error {
 		m.PutImage(img)
 		return nil
