@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -175,9 +176,15 @@ func publishIndex(ctx context.Context, p *project, pp publishPlan, variant strin
 	return image.Named{Variant: variant, Index: idx, Tags: version.Tags(p.ver.Version, variant)}, nil
 }
 
-// recordPublish puts each index and every pushed reference into artifacts.json.
+// recordPublish puts each index and every pushed reference into
+// artifacts.json, in place of what the previous publish recorded: the
+// layout was replaced whole, and a CI step reading "pushed" must see this
+// run's pushes only.
 func recordPublish(p *project, named []image.Named, pushed []image.Pushed) error {
+	prefix := "oci:" + filepath.ToSlash(p.rel(filepath.Join(p.dist, "oci"))) + ":"
 	return dist.Update(p.dist, func(m *dist.Manifest) error {
+		m.Images = slices.DeleteFunc(m.Images, func(im dist.Image) bool { return strings.HasPrefix(im.Reference, prefix) })
+		m.Pushed = nil
 		for _, n := range named {
 			d, err := n.Index.Digest()
 			if err != nil {
@@ -198,7 +205,7 @@ func recordPublish(p *project, named []image.Named, pushed []image.Pushed) error
 				refs[i] = p.image + ":" + t
 			}
 			m.PutImage(dist.Image{
-				Reference: "oci:" + filepath.ToSlash(p.rel(filepath.Join(p.dist, "oci"))) + ":" + n.Tags[0],
+				Reference: prefix + n.Tags[0],
 				Variant:   n.Variant, Platform: strings.Join(plats, ","),
 				ManifestDigest: d.String(), Tags: refs,
 			})
