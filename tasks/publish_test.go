@@ -434,6 +434,38 @@ func TestPublishRegistryIntegration(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, string(manifestBefore), string(manifestAfter), "artifacts.json after a failed push")
 	})
+
+	t.Run("a later publish replaces the records of the last one", func(t *testing.T) {
+		c := cfg
+		c.Version, c.Push = "1.2.5", "never"
+		p4 := pubProject(t, dir, c)
+		pubWithoutEngine(t, func() { require.NoError(t, publish(ctx, p4)) })
+		m, err := dist.ReadManifest(p.dist)
+		require.NoError(t, err)
+		var oci []string
+		for _, im := range m.Images {
+			if strings.HasPrefix(im.Reference, "oci:") {
+				oci = append(oci, im.Reference)
+			}
+		}
+		assert.ElementsMatch(t, []string{"oci:dist/oci:1.2.5-scratch", "oci:dist/oci:1.2.5-alpine"}, oci, "only the layout now in dist/oci")
+		assert.Empty(t, m.Pushed, "this run pushed nothing; the 1.2.3 pushes are not its results")
+		assert.ElementsMatch(t, append(pubTags125("scratch"), pubTags125("alpine")...), pubKeys(pubLayoutDigests(t, filepath.Join(p.dist, "oci"))))
+	})
+}
+
+// pubTags125 are the tags of the stable release 1.2.5.
+func pubTags125(variant string) []string {
+	return []string{"1.2.5-" + variant, variant, "1.2-" + variant, "1-" + variant}
+}
+
+// pubKeys returns m's keys.
+func pubKeys(m map[string]string) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	return ks
 }
 
 // pubRef parses a reference or fails the test.
