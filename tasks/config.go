@@ -11,7 +11,8 @@ import (
 // Config is magepack's configuration. A magefile sets fields of Settings in
 // its init(); MAGEPACK_* environment variables override them (env > Go >
 // defaults); fields left empty take their defaults from the repo itself.
-// Every field names the environment variable that overrides it.
+// Every field names the environment variable that overrides it; a variable
+// set to the empty string counts as unset.
 type Config struct {
 	// Main is the main package relative to the module root (MAGEPACK_MAIN).
 	// Default: "." when the module root is package main, else the only
@@ -129,8 +130,11 @@ func merge(base Config, lookup func(string) (string, bool)) (Config, error) {
 	c := base
 	var errs []error
 	for _, ev := range envVars {
+		// An empty variable counts as unset, as CI templates pass
+		// unset inputs as empty strings: it neither clears a Go-level
+		// value nor fails to parse.
 		v, ok := lookup(ev.name)
-		if !ok {
+		if !ok || strings.TrimSpace(v) == "" {
 			continue
 		}
 		if err := ev.set(&c, strings.TrimSpace(v)); err != nil {
