@@ -1,0 +1,179 @@
+package tasks
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// envOf is a lookup over a fixed environment, as merge takes it.
+func envOf(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	}
+}
+
+// TestMergeEveryVariable checks env > Go > defaults for every MAGEPACK_*
+// variable: the default alone, a Go value over it, and an environment value
+// over the Go one.
+func TestMergeEveryVariable(t *testing.T) {
+	tests := []struct {
+		env   string
+		get   func(Config) any
+		def   any           // with neither set
+		goSet func(*Config) // a Go-level value ...
+		goVal any           // ... and what merge makes of it
+		value string        // an environment value ...
+		want  any           // ... and what merge makes of it
+	}{
+		{"MAGEPACK_MAIN", func(c Config) any { return c.Main }, "", func(c *Config) { c.Main = "./cmd/a" }, "./cmd/a", "./cmd/b", "./cmd/b"},
+		{"MAGEPACK_NAME", func(c Config) any { return c.Name }, "", func(c *Config) { c.Name = "a" }, "a", "b", "b"},
+		{"MAGEPACK_PLATFORMS", func(c Config) any { return c.Platforms }, defaultPlatforms, func(c *Config) { c.Platforms = "linux/arm64" }, "linux/arm64", " linux/amd64,windows/amd64 ", "linux/amd64,windows/amd64"},
+		{"MAGEPACK_DIST", func(c Config) any { return c.Dist }, "dist", func(c *Config) { c.Dist = "out" }, "out", "/tmp/x", "/tmp/x"},
+		{"MAGEPACK_IMAGE", func(c Config) any { return c.Image }, "", func(c *Config) { c.Image = "a" }, "a", "ghcr.io/team/b", "ghcr.io/team/b"},
+		{"MAGEPACK_VERSION", func(c Config) any { return c.Version }, "", func(c *Config) { c.Version = "1.0.0" }, "1.0.0", "v2.0.0", "v2.0.0"},
+		{"MAGEPACK_CGO", func(c Config) any { return c.CGO }, false, func(c *Config) { c.CGO = true }, true, "0", false},
+		{"MAGEPACK_CC", func(c Config) any { return c.CC }, "", func(c *Config) { c.CC = "gcc" }, "gcc", "musl-gcc", "musl-gcc"},
+		{"MAGEPACK_LDFLAGS", func(c Config) any { return c.Ldflags }, "", func(c *Config) { c.Ldflags = "-X a=b" }, "-X a=b", "-X main.date={{.Date}}", "-X main.date={{.Date}}"},
+		{"MAGEPACK_VERSION_VAR", func(c Config) any { return c.VersionVar }, "main.version", func(c *Config) { c.VersionVar = "main.v" }, "main.v", "x.Version", "x.Version"},
+		{"MAGEPACK_COMMIT_VAR", func(c Config) any { return c.CommitVar }, "main.commit", func(c *Config) { c.CommitVar = "main.c" }, "main.c", "x.Commit", "x.Commit"},
+		{"MAGEPACK_DATE_VAR", func(c Config) any { return c.DateVar }, "main.date", func(c *Config) { c.DateVar = "main.d" }, "main.d", "x.Date", "x.Date"},
+		{"MAGEPACK_PARALLEL", func(c Config) any { return c.Parallel }, 0, func(c *Config) { c.Parallel = 3 }, 3, "1", 1},
+		{"MAGEPACK_ALPINE_BASE", func(c Config) any { return c.AlpineBase }, defaultAlpineBase, func(c *Config) { c.AlpineBase = "mirror/alpine:3" }, "mirror/alpine:3", "magepack-test/alpine:3", "magepack-test/alpine:3"},
+		{"MAGEPACK_DOCKERFILE", func(c Config) any { return c.Dockerfile }, "", func(c *Config) { c.Dockerfile = "Dockerfile" }, "Dockerfile", "build/Dockerfile.scratch", "build/Dockerfile.scratch"},
+		{"MAGEPACK_BUILDER", func(c Config) any { return c.Builder }, "", func(c *Config) { c.Builder = "golang:1.25" }, "golang:1.25", "golang:1.26-alpine", "golang:1.26-alpine"},
+		{"MAGEPACK_PULL", func(c Config) any { return c.Pull }, "missing", func(c *Config) { c.Pull = "always" }, "always", "never", "never"},
+		{"MAGEPACK_SMOKE", func(c Config) any { return c.Smoke }, "start", func(c *Config) { c.Smoke = "/healthz" }, "/healthz", "off", "off"},
+		{"MAGEPACK_PORT", func(c Config) any { return c.Port }, 8080, func(c *Config) { c.Port = 9090 }, 9090, "3000", 3000},
+		{"MAGEPACK_TZDATA", func(c Config) any { return c.TZData }, false, func(c *Config) { c.TZData = true }, true, "false", false},
+		{"MAGEPACK_CA_BUNDLE", func(c Config) any { return c.CABundle }, "", func(c *Config) { c.CABundle = "ca.pem" }, "ca.pem", "/etc/ca.pem", "/etc/ca.pem"},
+		{"MAGEPACK_VARIANTS", func(c Config) any { return c.Variants }, "scratch,alpine", func(c *Config) { c.Variants = "alpine" }, "alpine", "scratch", "scratch"},
+		{"MAGEPACK_PUSH", func(c Config) any { return c.Push }, "auto", func(c *Config) { c.Push = "never" }, "never", "auto", "auto"},
+	}
+	seen := map[string]bool{}
+	for _, tt := range tests {
+		seen[tt.env] = true
+		t.Run(tt.env, func(t *testing.T) {
+			got, err := merge(Config{}, envOf(nil))
+			require.NoError(t, err)
+			assert.Equal(t, tt.def, tt.get(got), "default")
+
+			var goCfg Config
+			tt.goSet(&goCfg)
+			got, err = merge(goCfg, envOf(nil))
+			require.NoError(t, err)
+			assert.Equal(t, tt.goVal, tt.get(got), "Go over the default")
+
+			got, err = merge(goCfg, envOf(map[string]string{tt.env: tt.value}))
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, tt.get(got), "environment over Go")
+
+			got, err = merge(Config{}, envOf(map[string]string{tt.env: tt.value}))
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, tt.get(got), "environment over the default")
+		})
+	}
+	for _, ev := range envVars {
+		assert.True(t, seen[ev.name], "%s has no precedence case", ev.name)
+	}
+	assert.Len(t, seen, len(envVars), "every case names a variable merge reads")
+}
+
+func TestMergeLeavesOtherFieldsAlone(t *testing.T) {
+	goCfg := Config{Main: "./cmd/app", Platforms: "linux/arm64", Port: 9000, CGO: true}
+	got, err := merge(goCfg, envOf(map[string]string{"MAGEPACK_PLATFORMS": "linux/amd64", "UNRELATED": "x"}))
+	require.NoError(t, err)
+	assert.Equal(t, "./cmd/app", got.Main)
+	assert.Equal(t, "linux/amd64", got.Platforms)
+	assert.Equal(t, 9000, got.Port)
+	assert.True(t, got.CGO)
+	assert.Equal(t, Config{Main: "./cmd/app", Platforms: "linux/arm64", Port: 9000, CGO: true}, goCfg, "the Go-level config is not modified")
+}
+
+// TestMergeEmptyIsUnset: CI templates pass unset inputs as empty strings;
+// those must neither clear a Go-level value nor fail to parse.
+func TestMergeEmptyIsUnset(t *testing.T) {
+	goCfg := Config{Platforms: "linux/arm64", CGO: true, Parallel: 2, Port: 9000, Pull: "never"}
+	env := map[string]string{}
+	for _, ev := range envVars {
+		env[ev.name] = " "
+	}
+	got, err := merge(goCfg, envOf(env))
+	require.NoError(t, err)
+	want, err := merge(goCfg, envOf(nil))
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+	assert.Equal(t, "linux/arm64", got.Platforms)
+	assert.True(t, got.CGO)
+	assert.Equal(t, 2, got.Parallel)
+	assert.Equal(t, 9000, got.Port)
+}
+
+func TestMergeBooleans(t *testing.T) {
+	tests := []struct {
+		value string
+		want  bool
+	}{
+		{"1", true}, {"true", true}, {"TRUE", true}, {"yes", true}, {"on", true}, {" 1 ", true},
+		{"0", false}, {"false", false}, {"no", false}, {"off", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			got, err := merge(Config{CGO: !tt.want, TZData: !tt.want}, envOf(map[string]string{"MAGEPACK_CGO": tt.value, "MAGEPACK_TZDATA": tt.value}))
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got.CGO, "MAGEPACK_CGO")
+			assert.Equal(t, tt.want, got.TZData, "MAGEPACK_TZDATA")
+		})
+	}
+}
+
+// TestMergeErrors checks that every bad value, from the environment or from
+// Go, is a configuration error that names its variable and says what is
+// wanted.
+func TestMergeErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		goCf Config
+		env  map[string]string
+		want []string
+	}{
+		{"cgo not a boolean", Config{}, map[string]string{"MAGEPACK_CGO": "maybe"}, []string{`MAGEPACK_CGO="maybe"`, "want 0 or 1"}},
+		{"tzdata not a boolean", Config{}, map[string]string{"MAGEPACK_TZDATA": "2"}, []string{`MAGEPACK_TZDATA="2"`, "want 0 or 1"}},
+		{"parallel not a number", Config{}, map[string]string{"MAGEPACK_PARALLEL": "many"}, []string{`MAGEPACK_PARALLEL="many"`, "at least 1"}},
+		{"parallel zero", Config{}, map[string]string{"MAGEPACK_PARALLEL": "0"}, []string{`MAGEPACK_PARALLEL="0"`, "at least 1"}},
+		{"parallel negative", Config{}, map[string]string{"MAGEPACK_PARALLEL": "-2"}, []string{`MAGEPACK_PARALLEL="-2"`}},
+		{"port not a number", Config{}, map[string]string{"MAGEPACK_PORT": "http"}, []string{`MAGEPACK_PORT="http"`, "1 to 65535"}},
+		{"port zero", Config{}, map[string]string{"MAGEPACK_PORT": "0"}, []string{`MAGEPACK_PORT="0"`}},
+		{"port too high", Config{}, map[string]string{"MAGEPACK_PORT": "65536"}, []string{`MAGEPACK_PORT="65536"`}},
+		{"port from Go out of range", Config{Port: 70000}, nil, []string{"port 70000 is out of range", "(MAGEPACK_PORT)"}},
+		{"pull policy", Config{}, map[string]string{"MAGEPACK_PULL": "sometimes"}, []string{`pull policy "sometimes"`, "missing, always or never", "(MAGEPACK_PULL)"}},
+		{"pull policy from Go", Config{Pull: "Never"}, nil, []string{`pull policy "Never"`, "(MAGEPACK_PULL)"}},
+		{"smoke mode", Config{}, map[string]string{"MAGEPACK_SMOKE": "healthz"}, []string{`smoke mode "healthz"`, "such as /healthz", "(MAGEPACK_SMOKE)"}},
+		{"push mode", Config{}, map[string]string{"MAGEPACK_PUSH": "always"}, []string{`push mode "always"`, "auto or never", "(MAGEPACK_PUSH)"}},
+		{"unknown variant", Config{}, map[string]string{"MAGEPACK_VARIANTS": "scratch,distroless"}, []string{`variant "distroless"`, "(MAGEPACK_VARIANTS)"}},
+		{"empty variant", Config{}, map[string]string{"MAGEPACK_VARIANTS": "scratch,"}, []string{`variant ""`, "(MAGEPACK_VARIANTS)"}},
+		{"dockerfile outside the module", Config{}, map[string]string{"MAGEPACK_DOCKERFILE": "../Dockerfile"}, []string{`dockerfile "../Dockerfile" is outside the module`, "(MAGEPACK_DOCKERFILE)"}},
+		{
+			"every mistake at once", Config{Port: -1},
+			map[string]string{"MAGEPACK_CGO": "x", "MAGEPACK_PARALLEL": "x", "MAGEPACK_PULL": "x", "MAGEPACK_SMOKE": "x"},
+			[]string{"MAGEPACK_CGO", "MAGEPACK_PARALLEL", "MAGEPACK_PULL", "MAGEPACK_SMOKE", "(MAGEPACK_PORT)"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := merge(tt.goCf, envOf(tt.env))
+			require.Error(t, err)
+			var ce *configError
+			assert.True(t, errors.As(err, &ce), "a *configError, got %T", err)
+			assert.Equal(t, ExitConfig, exitCode(err))
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
+			assert.True(t, strings.HasPrefix(err.Error(), "configuration: "), err.Error())
+		})
+	}
+}
