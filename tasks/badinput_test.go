@@ -8,6 +8,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -171,7 +172,7 @@ func TestIntegrationBadInput(t *testing.T) {
 			env := tc.env
 			if tc.engine {
 				cli := fixture.Engine(t)
-				builder := relOldBuilder(t, cli)
+				builder := relFakeBuilder(t, cli, "1.18.0", false)
 				env = append(env, "MAGEPACK_BUILDER="+builder)
 				tc.want = append(tc.want, "builder image "+builder)
 			}
@@ -203,25 +204,37 @@ func TestIntegrationBadInput(t *testing.T) {
 	}
 }
 
-// relOldBuilder imports a stand-in for an old golang image, its Go version
-// told by GOLANG_VERSION as in the official images, under a name unique to
-// the test (removed afterwards). Nothing runs in it: magepack refuses it
-// before any build.
-func relOldBuilder(t *testing.T, cli *client.Client) string {
+// relFakeBuilder imports a stand-in for a golang builder image, its Go
+// version told by GOLANG_VERSION as in the official images, under a name
+// unique to the test (removed afterwards). With shell it holds the host's
+// static busybox as /bin/sh, enough for RUN steps; without, it is empty
+// (magepack refuses an old builder before running anything in it).
+func relFakeBuilder(t *testing.T, cli *client.Client, goVersion string, shell bool) string {
 	t.Helper()
-	ref := relImageRepo(t, cli, "oldgo") + ":1.18"
+	ref := relImageRepo(t, cli, "golang") + ":" + goVersion
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "README", Mode: 0o644, Size: 3}))
-	_, err := tw.Write([]byte("go\n"))
-	require.NoError(t, err)
+	add := func(h *tar.Header, data []byte) {
+		h.Size = int64(len(data))
+		require.NoError(t, tw.WriteHeader(h))
+		_, err := tw.Write(data)
+		require.NoError(t, err)
+	}
+	add(&tar.Header{Name: "README", Mode: 0o644}, []byte("a stand-in for golang:"+goVersion+"\n"))
+	if shell {
+		bb, err := os.ReadFile("/bin/busybox")
+		require.NoError(t, err, "the host's busybox-static (.ci/install installs it)")
+		add(&tar.Header{Name: "bin/busybox", Mode: 0o755}, bb)
+		require.NoError(t, tw.WriteHeader(&tar.Header{Name: "bin/sh", Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777}))
+		require.NoError(t, tw.WriteHeader(&tar.Header{Name: "tmp/", Typeflag: tar.TypeDir, Mode: 0o1777}))
+	}
 	require.NoError(t, tw.Close())
 	ctx := context.Background()
 	resp, err := cli.ImageImport(ctx, client.ImageImportSource{Source: &buf, SourceName: "-"}, ref, client.ImageImportOptions{
-		Changes: []string{"ENV GOLANG_VERSION=1.18.0", "ENV PATH=/usr/local/go/bin:/bin"},
+		Changes: []string{"ENV GOLANG_VERSION=" + goVersion, "ENV PATH=/usr/local/go/bin:/bin"},
 	})
 	require.NoError(t, err)
-	_, _ = buf.ReadFrom(resp)
+	_, _ = io.Copy(io.Discard, resp)
 	require.NoError(t, resp.Close())
 	_, err = cli.ImageInspect(ctx, ref)
 	require.False(t, cerrdefs.IsNotFound(err), "the engine has %s after the import", ref)
