@@ -172,6 +172,10 @@ func (h *harness) setup() error {
 		"MAGEPACK_PLATFORMS="+h.platforms,
 		"MAGEPACK_ALPINE_BASE="+envOr("MAGEPACK_ALPINE_BASE", "magepack-test/alpine:3"),
 		"MAGEPACK_BUILDER="+envOr("MAGEPACK_BUILDER", "magepack-test/golang:1.26"),
+		// mage names its compiled magefile by the magefile's hash alone, in
+		// ~/.magefile: a folder of our own keeps a concurrent `go tool mage`
+		// in another checkout from swapping that binary under us.
+		"MAGEFILE_CACHE="+filepath.Join(h.work, "magefile-cache"),
 		"-MAGEPACK_DOCKERFILE", "-MAGEPACK_SMOKE", "-MAGEPACK_VARIANTS", "-MAGEPACK_DIST", "-MAGEPACK_VERSION",
 		"-KO_DOCKER_REPO", "-KO_DEFAULTBASEIMAGE",
 	)
