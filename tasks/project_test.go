@@ -1,0 +1,221 @@
+package tasks
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/magepack/magepack/tasks/gobuild"
+	"github.com/magepack/magepack/tasks/platform"
+	"github.com/magepack/magepack/tasks/version"
+)
+
+const libGo = "package svc\n"
+
+// TestResolve resolves configurations against real modules in real git
+// repositories (or none) and checks the plan, or the error and its fix.
+func TestResolve(t *testing.T) {
+	rootMain := svcRepo(t, map[string]string{"main.go": svcMain}, "v1.2.3")
+	cmdMain := svcRepo(t, map[string]string{"svc.go": libGo, "cmd/svcd/main.go": svcMain}, "")
+	noMain := svcRepo(t, map[string]string{"svc.go": libGo}, "")
+	twoMains := svcRepo(t, map[string]string{"svc.go": libGo, "cmd/a/main.go": svcMain, "cmd/b/main.go": svcMain}, "")
+	noGit := t.TempDir()
+	writeFiles(t, noGit, map[string]string{"go.mod": "module example.com/acme/svc\n\ngo 1.25.0\n", "main.go": svcMain})
+	noModule := t.TempDir()
+	rootHead := strings.TrimSpace(pubGit(t, rootMain, "rev-parse", "HEAD"))
+	require.Len(t, rootHead, 40)
+
+	tests := []struct {
+		name  string
+		dir   string
+		cfg   Config
+		env   map[string]string
+		check func(t *testing.T, p *project)
+		err   []string // substrings of the error; none means success
+	}{
+		{
+			name: "root is package main", dir: rootMain,
+			check: func(t *testing.T, p *project) {
+				assert.Equal(t, ".", p.main)
+				assert.Equal(t, "svc", p.name, "the module path's last element")
+				assert.Equal(t, "svc", p.image, "the image defaults to the name")
+				assert.Equal(t, "example.com/acme/svc", p.modulePath)
+				assert.Equal(t, filepath.Join(p.root, "dist"), p.dist)
+				assert.Equal(t, "1.2.3", p.versionString(), "HEAD is on tag v1.2.3")
+				assert.Equal(t, rootHead, p.ver.Commit)
+				assert.Equal(t, svcCommitTime, p.created.UTC(), "created is the commit time")
+				assert.Len(t, p.platforms, 5, "the default platforms")
+				assert.True(t, strings.HasPrefix(p.goVersion, "go1."), p.goVersion)
+			},
+		},
+		{
+			name: "only main under cmd", dir: cmdMain,
+			check: func(t *testing.T, p *project) {
+				assert.Equal(t, "./cmd/svcd", p.main)
+				assert.Equal(t, "svcd", p.name)
+				assert.True(t, strings.HasPrefix(p.versionString(), "0.0.0-dev.1+g"), "no tag: %s", p.versionString())
+			},
+		},
+		{
+			name: "resolved from a subfolder", dir: filepath.Join(cmdMain, "cmd", "svcd"),
+			check: func(t *testing.T, p *project) {
+				assert.Equal(t, "./cmd/svcd", p.main)
+				assert.Equal(t, filepath.Join(p.root, "dist"), p.dist, "dist is relative to the module root")
+			},
+		},
+		{
+			name: "configured main", dir: twoMains, cfg: Config{Main: "cmd/b"},
+			check: func(t *testing.T, p *project) {
+				assert.Equal(t, "./cmd/b", p.main)
+				assert.Equal(t, "b", p.name)
+			},
+		},
+		{
+			name: "main from the environment over Go", dir: twoMains, cfg: Config{Main: "./cmd/a"}, env: map[string]string{"MAGEPACK_MAIN": "./cmd/b"},
+			check: func(t *testing.T, p *project) { assert.Equal(t, "./cmd/b", p.main) },
+		},
+		{name: "no main package", dir: noMain, err: []string{"no main package in module", "set MAGEPACK_MAIN"}},
+		{name: "several main packages", dir: twoMains, err: []string{"several main packages (./cmd/a, ./cmd/b)", "MAGEPACK_MAIN=./cmd/a"}},
+		{name: "configured main is not main", dir: noMain, cfg: Config{Main: "."}, err: []string{"MAGEPACK_MAIN: main package", "not main"}},
+		{
+			name: "configured name", dir: rootMain, cfg: Config{Name: "api"},
+			check: func(t *testing.T, p *project) {
+				assert.Equal(t, "api", p.name)
+				assert.Equal(t, "api", p.image)
+				assert.Equal(t, filepath.Join(p.dist, "api_linux_amd64"), p.binaryPath(platform.Platform{OS: "linux", Arch: "amd64"}))
+				assert.Equal(t, filepath.Join(p.dist, "api_windows_amd64.exe"), p.binaryPath(platform.Platform{OS: "windows", Arch: "amd64"}))
+			},
+		},
+		{name: "name with a slash", dir: rootMain, cfg: Config{Name: "a/b"}, err: []string{`name "a/b" cannot name a binary: set MAGEPACK_NAME`}},
+		{name: "name with a space", dir: rootMain, env: map[string]string{"MAGEPACK_NAME": "my app"}, err: []string{`name "my app"`, "MAGEPACK_NAME"}},
+		{
+			name: "image behind a registry host", dir: rootMain, cfg: Config{Image: "127.0.0.1:5000/team/svc"},
+			check: func(t *testing.T, p *project) {
+				assert.Equal(t, []string{"127.0.0.1:5000/team/svc:1.2.3-scratch", "127.0.0.1:5000/team/svc:1.2-scratch", "127.0.0.1:5000/team/svc:1-scratch", "127.0.0.1:5000/team/svc:scratch"}, p.refs("scratch"))
+			},
+		},
+		{name: "image with capitals", dir: rootMain, cfg: Config{Image: "Team/Svc"}, err: []string{`image "Team/Svc" is not a valid repository name`, "set MAGEPACK_IMAGE"}},
+		{name: "image with a tag", dir: rootMain, env: map[string]string{"MAGEPACK_IMAGE": "svc:latest"}, err: []string{`image "svc:latest"`, "MAGEPACK_IMAGE"}},
+		{
+			name: "version override keeps git's commit", dir: rootMain, env: map[string]string{"MAGEPACK_VERSION": "v2.3.4-rc.1+build.5"},
+			check: func(t *testing.T, p *project) {
+				assert.Equal(t, "2.3.4-rc.1+build.5", p.versionString())
+				assert.Equal(t, rootHead, p.ver.Commit)
+				assert.Equal(t, []string{"svc:2.3.4-rc.1-build.5-alpine", "svc:alpine"}, p.refs("alpine"), "'+' becomes '-'; no X.Y tags for a prerelease")
+			},
+		},
+		{
+			name: "version override without git", dir: noGit, cfg: Config{Version: "1.0.0"},
+			check: func(t *testing.T, p *project) {
+				assert.Equal(t, "1.0.0", p.versionString())
+				assert.Empty(t, p.ver.Commit)
+				assert.NotContains(t, p.labels(), "org.opencontainers.image.revision", "no commit, no revision label")
+			},
+		},
+		{name: "no git and no version", dir: noGit, err: []string{"no version from git in", "set MAGEPACK_VERSION"}},
+		{name: "version not semver", dir: rootMain, env: map[string]string{"MAGEPACK_VERSION": "1.2"}, err: []string{"MAGEPACK_VERSION", `"1.2"`}},
+		{
+			name: "SOURCE_DATE_EPOCH", dir: rootMain, env: map[string]string{"SOURCE_DATE_EPOCH": "1700000000"},
+			check: func(t *testing.T, p *project) {
+				assert.Equal(t, time.Date(2023, 11, 14, 22, 13, 20, 0, time.UTC), p.created)
+				assert.Equal(t, "2023-11-14T22:13:20Z", p.labels()["org.opencontainers.image.created"])
+				assert.Equal(t, svcCommitTime, p.ver.Date.UTC(), "the binaries keep the commit date")
+			},
+		},
+		{
+			name: "SOURCE_DATE_EPOCH zero", dir: rootMain, env: map[string]string{"SOURCE_DATE_EPOCH": "0"},
+			check: func(t *testing.T, p *project) { assert.Equal(t, time.Unix(0, 0).UTC(), p.created) },
+		},
+		{name: "SOURCE_DATE_EPOCH negative", dir: rootMain, env: map[string]string{"SOURCE_DATE_EPOCH": "-1"}, err: []string{`SOURCE_DATE_EPOCH="-1" is not a Unix time in seconds`}},
+		{name: "SOURCE_DATE_EPOCH a date", dir: rootMain, env: map[string]string{"SOURCE_DATE_EPOCH": "2024-01-01"}, err: []string{`SOURCE_DATE_EPOCH="2024-01-01"`}},
+		{name: "SOURCE_DATE_EPOCH fractional", dir: rootMain, env: map[string]string{"SOURCE_DATE_EPOCH": "1700000000.5"}, err: []string{`SOURCE_DATE_EPOCH="1700000000.5"`}},
+		{
+			name: "platforms", dir: rootMain, env: map[string]string{"MAGEPACK_PLATFORMS": "linux/arm64, windows/amd64"},
+			check: func(t *testing.T, p *project) {
+				require.Len(t, p.platforms, 2)
+				assert.Equal(t, "linux/arm64", p.platforms[0].String())
+				assert.Equal(t, "windows/amd64", p.platforms[1].String())
+			},
+		},
+		{name: "unknown platform", dir: rootMain, env: map[string]string{"MAGEPACK_PLATFORMS": "linux/amd65"}, err: []string{"MAGEPACK_PLATFORMS", `"linux/amd65"`, "linux/amd64"}},
+		{
+			name: "absolute dist", dir: rootMain, cfg: Config{Dist: filepath.Join(noGit, "out")},
+			check: func(t *testing.T, p *project) { assert.Equal(t, filepath.Join(noGit, "out"), p.dist) },
+		},
+		{name: "dist is a file", dir: rootMain, cfg: Config{Dist: "go.mod"}, err: []string{`dist "go.mod" is a file`, "MAGEPACK_DIST"}},
+		{name: "not in a module", dir: noModule, cfg: Config{Version: "1.0.0"}, err: []string{"go.mod"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p, err := resolveWith(t, tt.dir, tt.cfg, tt.env)
+			if len(tt.err) > 0 {
+				require.Error(t, err)
+				for _, w := range tt.err {
+					assert.Contains(t, err.Error(), w)
+				}
+				assert.Equal(t, ExitConfig, exitCode(err), "a configuration error: %v", err)
+				return
+			}
+			require.NoError(t, err)
+			tt.check(t, p)
+		})
+	}
+}
+
+func TestResolveErrorsAreTyped(t *testing.T) {
+	dir := svcRepo(t, map[string]string{"svc.go": libGo}, "")
+	_, err := resolveWith(t, dir, Config{}, nil)
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, gobuild.ErrNoMain), "errors.Is(err, gobuild.ErrNoMain): %v", err)
+
+	noGit := t.TempDir()
+	writeFiles(t, noGit, map[string]string{"go.mod": "module example.com/x\n\ngo 1.25.0\n", "main.go": svcMain})
+	_, err = resolveWith(t, noGit, Config{}, nil)
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, version.ErrNoGit), "errors.Is(err, version.ErrNoGit): %v", err)
+}
+
+func TestProjectLabelsAndRefs(t *testing.T) {
+	dir := svcRepo(t, map[string]string{"main.go": svcMain}, "v1.2.3")
+	head := strings.TrimSpace(pubGit(t, dir, "rev-parse", "HEAD"))
+	p, err := resolveWith(t, dir, Config{}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{
+		"org.opencontainers.image.title":    "svc",
+		"org.opencontainers.image.version":  "1.2.3",
+		"org.opencontainers.image.created":  "2024-05-06T07:08:09Z",
+		"org.opencontainers.image.source":   "https://example.com/acme/svc",
+		"org.opencontainers.image.revision": head,
+	}, p.labels())
+	assert.Equal(t, []string{"svc:1.2.3-scratch", "svc:1.2-scratch", "svc:1-scratch", "svc:scratch"}, p.refs("scratch"))
+
+	// One commit past the tag: a dev version, whose '+' becomes '-' in the
+	// tag, and no X.Y tags.
+	writeFiles(t, dir, map[string]string{"README": "svc\n"})
+	pubGit(t, dir, "add", "README")
+	pubGit(t, dir, "commit", "-q", "-m", "readme")
+	head = strings.TrimSpace(pubGit(t, dir, "rev-parse", "HEAD"))
+	p, err = resolveWith(t, dir, Config{}, nil)
+	require.NoError(t, err)
+	want := "1.2.3-dev.1+g" + head[:version.ShortLen]
+	assert.Equal(t, want, p.versionString())
+	assert.Equal(t, []string{"svc:" + strings.ReplaceAll(want, "+", "-") + "-alpine", "svc:alpine"}, p.refs("alpine"))
+
+	tests := []struct{ modulePath, want string }{
+		{"example.com/acme/svc", "https://example.com/acme/svc"},
+		{"github.com/a/b/v2", "https://github.com/a/b/v2"},
+		{"svc", "svc"},
+		{"local/svc", "local/svc"},
+	}
+	for _, tt := range tests {
+		t.Run("source "+tt.modulePath, func(t *testing.T) {
+			assert.Equal(t, tt.want, sourceURL(tt.modulePath))
+		})
+	}
+}
