@@ -317,7 +317,7 @@ func TestEngineMovedTagLeavesNoDanglingImage(t *testing.T) {
 	// Same version (configured) and tags, different binaries: the second
 	// image takes every tag from the first.
 	var loaded []string
-	for i, greeting := range []string{"first", "second", "third"} {
+	for i, greeting := range []string{"first", "second"} {
 		writeFiles(t, dir, map[string]string{"main.go": strings.Replace(svcMain, `"svc", version`, `"`+greeting+`", version`, 1)})
 		p := d.project(t, dir, Config{Image: repo, Version: "1.0.0"})
 		d.binary(t, p)
@@ -325,16 +325,13 @@ func TestEngineMovedTagLeavesNoDanglingImage(t *testing.T) {
 		require.NoError(t, err, "build %d", i+1)
 		loaded = append(loaded, img.ID)
 	}
-	require.Len(t, loaded, 3)
+	require.Len(t, loaded, 2)
 	assert.NotEqual(t, loaded[0], loaded[1], "the binaries differ")
-	assert.NotEqual(t, loaded[1], loaded[2])
-	for _, old := range loaded[:2] {
-		_, err := d.eng.Inspect(ctx, old)
-		assert.ErrorIs(t, err, engine.ErrImageNotFound, "the image %s the tags moved away from is removed", short(old))
-	}
+	_, err := d.eng.Inspect(ctx, loaded[0])
+	assert.ErrorIs(t, err, engine.ErrImageNotFound, "the image %s the tags moved away from is removed", short(loaded[0]))
 	info, err := d.eng.Inspect(ctx, repo+":scratch")
 	require.NoError(t, err)
-	assert.Equal(t, loaded[2], info.ID)
+	assert.Equal(t, loaded[1], info.ID)
 	assert.ElementsMatch(t, []string{repo + ":1.0.0-scratch", repo + ":1.0-scratch", repo + ":1-scratch", repo + ":scratch"}, info.RepoTags)
 
 	dangling, err := d.cli.ImageList(ctx, client.ImageListOptions{Filters: client.Filters{}.Add("dangling", "true")})
@@ -438,4 +435,134 @@ func TestEngineLinkageRefusals(t *testing.T) {
 		assert.Equal(t, ExitImage, exitCode(err))
 		d.noContainersOf(t, repo)
 	})
+}
+
+// removeBuildLeftovers removes the untagged images a Dockerfile build left
+// (the legacy builder keeps each build stage's image) whose history holds
+// marker, with their untagged parents. Nothing is forced: an image another
+// build still uses stays.
+func (d dockerEnv) removeBuildLeftovers(t *testing.T, marker string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	list, err := d.cli.ImageList(ctx, client.ImageListOptions{Filters: client.Filters{}.Add("dangling", "true")})
+	if err != nil {
+		t.Logf("list dangling images: %v", err)
+		return
+	}
+	for _, img := range list.Items {
+		hist, err := d.cli.ImageHistory(ctx, img.ID)
+		if err != nil {
+			continue
+		}
+		for _, h := range hist.Items {
+			if strings.Contains(h.CreatedBy, marker) {
+				if _, err := d.cli.ImageRemove(ctx, img.ID, client.ImageRemoveOptions{PruneChildren: true}); err != nil {
+					t.Logf("remove build stage image %s: %v", short(img.ID), err)
+				}
+				break
+			}
+		}
+	}
+}
+
+// TestEngineExampleAppDockerfiles builds example-app with both of its own
+// Dockerfiles through the engine (own-Dockerfile mode), from this
+// checkout, with the fixture Go builder and Alpine base, then smoke-runs
+// each image on /healthz.
+func TestEngineExampleAppDockerfiles(t *testing.T) {
+	d := newDockerEnv(t)
+	builder := fixture.GoBuilder(t)
+	alpine := fixture.AlpineBase(t)
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	root := filepath.Dir(wd) // tests run in <repo>/tasks
+	// A version unique to the run marks the build-stage images for removal.
+	ver := "1.2.3-test." + cmpRandom(t)
+	t.Cleanup(func() { d.removeBuildLeftovers(t, "VERSION="+ver) })
+	pubCapture(t)
+
+	tests := []struct {
+		dockerfile string
+		variant    string
+		shell      bool
+	}{
+		{"example-app/Dockerfile", "alpine", true},
+		{"example-app/Dockerfile.scratch", "scratch", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.dockerfile, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			repo := d.testRepo(t, "exapp-"+tt.variant)
+			p, err := resolveWith(t, root, Config{
+				Main: "./example-app", Image: repo, Version: ver, Dockerfile: tt.dockerfile,
+				Builder: builder, AlpineBase: alpine, Pull: "never", Smoke: "/healthz",
+			}, nil)
+			require.NoError(t, err)
+
+			start := time.Now()
+			img, err := dockerfileImage(ctx, p, d.eng, tt.variant)
+			require.NoError(t, err)
+			t.Logf("%s built in %s", tt.dockerfile, time.Since(start).Round(100*time.Millisecond))
+			require.NoError(t, smoke(ctx, p, d.eng, tt.variant, img.Reference), "the image answers /healthz")
+
+			info, err := d.eng.Inspect(ctx, img.Reference)
+			require.NoError(t, err)
+			assert.Equal(t, img.ID, info.ID)
+			assert.Equal(t, "65532:65532", info.Config.User)
+			for k, v := range p.labels() {
+				assert.Equal(t, v, info.Config.Labels[k], k)
+			}
+			assert.ElementsMatch(t, p.refs(tt.variant), info.RepoTags)
+			facts, err := d.eng.Facts(ctx, img.Reference)
+			require.NoError(t, err)
+			assert.Equal(t, tt.shell, facts.Shell, "shell")
+			assert.True(t, facts.CABundle, "CA bundle")
+
+			out, code := fixture.RunCommand(t, d.cli, img.Reference, "-version")
+			assert.Equal(t, 0, code)
+			assert.Contains(t, out, "example-app "+ver+" (commit "+p.ver.Commit, "VERSION and COMMIT reach the binary")
+			d.noContainersOf(t, repo)
+		})
+	}
+}
+
+// TestEngineOldBuilderRefused: a builder image whose Go is older than
+// go.mod asks for is refused before the engine builds anything. The stand-in
+// builder is an image with only GOLANG_VERSION=1.18.0 in its config, as the
+// official golang images set it; nothing runs in it.
+func TestEngineOldBuilderRefused(t *testing.T) {
+	d := newDockerEnv(t)
+	ctx := context.Background()
+	repo := d.testRepo(t, "oldgo")
+	builder := repo + ":1.18-alpine"
+	var layer strings.Builder
+	tw := tar.NewWriter(&layer)
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "README", Mode: 0o644, Size: 3}))
+	_, err := tw.Write([]byte("go\n"))
+	require.NoError(t, err)
+	require.NoError(t, tw.Close())
+	resp, err := d.cli.ImageImport(ctx, client.ImageImportSource{Source: strings.NewReader(layer.String()), SourceName: "-"}, builder,
+		client.ImageImportOptions{Changes: []string{"ENV GOLANG_VERSION=1.18.0"}})
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp)
+	require.NoError(t, resp.Close())
+
+	dir := svcRepo(t, map[string]string{
+		"main.go":    svcMain,
+		"Dockerfile": "ARG GO_IMAGE\nFROM ${GO_IMAGE} AS build\nRUN exit 1\nFROM scratch\n",
+	}, "v1.2.3")
+	p := d.project(t, dir, Config{Image: repo, Dockerfile: "Dockerfile", Builder: builder})
+	buf := pubCapture(t)
+	_, err = dockerfileImage(ctx, p, d.eng, "scratch")
+	require.Error(t, err)
+	var old *engine.BuilderTooOldError
+	require.True(t, errors.As(err, &old), "a *engine.BuilderTooOldError, got %T: %v", err, err)
+	assert.Equal(t, ExitConfig, exitCode(err))
+	for _, want := range []string{builder, "1.18.0", "go 1.25.0", "golang:1.25-alpine", "MAGEPACK_BUILDER"} {
+		assert.Contains(t, err.Error(), want)
+	}
+	assert.NotContains(t, buf.String(), "building", "no build starts")
+	assert.ElementsMatch(t, []string{builder}, d.tags(t, repo), "no image is made")
 }
