@@ -387,6 +387,7 @@ func TestEngineAlpineBasePull(t *testing.T) {
 
 func TestEngineLinkageRefusals(t *testing.T) {
 	d := newDockerEnv(t)
+	needGCC(t)
 	ctx := context.Background()
 	repo := d.testRepo(t, "glibc")
 	dir := svcRepo(t, map[string]string{"main.go": svcMain}, "v1.2.3")

@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -94,4 +95,17 @@ func resolveWith(t *testing.T, dir string, cfg Config, env map[string]string) (*
 		return nil, err
 	}
 	return resolve(context.Background(), merged, dir, func(k string) string { return env[k] })
+}
+
+// needGCC skips the test when gcc (which cgo builds use) is missing and
+// CI is unset; under CI that fails the test.
+func needGCC(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("gcc"); err != nil {
+		msg := "cgo builds need a C compiler: install Debian's gcc (.ci/install does)"
+		if os.Getenv("CI") == "" {
+			t.Skip(msg)
+		}
+		t.Fatal(msg)
+	}
 }

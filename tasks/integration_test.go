@@ -113,8 +113,6 @@ func goToolMage(t *testing.T, dir string, env []string, args ...string) mageResu
 }
 
 func TestIntegrationImportedTargets(t *testing.T) {
-	_, err := exec.LookPath("gcc")
-	require.NoError(t, err, "the cgo case needs a C compiler (Debian's gcc)")
 	dir := newConsumer(t)
 	head := strings.TrimSpace(pubGit(t, dir, "rev-parse", "HEAD"))
 	distDir := filepath.Join(dir, "dist")
@@ -202,6 +200,7 @@ func TestIntegrationImportedTargets(t *testing.T) {
 	})
 
 	t.Run("a cgo binary fails staticCheck with exit 4 naming it", func(t *testing.T) {
+		needGCC(t)
 		res := goToolMage(t, dir, []string{"MAGEPACK_CGO=1", "MAGEPACK_PLATFORMS=linux/amd64", "MAGEPACK_DIST=dist-cgo"}, "pack:staticCheck")
 		assert.Equal(t, ExitCheck, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
 		assert.Contains(t, res.stderr, "dist-cgo/hello_linux_amd64")
