@@ -97,6 +97,16 @@ func compile(ctx context.Context, p *project, plats []platform.Platform) error {
 			out.printf(r.Job.Target.String(), "FAILED after %s", secs(r.Duration))
 		}
 	})
+	if runErr != nil && ctx.Err() != nil {
+		// Ctrl-C: the builds were stopped, not failed; one line says so.
+		stopped := 0
+		for _, r := range results {
+			if r.Err != nil {
+				stopped++
+			}
+		}
+		runErr = fmt.Errorf("interrupted: %d of %d builds stopped; %s keeps their previous binaries: %w", stopped, len(results), p.rel(p.dist), ctx.Err())
+	}
 	if err := recordBinaries(p, results); err != nil {
 		return errors.Join(runErr, err)
 	}

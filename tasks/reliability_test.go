@@ -286,7 +286,14 @@ func relStartCmd(t *testing.T, cmd *exec.Cmd, dir string, env []string) *relProc
 	t.Cleanup(func() {
 		select {
 		case <-p.done:
+			return
 		default:
+		}
+		// Ctrl-C first, so the run removes its containers; then kill.
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
 			_ = cmd.Process.Kill()
 			<-p.done
 		}
@@ -463,13 +470,17 @@ func relImageTags(t *testing.T, cli *client.Client, repo string) []string {
 	return tags
 }
 
-// relSmokeContainers lists the smoke containers (running or not) of the
-// images of repo.
-func relSmokeContainers(t *testing.T, cli *client.Client, repo string) []string {
+// relSmokeContainers lists the smoke containers of the images of repo:
+// all of them, or with running only those running.
+func relSmokeContainers(t *testing.T, cli *client.Client, repo string, running ...bool) []string {
 	t.Helper()
+	filters := client.Filters{}.Add("label", engine.SmokeLabel+"=1")
+	if len(running) > 0 && running[0] {
+		filters = filters.Add("status", "running")
+	}
 	list, err := cli.ContainerList(context.Background(), client.ContainerListOptions{
 		All:     true,
-		Filters: client.Filters{}.Add("label", engine.SmokeLabel+"=1"),
+		Filters: filters,
 	})
 	require.NoError(t, err)
 	var ids []string
@@ -537,10 +548,12 @@ func TestIntegrationInterruptCrossCompile(t *testing.T) {
 	start := time.Now()
 	code := p.wait(t, 15*time.Second)
 	took := time.Since(start)
+	t.Logf("after Ctrl-C: exit %d in %s: %s", code, took.Round(time.Millisecond), strings.TrimSpace(p.errOut()))
 
 	assert.Equal(t, tasks.ExitInterrupted, code, "Ctrl-C exits with 130\nstdout:\n%s\nstderr:\n%s", p.out(), p.errOut())
 	assert.Less(t, took, 5*time.Second, "the run stops within seconds of Ctrl-C (mage gives up after 5s)")
 	assert.Contains(t, p.out(), "cancelled")
+	assert.Contains(t, p.errOut(), "interrupted: 3 of 3 builds stopped; dist keeps their previous binaries")
 	relAssertNoPanic(t, p.out()+p.errOut())
 	relAssertNoSurvivors(t, p.marker)
 	relAssertNoTemp(t, distDir)
@@ -614,7 +627,7 @@ func TestEngineInterruptSmokeRun(t *testing.T) {
 	var id string
 	deadline := time.Now().Add(2 * time.Minute)
 	for id == "" {
-		if ids := relSmokeContainers(t, cli, repo); len(ids) > 0 {
+		if ids := relSmokeContainers(t, cli, repo, true); len(ids) > 0 {
 			id = ids[0]
 			break
 		}
@@ -627,8 +640,17 @@ func TestEngineInterruptSmokeRun(t *testing.T) {
 	}
 
 	// While it runs: the smoke container is hardened.
+	// Engine 20.10 may answer "no such container" for a moment after
+	// listing a new one.
 	ins, err := cli.ContainerInspect(context.Background(), id, client.ContainerInspectOptions{})
-	require.NoError(t, err)
+	for try := 0; cerrdefs.IsNotFound(err) && try < 20; try++ {
+		time.Sleep(100 * time.Millisecond)
+		ins, err = cli.ContainerInspect(context.Background(), id, client.ContainerInspectOptions{})
+	}
+	if err != nil {
+		code := p.wait(t, 30*time.Second)
+		t.Fatalf("inspect the smoke container: %v\nmage exited %d\nstdout:\n%s\nstderr:\n%s", err, code, p.out(), p.errOut())
+	}
 	hc := ins.Container.HostConfig
 	require.NotNil(t, hc)
 	assert.True(t, hc.ReadonlyRootfs, "read-only root file system")
@@ -645,6 +667,7 @@ func TestEngineInterruptSmokeRun(t *testing.T) {
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGINT))
 	start := time.Now()
 	code := p.wait(t, 15*time.Second)
+	t.Logf("after Ctrl-C: exit %d in %s: %s", code, time.Since(start).Round(time.Millisecond), strings.TrimSpace(p.errOut()))
 	assert.Equal(t, tasks.ExitInterrupted, code, "stdout:\n%s\nstderr:\n%s", p.out(), p.errOut())
 	assert.Less(t, time.Since(start), 5*time.Second)
 	assert.Contains(t, p.errOut(), "context canceled")
@@ -798,6 +821,7 @@ func TestEngineGoesAwayDuringLoad(t *testing.T) {
 	// is sent (a known image would only be tagged).
 	res := relRun(t, app, []string{"DOCKER_HOST=" + px.host, "MAGEPACK_IMAGE=" + repo, "MAGEPACK_SMOKE=off"}, "dockerScratch")
 	assert.Equal(t, tasks.ExitImage, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+	t.Logf("engine gone: exit %d: %s", res.code, strings.TrimSpace(res.stderr))
 	relAssertNoPanic(t, res.stdout+res.stderr)
 	errLines := strings.Split(strings.TrimSpace(res.stderr), "\n")
 	assert.Len(t, errLines, 1, "one clear line: %q", res.stderr)
