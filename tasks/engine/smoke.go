@@ -164,6 +164,12 @@ func (e *Engine) Smoke(ctx context.Context, ref string, opts SmokeOptions) (res 
 	res.Container = create.Name
 	created, err := e.cli.ContainerCreate(ctx, create)
 	if err != nil {
+		if ctx.Err() != nil {
+			// Cancelled while the engine was creating it: the engine may
+			// have made it all the same, so remove it by its name.
+			e.removeSmoke(create.Name)
+			return res, fmt.Errorf("smoke run of %s: %w", ref, ctx.Err())
+		}
 		return res, fmt.Errorf("smoke run of %s: create container: %w", ref, err)
 	}
 	id := created.ID
@@ -203,6 +209,15 @@ func (e *Engine) Smoke(ctx context.Context, ref string, opts SmokeOptions) (res 
 		err = e.smokeHTTP(ctx, id, ref, opts, wait, &res)
 	}
 	return res, err
+}
+
+// removeSmoke removes the smoke container name if it exists, with a fresh
+// context so that it works after Ctrl-C. Errors are ignored: there may be
+// nothing to remove.
+func (e *Engine) removeSmoke(name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _ = e.cli.ContainerRemove(ctx, name, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 }
 
 // smokeCreateOptions is the hardened container the smoke run creates.
