@@ -699,18 +699,30 @@ func TestEngineSmokeFailureShowsLogs(t *testing.T) {
 
 // relEngineProxy is a fake Engine API endpoint on a unix socket that
 // forwards to the real engine, for what a real engine cannot show: it can
-// die in the middle of an image load (dropLoad), and it records the build
-// context a /build request sends.
+// die in the middle of an image load (dropLoad), it can hold back its answer
+// to a container create until the client gives up (holdCreate, told on
+// createSeen), and it records the build context a /build request sends.
 type relEngineProxy struct {
-	host string // DOCKER_HOST value, unix://…
+	host       string // DOCKER_HOST value, unix://…
+	createSeen chan struct{}
 
-	mu       sync.Mutex
-	dropLoad bool
-	gone     bool
-	context  []byte
+	mu         sync.Mutex
+	dropLoad   bool
+	holdCreate bool
+	gone       bool
+	context    []byte
 }
 
-func relStartProxy(t *testing.T, cli *client.Client, dropLoad bool) *relEngineProxy {
+// relProxyMode says which fault the proxy plays.
+type relProxyMode int
+
+const (
+	relForward    relProxyMode = iota // forward everything (and record /build)
+	relDropLoad                       // die during /images/load
+	relHoldCreate                     // create containers, but answer only when the client has gone
+)
+
+func relStartProxy(t *testing.T, cli *client.Client, mode relProxyMode) *relEngineProxy {
 	t.Helper()
 	upstream, ok := strings.CutPrefix(cli.DaemonHost(), "unix://")
 	if !ok {
@@ -723,7 +735,8 @@ func relStartProxy(t *testing.T, cli *client.Client, dropLoad bool) *relEnginePr
 	l, err := net.Listen("unix", sock)
 	require.NoError(t, err)
 
-	px := &relEngineProxy{host: "unix://" + sock, dropLoad: dropLoad}
+	px := &relEngineProxy{host: "unix://" + sock, dropLoad: mode == relDropLoad, holdCreate: mode == relHoldCreate, createSeen: make(chan struct{})}
+	var seenOnce sync.Once
 	hangUp := func(w http.ResponseWriter) {
 		if hj, ok := w.(http.Hijacker); ok {
 			if conn, _, err := hj.Hijack(); err == nil {
@@ -740,6 +753,19 @@ func relStartProxy(t *testing.T, cli *client.Client, dropLoad bool) *relEnginePr
 		}},
 		FlushInterval: -1,
 		ErrorHandler:  func(w http.ResponseWriter, _ *http.Request, _ error) { hangUp(w) },
+		ModifyResponse: func(resp *http.Response) error {
+			if !px.holdCreate || !strings.HasSuffix(resp.Request.URL.Path, "/containers/create") {
+				return nil
+			}
+			// The engine has made the container; its answer waits until
+			// the client stops waiting for it.
+			seenOnce.Do(func() { close(px.createSeen) })
+			select {
+			case <-resp.Request.Context().Done():
+			case <-time.After(30 * time.Second):
+			}
+			return nil
+		},
 	}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		px.mu.Lock()
@@ -814,7 +840,7 @@ func (px *relEngineProxy) buildContext() []byte {
 func TestEngineGoesAwayDuringLoad(t *testing.T) {
 	cli := fixture.Engine(t)
 	repo := relImageRepo(t, cli, "gone")
-	px := relStartProxy(t, cli, true)
+	px := relStartProxy(t, cli, relDropLoad)
 	app := relNewApp(t, nil)
 
 	// A fresh repository and commit: the image is new to the engine, so it
@@ -855,4 +881,27 @@ func relJSON(t *testing.T, v any) string {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(b)
+}
+
+func TestEngineInterruptWhileCreatingSmokeContainer(t *testing.T) {
+	cli := fixture.Engine(t)
+	repo := relImageRepo(t, cli, "create")
+	px := relStartProxy(t, cli, relHoldCreate)
+	app := relNewApp(t, nil)
+
+	p := relStart(t, app, []string{"DOCKER_HOST=" + px.host, "MAGEPACK_IMAGE=" + repo}, "dockerScratch")
+	select {
+	case <-px.createSeen:
+	case <-p.done:
+		t.Fatalf("mage exited with %d before creating the smoke container\nstdout:\n%s\nstderr:\n%s", p.code, p.out(), p.errOut())
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("no smoke container was created\nstdout:\n%s\nstderr:\n%s", p.out(), p.errOut())
+	}
+	// Ctrl-C while the engine has made the container but magepack has
+	// not heard of it yet.
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGINT))
+	code := p.wait(t, 15*time.Second)
+	t.Logf("after Ctrl-C: exit %d: %s", code, strings.TrimSpace(p.errOut()))
+	assert.Equal(t, tasks.ExitInterrupted, code, "stdout:\n%s\nstderr:\n%s", p.out(), p.errOut())
+	assert.Empty(t, relSmokeContainers(t, cli, repo), "the container the engine created is removed")
 }

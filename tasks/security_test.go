@@ -140,7 +140,7 @@ func TestEngineDockerfileContextAndBuildArgs(t *testing.T) {
 	// what magepack sends and passes, not Go.
 	builder := relFakeBuilder(t, cli, "1.26.0", true)
 	repo := relImageRepo(t, cli, "ctx")
-	px := relStartProxy(t, cli, false)
+	px := relStartProxy(t, cli, relForward)
 	secretEnv, secrets := relSecrets()
 	ignored := "relsecret-in-file-" + relRandom()
 	app := relNewApp(t, map[string]string{
