@@ -534,34 +534,46 @@ func TestIntegrationCompileErrorKeepsPreviousBinaries(t *testing.T) {
 }
 
 func TestIntegrationInterruptCrossCompile(t *testing.T) {
-	app := relNewApp(t, nil)
-	distDir := filepath.Join(app, "dist")
-	tmp := t.TempDir()
-	// An empty build cache makes go build compile the standard library for
-	// each platform: many seconds of work to interrupt.
-	p := relStart(t, app, []string{"GOCACHE=" + t.TempDir(), "TMPDIR=" + tmp, "MAGEPACK_PLATFORMS=linux/amd64,linux/arm64,windows/amd64"}, "crossCompile")
-	p.waitOutput(t, "[build]", time.Minute)
-	time.Sleep(1500 * time.Millisecond) // let go build start its compilers
-	require.NotEmpty(t, relSurvivors(p.marker), "go build should be running when interrupted")
+	tests := []struct {
+		name string
+		sig  syscall.Signal
+	}{
+		{name: "Ctrl-C", sig: syscall.SIGINT},
+		// What CI runners, timeout(1) and container stops send.
+		{name: "SIGTERM", sig: syscall.SIGTERM},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			app := relNewApp(t, nil)
+			distDir := filepath.Join(app, "dist")
+			tmp := t.TempDir()
+			// An empty build cache makes go build compile the standard
+			// library for each platform: many seconds of work to interrupt.
+			p := relStart(t, app, []string{"GOCACHE=" + t.TempDir(), "TMPDIR=" + tmp, "MAGEPACK_PLATFORMS=linux/amd64,linux/arm64,windows/amd64"}, "crossCompile")
+			p.waitOutput(t, "[build]", time.Minute)
+			time.Sleep(1500 * time.Millisecond) // let go build start its compilers
+			require.NotEmpty(t, relSurvivors(p.marker), "go build should be running when interrupted")
 
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGINT))
-	start := time.Now()
-	code := p.wait(t, 15*time.Second)
-	took := time.Since(start)
-	t.Logf("after Ctrl-C: exit %d in %s: %s", code, took.Round(time.Millisecond), strings.TrimSpace(p.errOut()))
+			require.NoError(t, p.cmd.Process.Signal(tc.sig))
+			start := time.Now()
+			code := p.wait(t, 15*time.Second)
+			took := time.Since(start)
+			t.Logf("after %s: exit %d in %s: %s", tc.name, code, took.Round(time.Millisecond), strings.TrimSpace(p.errOut()))
 
-	assert.Equal(t, tasks.ExitInterrupted, code, "Ctrl-C exits with 130\nstdout:\n%s\nstderr:\n%s", p.out(), p.errOut())
-	assert.Less(t, took, 5*time.Second, "the run stops within seconds of Ctrl-C (mage gives up after 5s)")
-	assert.Contains(t, p.out(), "cancelled")
-	assert.Contains(t, p.errOut(), "interrupted: 3 of 3 builds stopped; dist keeps their previous binaries")
-	relAssertNoPanic(t, p.out()+p.errOut())
-	relAssertNoSurvivors(t, p.marker)
-	relAssertNoTemp(t, distDir)
-	left, err := filepath.Glob(filepath.Join(tmp, "*"))
-	require.NoError(t, err)
-	assert.Empty(t, left, "no go build work folders left in TMPDIR")
-	for _, b := range []string{"relapp_linux_amd64", "relapp_linux_arm64", "relapp_windows_amd64.exe"} {
-		assert.NoFileExists(t, filepath.Join(distDir, b), "no half-built binary")
+			assert.Equal(t, tasks.ExitInterrupted, code, "exits with 130\nstdout:\n%s\nstderr:\n%s", p.out(), p.errOut())
+			assert.Less(t, took, 5*time.Second, "the run stops within seconds (mage gives up after 5s)")
+			assert.Contains(t, p.out(), "cancelled")
+			assert.Contains(t, p.errOut(), "interrupted: 3 of 3 builds stopped; dist keeps their previous binaries")
+			relAssertNoPanic(t, p.out()+p.errOut())
+			relAssertNoSurvivors(t, p.marker)
+			relAssertNoTemp(t, distDir)
+			left, err := filepath.Glob(filepath.Join(tmp, "*"))
+			require.NoError(t, err)
+			assert.Empty(t, left, "no go build work folders left in TMPDIR")
+			for _, b := range []string{"relapp_linux_amd64", "relapp_linux_arm64", "relapp_windows_amd64.exe"} {
+				assert.NoFileExists(t, filepath.Join(distDir, b), "no half-built binary")
+			}
+		})
 	}
 }
 
