@@ -142,7 +142,7 @@ var relMageBinary = sync.OnceValues(func() (string, error) {
 		}
 	}
 	env := append(os.Environ(), "GOPROXY=off", "GOFLAGS=-mod=mod")
-	tmp := bin + ".tmp"
+	tmp := fmt.Sprintf("%s.tmp%d", bin, os.Getpid()) // another test process may be compiling too
 	for _, args := range [][]string{{"mod", "tidy"}, {"tool", "mage", "-compile", tmp}} {
 		cmd := exec.Command("go", args...)
 		cmd.Dir, cmd.Env = mod, env
