@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/magepack/magepack/tasks/gobuild"
+	"github.com/magepack/magepack/tasks/linkage"
 	"github.com/magepack/magepack/tasks/version"
 )
 
@@ -131,6 +132,9 @@ func (h *harness) main(outPath string) error {
 	}
 	md := h.markdown(failed)
 	fmt.Println(md)
+	if h.ctx.Err() != nil {
+		return fmt.Errorf("interrupted; %s left as it was: %w", outPath, h.ctx.Err())
+	}
 	if err := os.WriteFile(outPath, []byte(md), 0o644); err != nil {
 		return errors.Join(failed, err)
 	}
@@ -278,7 +282,10 @@ func (h *harness) coldCache() (string, error) {
 func (h *harness) loop(key, label string, extraEnv ...string) error {
 	start := time.Now()
 	for _, j := range h.jobs {
-		if _, _, err := h.run(key+" "+j.Target.String(), cmd{dir: h.repo, env: extraEnv, name: "go", args: j.Args}); err != nil {
+		// j.Env holds only the plan's own GOOS, GOARCH and CGO_ENABLED
+		// (Plan got no OS environment): h.env below them, extraEnv above.
+		env := append(append([]string(nil), j.Env...), extraEnv...)
+		if _, _, err := h.run(key+" "+j.Target.String(), cmd{dir: h.repo, env: env, name: "go", args: j.Args}); err != nil {
 			return err
 		}
 	}
@@ -406,7 +413,7 @@ func (h *harness) crossCompile() error {
 			return ignoreUnavailable(err)
 		}
 		for _, j := range h.jobs {
-			if _, _, err := h.run("prime loop "+j.Target.String(), cmd{dir: h.repo, name: "go", args: j.Args}); err != nil {
+			if _, _, err := h.run("prime loop "+j.Target.String(), cmd{dir: h.repo, env: j.Env, name: "go", args: j.Args}); err != nil {
 				return err
 			}
 		}
@@ -444,12 +451,38 @@ func ignoreUnavailable(err error) error {
 	return err
 }
 
-// checkBinaries makes sure crossCompile left one binary per platform.
+// checkBinaries makes sure every tool built one binary for each platform,
+// and for that platform (read from its headers).
 func (h *harness) checkBinaries() error {
+	want := map[string]bool{}
 	for _, j := range h.jobs {
-		p := filepath.Join(h.repo, "dist", filepath.Base(j.Output))
-		if _, err := os.Stat(p); err != nil {
-			return fmt.Errorf("crossCompile left no %s: %w", p, err)
+		want[j.Target.String()] = true
+	}
+	dirs := map[string]string{
+		"crossCompile":  filepath.Join(h.repo, "dist", "example-app_*"),
+		"go build loop": filepath.Join(h.work, "loop-dist", "example-app_*"),
+	}
+	if !h.tiny {
+		dirs["gox"] = filepath.Join(h.work, "gox-dist", "example-app_*")
+		dirs["goreleaser"] = filepath.Join(h.work, "goreleaser-dist", "*", "example-app*")
+	}
+	for who, pattern := range dirs {
+		if f := h.figs["1 warm "+who]; who != "crossCompile" && (f == nil || len(f.samples) == 0) {
+			continue // not run (tiny mode, or the peer is unavailable)
+		}
+		paths, _ := filepath.Glob(pattern)
+		got := map[string]bool{}
+		for _, p := range paths {
+			rep, err := linkage.Inspect(p)
+			if err != nil {
+				continue
+			}
+			got[rep.OS+"/"+rep.Arch] = true
+		}
+		for pl := range want {
+			if !got[pl] {
+				return fmt.Errorf("%s built no %s binary (looked at %s)", who, pl, pattern)
+			}
 		}
 	}
 	return nil
