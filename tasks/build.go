@@ -59,6 +59,11 @@ func StaticCheck(ctx context.Context) error {
 	for i, pl := range p.platforms {
 		paths[i] = p.binaryPath(pl)
 	}
+	unlock, err := lockDist(ctx, p)
+	if err != nil {
+		return fail(err)
+	}
+	defer unlock()
 	return fail(checkBinaries(p, paths, variants))
 }
 
