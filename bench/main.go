@@ -38,12 +38,16 @@ import (
 // defaultPlatforms are magepack's five default platforms.
 const defaultPlatforms = "linux/amd64,linux/arm64,darwin/amd64,darwin/arm64,windows/amd64"
 
-// benchImage is the repository the harness's engine images get, so they
-// never touch anyone else's tags; removed at the end.
+// benchImage is the repository the harness's engine images get (with
+// "-tiny" in tiny mode), so they never touch anyone else's tags; removed at
+// the end.
 const benchImage = "magepack-bench/example-app"
 
 type harness struct {
 	ctx        context.Context
+	image      string // engine repository of this run's images
+	toolsDir   string // peers' binaries, shared by runs
+	lockFile   *os.File
 	root       string // this module's root
 	work       string // bench/.work
 	repo       string // the scratch clone
@@ -76,12 +80,12 @@ func main() {
 	n := flag.Int("n", 5, "repetitions of every warm figure (the median, min and max are reported)")
 	coldN := flag.Int("cold-n", 3, "repetitions of every cold (empty GOCACHE) figure; each takes minutes")
 	tiny := flag.Bool("tiny", false, "CI mode: one platform, one repetition, no peers, no installs, no cold builds")
-	outPath := flag.String("out", "", "where to write the results (default bench/RESULTS.md; with -tiny bench/.work/RESULTS-tiny.md)")
+	outPath := flag.String("out", "", "where to write the results (default bench/RESULTS.md; with -tiny bench/.work/tiny/RESULTS.md)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	h := &harness{ctx: ctx, tiny: *tiny, n: *n, coldN: *coldN, figs: map[string]*figure{}, lastID: map[string]string{}, started: time.Now()}
+	h := &harness{ctx: ctx, tiny: *tiny, image: benchImage, n: *n, coldN: *coldN, figs: map[string]*figure{}, lastID: map[string]string{}, started: time.Now()}
 	if h.tiny {
 		h.n, h.coldN = 1, 0
 	}
@@ -108,7 +112,7 @@ func (h *harness) main(outPath string) error {
 	if outPath == "" {
 		outPath = filepath.Join(h.root, "bench", "RESULTS.md")
 		if h.tiny {
-			outPath = filepath.Join(h.work, "RESULTS-tiny.md")
+			outPath = filepath.Join(h.work, "RESULTS.md")
 		}
 	}
 	sections := []struct {
@@ -151,12 +155,23 @@ func (h *harness) setup() error {
 		return err
 	}
 	h.root = root
-	h.work = filepath.Join(root, "bench", ".work")
+	// A full run and a tiny run (CI) may overlap: each mode has a folder,
+	// an image name and a lock of its own; only the peers' binaries are
+	// shared.
+	mode := "full"
+	if h.tiny {
+		mode = "tiny"
+		h.image = benchImage + "-tiny"
+	}
+	h.toolsDir = filepath.Join(root, "bench", ".work", "tools")
+	h.work = filepath.Join(root, "bench", ".work", mode)
 	h.logs = filepath.Join(h.work, "logs")
 	h.repo = filepath.Join(h.work, "repo")
-	if h.tiny {
-		h.repo = filepath.Join(h.work, "tiny-repo")
-		h.logs = filepath.Join(h.work, "logs-tiny")
+	if err := os.MkdirAll(h.work, 0o755); err != nil {
+		return err
+	}
+	if err := h.lock(filepath.Join(h.work, "lock")); err != nil {
+		return err
 	}
 	h.loadStart = loadavg()
 	for _, d := range []string{h.repo, h.logs, filepath.Join(h.work, "cold")} {
@@ -172,7 +187,7 @@ func (h *harness) setup() error {
 		h.platforms = "linux/amd64"
 	}
 	h.env = withEnv(os.Environ(),
-		"MAGEPACK_IMAGE="+benchImage,
+		"MAGEPACK_IMAGE="+h.image,
 		"MAGEPACK_PLATFORMS="+h.platforms,
 		"MAGEPACK_ALPINE_BASE="+envOr("MAGEPACK_ALPINE_BASE", "magepack-test/alpine:3"),
 		"MAGEPACK_BUILDER="+envOr("MAGEPACK_BUILDER", "magepack-test/golang:1.26"),
@@ -235,6 +250,21 @@ func (h *harness) setup() error {
 		}
 		h.env = withEnv(h.env, "KO_DEFAULTBASEIMAGE="+h.koBase)
 	}
+	return nil
+}
+
+// lock takes an exclusive lock on path for the rest of the run, or says
+// that another run of the same mode holds it.
+func (h *harness) lock(path string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return fmt.Errorf("another bench run of this mode is using %s (lock %s held): wait for it to finish", filepath.Dir(path), path)
+	}
+	h.lockFile = f
 	return nil
 }
 
@@ -584,7 +614,7 @@ func lastRef(out string) string {
 // editToImage is figure set 2: one-line edit, then time to a new scratch
 // image in the engine.
 func (h *harness) editToImage() error {
-	scratch := benchImage + ":scratch"
+	scratch := h.image + ":scratch"
 	off := []string{"MAGEPACK_SMOKE=off"}
 	on := []string{"MAGEPACK_SMOKE=/healthz"}
 	dockerfile := []string{"MAGEPACK_SMOKE=off", "MAGEPACK_DOCKERFILE=example-app/Dockerfile.scratch"}
@@ -861,6 +891,10 @@ func loadavg() string {
 // images this run made under its own names.
 func (h *harness) cleanup() {
 	h.stopRegistry()
+	if h.lockFile == nil {
+		return // another run holds this mode's folder: touch nothing of it
+	}
+	defer h.lockFile.Close()
 	if h.work != "" {
 		os.RemoveAll(filepath.Join(h.work, "cold"))
 	}
@@ -869,7 +903,7 @@ func (h *harness) cleanup() {
 	list := output(ctx, "", "docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}")
 	var refs []string
 	for _, r := range strings.Fields(list) {
-		if strings.HasPrefix(r, benchImage+":") || strings.HasPrefix(r, "ko.local/") {
+		if strings.HasPrefix(r, h.image+":") || (!h.tiny && strings.HasPrefix(r, "ko.local/")) {
 			refs = append(refs, r)
 		}
 	}

@@ -44,7 +44,7 @@ func (h *harness) installTools() {
 	for _, p := range peerTools {
 		t := &tool{name: p.name, version: p.version}
 		h.tools[p.name] = t
-		gobin := filepath.Join(h.work, "tools", p.name+"-"+p.version)
+		gobin := filepath.Join(h.toolsDir, p.name+"-"+p.version)
 		t.path = filepath.Join(gobin, p.name)
 		if _, err := os.Stat(t.path); err == nil {
 			continue
