@@ -77,46 +77,33 @@ type Pushed struct {
 
 // PutBinary adds b, replacing the entry with the same Path if there is one.
 func (m *Manifest) PutBinary(b Binary) {
-	for i := range m.Binaries {
-		if m.Binaries[i].Path == b.Path {
-			m.Binaries[i] = b
-			return
-		}
-	}
-	m.Binaries = append(m.Binaries, b)
+	m.Binaries = put(m.Binaries, b, func(o Binary) bool { return o.Path == b.Path })
 }
 
 // PutImage adds img, replacing the entry with the same Reference if there is one.
 func (m *Manifest) PutImage(img Image) {
-	for i := range m.Images {
-		if m.Images[i].Reference == img.Reference {
-			m.Images[i] = img
-			return
-		}
-	}
-	m.Images = append(m.Images, img)
+	m.Images = put(m.Images, img, func(o Image) bool { return o.Reference == img.Reference })
 }
 
 // PutCheck adds c, replacing the entry with the same Name and Subject if there is one.
 func (m *Manifest) PutCheck(c Check) {
-	for i := range m.Checks {
-		if m.Checks[i].Name == c.Name && m.Checks[i].Subject == c.Subject {
-			m.Checks[i] = c
-			return
-		}
-	}
-	m.Checks = append(m.Checks, c)
+	m.Checks = put(m.Checks, c, func(o Check) bool { return o.Name == c.Name && o.Subject == c.Subject })
 }
 
 // PutPushed adds p, replacing the entry with the same Reference if there is one.
 func (m *Manifest) PutPushed(p Pushed) {
-	for i := range m.Pushed {
-		if m.Pushed[i].Reference == p.Reference {
-			m.Pushed[i] = p
-			return
+	m.Pushed = put(m.Pushed, p, func(o Pushed) bool { return o.Reference == p.Reference })
+}
+
+// put replaces the first entry of list that same matches with v, or appends v.
+func put[T any](list []T, v T, same func(T) bool) []T {
+	for i := range list {
+		if same(list[i]) {
+			list[i] = v
+			return list
 		}
 	}
-	m.Pushed = append(m.Pushed, p)
+	return append(list, v)
 }
 
 // sort puts every list in its documented order and makes empty lists
