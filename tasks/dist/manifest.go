@@ -16,7 +16,7 @@ import (
 const ManifestFile = "artifacts.json"
 
 // SchemaVersion is the artifacts.json schema this package reads and writes.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Manifest is the content of dist/artifacts.json: what magepack built,
 // checked and pushed. Update keeps its lists sorted (binaries by path,
@@ -32,6 +32,9 @@ type Manifest struct {
 
 // Binary is one built executable and what its headers say about it.
 type Binary struct {
+	// Service is the service (main package) the binary was built from,
+	// its name as in the binary's file name.
+	Service string `json:"service"`
 	// Path as the caller names it, typically relative to the module root
 	// (e.g. "dist/app_linux_amd64"); PutBinary matches entries by it.
 	Path        string   `json:"path"`
@@ -50,6 +53,8 @@ type Binary struct {
 
 // Image is one image magepack built or loaded into an engine.
 type Image struct {
+	// Service is the service the image packages.
+	Service        string   `json:"service"`
 	Reference      string   `json:"reference"`
 	Variant        string   `json:"variant,omitempty"`
 	Platform       string   `json:"platform,omitempty"`
@@ -63,6 +68,8 @@ type Image struct {
 // Check is the verdict of one check (e.g. "scratch" linkage) on a subject
 // (e.g. a binary's path).
 type Check struct {
+	// Service is the service whose binary (or image) was checked.
+	Service string `json:"service"`
 	Name    string `json:"name"`
 	Subject string `json:"subject"`
 	OK      bool   `json:"ok"`
@@ -71,6 +78,8 @@ type Check struct {
 
 // Pushed is one reference pushed to a registry and the digest it got.
 type Pushed struct {
+	// Service is the service whose image was pushed.
+	Service   string `json:"service"`
 	Reference string `json:"reference"`
 	Digest    string `json:"digest"`
 }

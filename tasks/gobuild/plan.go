@@ -137,6 +137,9 @@ func NormalizeMain(main string) string {
 // Job is one planned go build: the platform, the binary it produces and the
 // exact argv (without the go command itself) and environment.
 type Job struct {
+	// Name is the binary's base name (Config.Name): with several services
+	// built in one pool, the service a job belongs to.
+	Name   string
 	Target Target
 	// Output is the binary's final path: <Dist>/<name>_<os>_<arch>[.exe],
 	// relative to the module root unless Dist is absolute. Run builds to a
@@ -191,6 +194,7 @@ func Plan(cfg Config, targets []Target, osEnv []string) ([]Job, error) {
 		}
 		out := filepath.Join(cfg.Dist, fmt.Sprintf("%s_%s_%s%s", cfg.Name, t.OS, t.Arch, t.Exe()))
 		jobs = append(jobs, Job{
+			Name:   cfg.Name,
 			Target: t,
 			Output: out,
 			Args:   []string{"build", "-trimpath", "-buildvcs=auto", "-ldflags", ldflags, "-o", out, cfg.Main},

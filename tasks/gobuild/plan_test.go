@@ -39,6 +39,7 @@ func TestPlan(t *testing.T) {
 			targets: []Target{linuxAMD64},
 			osEnv:   osEnv,
 			want: []Job{{
+				Name:   "app",
 				Target: linuxAMD64,
 				Output: filepath.Join("dist", "app_linux_amd64"),
 				Args:   []string{"build", "-trimpath", "-buildvcs=auto", "-ldflags", ld, "-o", filepath.Join("dist", "app_linux_amd64"), "."},
@@ -50,12 +51,14 @@ func TestPlan(t *testing.T) {
 			targets: []Target{windowsAMD64, linuxARM64, windowsAMD64},
 			want: []Job{
 				{
+					Name:   "app",
 					Target: windowsAMD64,
 					Output: filepath.Join("dist", "app_windows_amd64.exe"),
 					Args:   []string{"build", "-trimpath", "-buildvcs=auto", "-ldflags", ld, "-o", filepath.Join("dist", "app_windows_amd64.exe"), "."},
 					Env:    []string{"GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0"},
 				},
 				{
+					Name:   "app",
 					Target: linuxARM64,
 					Output: filepath.Join("dist", "app_linux_arm64"),
 					Args:   []string{"build", "-trimpath", "-buildvcs=auto", "-ldflags", ld, "-o", filepath.Join("dist", "app_linux_arm64"), "."},
@@ -73,6 +76,7 @@ func TestPlan(t *testing.T) {
 			targets: []Target{linuxAMD64},
 			osEnv:   []string{"GOFLAGS=-mod=mod", "GOAMD64=v1"},
 			want: []Job{{
+				Name:   "app",
 				Target: linuxAMD64,
 				Output: "/abs/out/app_linux_amd64",
 				Args:   []string{"build", "-trimpath", "-buildvcs=auto", "-ldflags", ld, "-o", "/abs/out/app_linux_amd64", "./cmd/app"},
@@ -84,6 +88,7 @@ func TestPlan(t *testing.T) {
 			cfg:     func(c *Config) { c.KeepSymbols = true },
 			targets: []Target{linuxAMD64},
 			want: []Job{{
+				Name:   "app",
 				Target: linuxAMD64,
 				Output: filepath.Join("dist", "app_linux_amd64"),
 				Args:   []string{"build", "-trimpath", "-buildvcs=auto", "-ldflags", "-buildid= -X main.version=1.2.3 -X main.commit=abc123 -X main.date=2024-01-02T02:04:05Z", "-o", filepath.Join("dist", "app_linux_amd64"), "."},
@@ -96,6 +101,7 @@ func TestPlan(t *testing.T) {
 			targets: []Target{linuxAMD64},
 			osEnv:   []string{"CC=gcc"},
 			want: []Job{{
+				Name:   "app",
 				Target: linuxAMD64,
 				Output: filepath.Join("dist", "app_linux_amd64"),
 				Args:   []string{"build", "-trimpath", "-buildvcs=auto", "-ldflags", ld, "-o", filepath.Join("dist", "app_linux_amd64"), "."},
@@ -108,6 +114,7 @@ func TestPlan(t *testing.T) {
 			targets: []Target{linuxARM64},
 			osEnv:   []string{"CC=gcc"},
 			want: []Job{{
+				Name:   "app",
 				Target: linuxARM64,
 				Output: filepath.Join("dist", "app_linux_arm64"),
 				Args:   []string{"build", "-trimpath", "-buildvcs=auto", "-ldflags", ld, "-o", filepath.Join("dist", "app_linux_arm64"), "."},
