@@ -35,7 +35,7 @@ func TestManifestRoundtrip(t *testing.T) {
 
 	data, err := os.ReadFile(filepath.Join(dir, ManifestFile))
 	require.NoError(t, err)
-	for _, key := range []string{`"schema_version": 1`, `"go_version"`, `"build_mode"`, `"config_digest"`, `"manifest_digest"`, `"interpreter"`} {
+	for _, key := range []string{`"schema_version": 2`, `"service"`, `"go_version"`, `"build_mode"`, `"config_digest"`, `"manifest_digest"`, `"interpreter"`} {
 		assert.Contains(t, string(data), key, "lower_snake JSON names")
 	}
 }
@@ -108,7 +108,7 @@ func TestReadManifestErrors(t *testing.T) {
 		want string
 	}{
 		{name: "not JSON", data: "{not json", want: "remove the file, the next run writes it again"},
-		{name: "newer schema", data: `{"schema_version": 99}`, want: "schema_version 99 is newer than this magepack reads (1)"},
+		{name: "newer schema", data: `{"schema_version": 99}`, want: "schema_version 99 is newer than this magepack reads (2)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
