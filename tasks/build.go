@@ -8,10 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/magefile/mage/mg"
 
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/gobuild"
@@ -20,27 +17,14 @@ import (
 	"github.com/magepack/magepack/tasks/report"
 )
 
-// CrossCompile builds the main package for every configured platform, in parallel, into dist/.
+// CrossCompile builds every main package for every configured platform, in parallel, into dist/.
 //
 // Binaries are static (CGO off) unless MAGEPACK_CGO=1, stamped with the
 // version, commit and commit date, and reproducible. It writes
-// dist/SHA256SUMS and dist/artifacts.json. A platform that fails to compile
-// does not hide the others, and leaves its previous binary in place.
-func CrossCompile(ctx context.Context) error {
-	// Through mg so that a target depending on CrossCompile in the same run
-	// (mage crossCompile staticCheck) does not build twice: mage calls
-	// top-level targets directly, outside its run-once bookkeeping.
-	mg.CtxDeps(ctx, crossCompile)
-	return nil
-}
-
-func crossCompile(ctx context.Context) error {
-	p, err := setup(ctx)
-	if err != nil {
-		return fail(err)
-	}
-	return fail(compile(ctx, p, p.platforms))
-}
+// dist/SHA256SUMS and dist/artifacts.json. A build that fails does not hide
+// the others, and leaves its previous binary in place. With
+// MAGEPACK_SHARD=k/n it builds only the k-th share of the jobs.
+func CrossCompile(ctx context.Context) error { return target(ctx, (*run).crossCompile) }
 
 // StaticCheck reads every built binary's headers and reports its linkage; it fails when a Linux binary would not run on the configured image bases.
 //
@@ -48,91 +32,199 @@ func crossCompile(ctx context.Context) error {
 // (MAGEPACK_VARIANTS includes scratch), a glibc one the Alpine check. Darwin
 // and Windows binaries always use the system's libraries: they are reported,
 // never failed.
-func StaticCheck(ctx context.Context) error {
-	mg.CtxDeps(ctx, crossCompile)
-	p, err := setup(ctx)
-	if err != nil {
-		return fail(err)
-	}
-	variants, _ := parseVariants(p.cfg.Variants)
-	paths := make([]string, len(p.platforms))
-	for i, pl := range p.platforms {
-		paths[i] = p.binaryPath(pl)
-	}
-	unlock, err := lockDist(ctx, p)
-	if err != nil {
-		return fail(err)
-	}
-	defer unlock()
-	return fail(checkBinaries(p, paths, variants))
+func StaticCheck(ctx context.Context) error { return target(ctx, (*run).staticCheck) }
+
+// job is one build: a service for a platform.
+type job struct {
+	svc *service
+	pl  platform.Platform
 }
 
-// compile builds plats into dist under the dist lock, then records the
-// binaries in SHA256SUMS and artifacts.json. Binaries that built are
-// recorded even when others failed: they are in place, and the checksums
-// must match what is on disk.
-func compile(ctx context.Context, p *project, plats []platform.Platform) error {
-	unlock, err := lockDist(ctx, p)
+// String names the job in progress lines and errors: "api linux/amd64".
+func (j job) String() string { return j.svc.name + " " + j.pl.String() }
+
+// jobs are every service for every platform: the whole run's builds.
+func (p *project) jobs() []job {
+	var js []job
+	for _, s := range p.services {
+		for _, pl := range p.platforms {
+			js = append(js, job{svc: s, pl: pl})
+		}
+	}
+	return js
+}
+
+// subject prefixes a job's progress lines: the platform alone for a
+// single service ("[linux/amd64]"), else "[api linux/amd64]".
+func (p *project) subject(j job) string {
+	if len(p.services) == 1 {
+		return j.pl.String()
+	}
+	return j.String()
+}
+
+// crossCompile builds this run's share of the jobs, once per run.
+func (r *run) crossCompile(ctx context.Context) error {
+	_, err := do(r, "crossCompile", func() (struct{}, error) {
+		_, err := r.compile(ctx, r.myJobs())
+		return struct{}{}, err
+	})
+	return err
+}
+
+// myJobs are this run's jobs: all of them, or the configured shard's
+// share, said in one line the first time.
+func (r *run) myJobs() []job {
+	jobs, _ := do(r, "myJobs", func() ([]job, error) {
+		all := r.p.jobs()
+		s := r.p.opts.shard
+		if s == (shard{}) {
+			return all, nil
+		}
+		var mine []job
+		var names []string
+		for i, j := range all {
+			if i%s.n == s.k-1 {
+				mine = append(mine, j)
+				names = append(names, j.String())
+			}
+		}
+		r.log.printf("shard", "%s: took %d of %d jobs: %s", s, len(mine), len(all), strings.Join(names, ", "))
+		return mine, nil
+	})
+	return jobs
+}
+
+// compile builds the jobs this run has not built yet into dist under the
+// dist lock, then records the binaries in SHA256SUMS and artifacts.json.
+// Binaries that built are recorded even when others failed: they are in
+// place, and the checksums must match what is on disk. It returns the
+// result of every job asked for, built now or earlier in the run.
+func (r *run) compile(ctx context.Context, jobs []job) (map[string]gobuild.Result, error) {
+	unlock, err := r.lockDist(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer unlock()
 
-	cfg := p.buildConfig()
-	targets := make([]gobuild.Target, len(plats))
-	for i, pl := range plats {
-		targets[i] = gobuild.Target{OS: pl.OS, Arch: pl.Arch}
+	if r.built == nil {
+		r.built = map[string]gobuild.Result{}
 	}
-	jobs, err := gobuild.Plan(cfg, targets, os.Environ())
+	done := r.built
+	var todo []job
+	for _, j := range jobs {
+		if _, ok := done[j.String()]; !ok {
+			todo = append(todo, j)
+		}
+	}
+	if len(todo) > 0 {
+		stop := r.phase("build")
+		results, err := r.build(ctx, todo)
+		stop()
+		for i, res := range results {
+			if res.Err == nil {
+				done[todo[i].String()] = res
+			}
+		}
+		if rerr := r.recordBinaries(todo, results); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := map[string]gobuild.Result{}
+	for _, j := range jobs {
+		out[j.String()] = done[j.String()]
+	}
+	return out, nil
+}
+
+// build plans and runs the go builds of jobs in one bounded pool and says
+// how each went. The results are in jobs' order.
+func (r *run) build(ctx context.Context, jobs []job) ([]gobuild.Result, error) {
+	p := r.p
+	plan, cfg, err := r.planBuild(jobs)
 	if err != nil {
-		return &configError{err}
+		return nil, err
 	}
 	cgo := "CGO off"
 	if cfg.CGO {
 		cgo = "CGO on"
 	}
-	out.printf("build", "%s %s for %d platform(s) with %s, %s", p.name, p.versionString(), len(jobs), p.goVersion, cgo)
-	results, runErr := gobuild.Run(ctx, jobs, cfg, func(r gobuild.Result) {
+	if len(p.services) == 1 {
+		r.log.printf("build", "%s %s for %d platform(s) with %s, %s", p.services[0].name, p.versionString(), len(plan), p.goVersion, cgo)
+	} else {
+		r.log.printf("build", "%s %s: %d build(s) of %d service(s) with %s, %s", serviceNames(p.services), p.versionString(), len(plan), len(p.services), p.goVersion, cgo)
+	}
+	byOutput := map[string]job{}
+	for i, gj := range plan {
+		byOutput[gj.Output] = jobs[i]
+	}
+	results, runErr := gobuild.Run(ctx, plan, cfg, func(res gobuild.Result) {
+		subject := p.subject(byOutput[res.Job.Output])
 		switch {
-		case r.Err == nil:
-			out.printf(r.Job.Target.String(), "built %s %s in %s", p.rel(r.Path), mb(r.Size), secs(r.Duration))
-		case errors.Is(r.Err, context.Canceled):
-			out.printf(r.Job.Target.String(), "cancelled")
+		case res.Err == nil:
+			r.log.printf(subject, "built %s %s in %s", p.rel(res.Path), mb(res.Size), secs(res.Duration))
+		case errors.Is(res.Err, context.Canceled):
+			r.log.printf(subject, "cancelled")
 		default:
-			out.printf(r.Job.Target.String(), "FAILED after %s", secs(r.Duration))
+			r.log.printf(subject, "FAILED after %s", secs(res.Duration))
 		}
 	})
 	if runErr != nil && ctx.Err() != nil {
 		// Ctrl-C: the builds were stopped, not failed; one line says so.
 		stopped := 0
-		for _, r := range results {
-			if r.Err != nil {
+		for _, res := range results {
+			if res.Err != nil {
 				stopped++
 			}
 		}
 		runErr = fmt.Errorf("interrupted: %d of %d builds stopped; %s keeps their previous binaries: %w", stopped, len(results), p.rel(p.dist), ctx.Err())
 	}
-	if err := recordBinaries(p, results); err != nil {
-		return errors.Join(runErr, err)
-	}
-	return runErr
+	return results, runErr
 }
 
-// buildConfig is the gobuild configuration for this project.
-func (p *project) buildConfig() gobuild.Config {
+// planBuild is the go build of every job, in jobs' order, and the settings
+// the pool runs with. It runs nothing.
+func (r *run) planBuild(jobs []job) ([]gobuild.Job, gobuild.Config, error) {
+	var plan []gobuild.Job
+	var cfg gobuild.Config
+	for _, j := range jobs {
+		cfg = r.p.buildConfig(j.svc)
+		gj, err := gobuild.Plan(cfg, []gobuild.Target{{OS: j.pl.OS, Arch: j.pl.Arch}}, r.environ)
+		if err != nil {
+			return nil, cfg, &configError{err}
+		}
+		plan = append(plan, gj...)
+	}
+	return plan, cfg, nil
+}
+
+func serviceNames(svcs []*service) string {
+	names := make([]string, len(svcs))
+	for i, s := range svcs {
+		names[i] = s.name
+	}
+	return strings.Join(names, ", ")
+}
+
+// buildConfig is the gobuild configuration for s.
+func (p *project) buildConfig(s *service) gobuild.Config {
+	o := p.opts
 	return gobuild.Config{
 		ModuleDir:    p.root,
-		Main:         p.main,
-		Name:         p.name,
+		Main:         s.main,
+		Name:         s.name,
 		Dist:         p.dist,
-		CGO:          p.cfg.CGO,
-		CC:           p.cfg.CC,
-		LdflagsExtra: p.cfg.Ldflags,
-		VersionVars:  gobuild.Vars{Version: p.cfg.VersionVar, Commit: p.cfg.CommitVar, Date: p.cfg.DateVar},
+		CGO:          o.cgo,
+		CC:           o.cc,
+		LdflagsExtra: o.ldflags,
+		VersionVars:  o.vars,
 		Version:      p.versionString(),
 		Commit:       p.ver.Commit,
 		Date:         p.ver.Date,
-		Parallel:     p.cfg.Parallel,
+		Parallel:     o.parallel,
 	}
 }
 
@@ -144,17 +236,17 @@ const lockWait = 10 * time.Minute
 // lockDist takes the dist lock and removes temp files a killed run left.
 // The file lock keeps other runs out: a second run waits (up to lockWait,
 // or until Ctrl-C) for the first to finish, then builds on its results.
-// distMu orders this run's own builds (crossCompile and an image target's
-// build may run as parallel deps).
-func lockDist(ctx context.Context, p *project) (func() error, error) {
-	distMu.Lock()
+// distMu orders this run's own writers (targets running in parallel).
+func (r *run) lockDist(ctx context.Context) (func() error, error) {
+	p := r.p
+	r.distMu.Lock()
 	unlock, err := dist.Lock(ctx, p.dist)
 	if errors.Is(err, dist.ErrBusy) {
-		out.printf("dist", "%s is in use by another magepack run; waiting up to %s for it to finish (Ctrl-C to stop)", p.rel(p.dist), lockWait)
+		r.log.printf("dist", "%s is in use by another magepack run; waiting up to %s for it to finish (Ctrl-C to stop)", p.rel(p.dist), lockWait)
 		unlock, err = dist.Lock(ctx, p.dist, dist.WithWait(lockWait))
 	}
 	if err != nil {
-		distMu.Unlock()
+		r.distMu.Unlock()
 		if errors.Is(err, dist.ErrBusy) {
 			// Not a configuration mistake (and exit 130 when Ctrl-C ended the wait).
 			return nil, err
@@ -162,7 +254,7 @@ func lockDist(ctx context.Context, p *project) (func() error, error) {
 		return nil, &configError{err}
 	}
 	release := func() error {
-		defer distMu.Unlock()
+		defer r.distMu.Unlock()
 		return unlock()
 	}
 	if _, err := dist.CleanTemp(p.dist); err != nil {
@@ -172,27 +264,26 @@ func lockDist(ctx context.Context, p *project) (func() error, error) {
 	return release, nil
 }
 
-var distMu sync.Mutex
-
 // recordBinaries puts the binaries that built into artifacts.json, with what
 // their headers say, and rewrites SHA256SUMS over every recorded binary that
 // is still on disk.
-func recordBinaries(p *project, results []gobuild.Result) error {
+func (r *run) recordBinaries(jobs []job, results []gobuild.Result) error {
+	p := r.p
 	return dist.Update(p.dist, func(m *dist.Manifest) error {
-		for _, r := range results {
-			if r.Err != nil {
+		for i, res := range results {
+			if res.Err != nil {
 				continue
 			}
-			rep, _ := linkage.Inspect(r.Path)
-			m.PutBinary(binaryEntry(p, r.Path, r.Job.Target.OS, r.Job.Target.Arch, r.Size, r.SHA256, rep))
+			rep, _ := linkage.Inspect(res.Path)
+			m.PutBinary(binaryEntry(p, jobs[i], res.Path, res.Size, res.SHA256, rep))
 		}
 		return writeChecksums(p, m)
 	})
 }
 
-func binaryEntry(p *project, path, goos, goarch string, size int64, sum string, rep linkage.Report) dist.Binary {
+func binaryEntry(p *project, j job, path string, size int64, sum string, rep linkage.Report) dist.Binary {
 	return dist.Binary{
-		Path: filepath.ToSlash(p.rel(path)), OS: goos, Arch: goarch, Size: size, SHA256: sum,
+		Service: j.svc.name, Path: filepath.ToSlash(p.rel(path)), OS: j.pl.OS, Arch: j.pl.Arch, Size: size, SHA256: sum,
 		Linkage: string(rep.Linkage), Interpreter: rep.Interpreter, Needed: rep.Needed, Libc: string(rep.Libc),
 		GoVersion: rep.GoVersion, CGO: rep.CGO, BuildMode: rep.BuildMode,
 	}
@@ -213,72 +304,89 @@ func writeChecksums(p *project, m *dist.Manifest) error {
 	return dist.WriteChecksums(p.dist, files)
 }
 
-// checkBinaries inspects each binary, prints the linkage table, records the
-// verdicts, and fails naming every binary that would not run on one of the
-// variants' bases.
-func checkBinaries(p *project, paths []string, variants []string) error {
+// staticCheck checks the binaries of this run's jobs, after building them.
+func (r *run) staticCheck(ctx context.Context) error {
+	_, err := do(r, "staticCheck", func() (struct{}, error) {
+		if err := r.crossCompile(ctx); err != nil {
+			return struct{}{}, err
+		}
+		jobs := r.myJobs()
+		unlock, err := r.lockDist(ctx)
+		if err != nil {
+			return struct{}{}, err
+		}
+		defer unlock()
+		stop := r.phase("check")
+		defer stop()
+		return struct{}{}, r.checkBinaries(jobs)
+	})
+	return err
+}
+
+// verdict is what the static check says of one binary: the checks that
+// apply to it (one per image variant), the failures, and the table's label.
+type verdict struct {
+	checks   []dist.Check
+	failures []error
+	label    string
+}
+
+// judge decides a binary's verdict for the image variants from its report
+// (or the error reading it). A binary for another OS than Linux is never
+// put into an image: its checks do not apply.
+func judge(subject string, rep linkage.Report, readErr error, variants []string) verdict {
+	if readErr != nil {
+		return verdict{failures: []error{readErr}, label: "unreadable"}
+	}
+	if !linkage.Applies(rep) {
+		return verdict{label: "ok (system libraries)"}
+	}
+	v := verdict{label: "ok"}
+	for _, variant := range variants {
+		check := linkage.CheckScratch
+		if variant == variantAlpine {
+			check = linkage.CheckAlpine
+		}
+		c := dist.Check{Name: variant, Subject: subject, OK: true}
+		if err := check(rep); err != nil {
+			c.OK, c.Message = false, err.Error()
+			v.failures = append(v.failures, err)
+			v.label = "FAIL " + variant
+		}
+		v.checks = append(v.checks, c)
+	}
+	return v
+}
+
+// checkBinaries inspects each job's binary, prints the linkage table,
+// records the verdicts, and fails naming every binary that would not run
+// on one of the variants' bases.
+func (r *run) checkBinaries(jobs []job) error {
+	p := r.p
 	var (
-		reports  []linkage.Report
 		failures []error
 		checks   []dist.Check
 		rows     [][]string
 	)
-	for _, path := range paths {
+	for _, j := range jobs {
+		path := p.binaryPath(j.svc, j.pl)
 		rep, err := linkage.Inspect(path)
 		if err != nil && errors.Is(err, os.ErrNotExist) {
 			err = fmt.Errorf("%s does not exist: run crossCompile first", p.rel(path))
 		}
-		reports = append(reports, rep)
-		verdict := "ok"
-		if err != nil {
-			failures = append(failures, err)
-			verdict = "unreadable"
+		v := judge(filepath.ToSlash(p.rel(path)), rep, err, p.opts.variants)
+		for i := range v.checks {
+			v.checks[i].Service = j.svc.name
 		}
-		for _, v := range variants {
-			var verr error
-			switch {
-			case err != nil:
-				continue
-			case !linkage.Applies(rep):
-				continue
-			case v == "scratch":
-				verr = linkage.CheckScratch(rep)
-			case v == "alpine":
-				verr = linkage.CheckAlpine(rep)
-			}
-			c := dist.Check{Name: v, Subject: filepath.ToSlash(p.rel(path)), OK: verr == nil}
-			if verr != nil {
-				c.Message = verr.Error()
-				failures = append(failures, verr)
-				verdict = "FAIL " + v
-			}
-			checks = append(checks, c)
-		}
-		if err == nil && !linkage.Applies(rep) {
-			verdict = "ok (system libraries)"
-		}
-		rows = append(rows, linkageRow(p, rep, verdict))
+		failures = append(failures, v.failures...)
+		checks = append(checks, v.checks...)
+		rows = append(rows, linkageRow(p.rel(path), rep, v.label))
 	}
-	out.printf("staticCheck", "linkage of %d binaries:", len(paths))
-	if err := report.Table(out, []string{"BINARY", "FORMAT", "ARCH", "LINKAGE", "INTERPRETER", "LIBC", "NEEDS", "GO", "CGO", "MODE", "VERDICT"}, rows); err != nil {
+	r.log.printf("staticCheck", "linkage of %d binaries:", len(jobs))
+	if err := report.Table(r.log, linkageHeader, rows); err != nil {
 		return err
 	}
 	err := dist.Update(p.dist, func(m *dist.Manifest) error {
-		for _, rep := range reports {
-			if rep.Format == "" {
-				continue
-			}
-			fi, err := os.Stat(rep.Path)
-			if err != nil {
-				return err
-			}
-			sum, err := dist.Sum(rep.Path)
-			if err != nil {
-				return err
-			}
-			b := binaryEntry(p, rep.Path, rep.OS, rep.Arch, fi.Size(), sum, rep)
-			m.PutBinary(b)
-		}
 		for _, c := range checks {
 			m.PutCheck(c)
 		}
@@ -293,7 +401,10 @@ func checkBinaries(p *project, paths []string, variants []string) error {
 	return nil
 }
 
-func linkageRow(p *project, r linkage.Report, verdict string) []string {
+// linkageHeader are the linkage table's columns.
+var linkageHeader = []string{"BINARY", "FORMAT", "ARCH", "LINKAGE", "INTERPRETER", "LIBC", "NEEDS", "GO", "CGO", "MODE", "VERDICT"}
+
+func linkageRow(name string, r linkage.Report, verdict string) []string {
 	dash := func(s string) string {
 		if s == "" {
 			return "-"
@@ -311,13 +422,7 @@ func linkageRow(p *project, r linkage.Report, verdict string) []string {
 		mode = strings.TrimPrefix(mode+",pie", ",")
 	}
 	return []string{
-		p.rel(r.Path), dash(r.Format), dash(r.Arch), string(r.Linkage), dash(r.Interpreter), string(r.Libc),
+		name, dash(r.Format), dash(r.Arch), string(r.Linkage), dash(r.Interpreter), string(r.Libc),
 		dash(strings.Join(needed, ",")), dash(r.GoVersion), dash(r.CGO), dash(mode), verdict,
 	}
 }
-
-// checkError marks a linkage check failure (exit code ExitCheck).
-type checkError struct{ err error }
-
-func (e *checkError) Error() string { return "static check failed:\n" + e.err.Error() }
-func (e *checkError) Unwrap() error { return e.err }

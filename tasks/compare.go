@@ -12,12 +12,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/magefile/mage/mg"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/linkage"
+	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/report"
 )
 
@@ -28,66 +29,83 @@ const smokeRuns = 3
 //
 // It depends on DockerScratch and DockerAlpine (images that are current are
 // reused, not rebuilt). Image contents are read without starting a shell in
-// them. When GITHUB_STEP_SUMMARY is set, compare.md is appended to it.
-func Compare(ctx context.Context) error {
-	mg.CtxDeps(ctx, DockerAlpine, DockerScratch)
-	p, err := setup(ctx)
-	if err != nil {
-		return fail(err)
-	}
-	eng, err := connect(ctx)
-	if err != nil {
-		return fail(err)
-	}
-	return fail(compare(ctx, p, eng))
-}
+// them. With several services each gets its own table, and
+// dist/compare-<service>.json and .svg. When GITHUB_STEP_SUMMARY is set,
+// the Markdown is appended to it.
+func Compare(ctx context.Context) error { return target(ctx, (*run).compare) }
 
-func compare(ctx context.Context, p *project, eng *engine.Engine) error {
-	goos, arch, _, err := eng.Platform(ctx)
+func (r *run) compare(ctx context.Context) error {
+	var g errgroup.Group
+	for _, v := range []string{variantAlpine, variantScratch} {
+		g.Go(func() error {
+			_, err := r.dockerImages(ctx, v)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	eng, err := r.engine(ctx)
 	if err != nil {
-		return &imageError{err}
+		return err
 	}
-	c := report.Compare{
-		App: p.name, Version: p.versionString(), Platform: goos + "/" + arch,
-		Method: fmt.Sprintf("Measured by magepack compare through the Docker Engine API (%s): image contents from an export of a created, never started container; start time is the median of %d smoke runs; binaries built for %s/%s.", eng.Where(), smokeRuns, goos, arch),
+	pl, err := r.enginePlatform(ctx)
+	if err != nil {
+		return err
 	}
-	for _, variant := range []string{"alpine", "scratch"} {
-		f, err := measureImage(ctx, p, eng, variant)
+	stop := r.phase("measure")
+	defer stop()
+	var reports []report.Compare
+	for _, s := range r.p.services {
+		c, err := r.measure(ctx, eng, s, pl)
 		if err != nil {
 			return err
 		}
+		reports = append(reports, c)
+	}
+	return r.writeCompare(reports)
+}
+
+// measure measures s's two images and three binaries.
+func (r *run) measure(ctx context.Context, eng *engine.Engine, s *service, pl platform.Platform) (report.Compare, error) {
+	p := r.p
+	c := report.Compare{
+		App: s.name, Version: p.versionString(), Platform: pl.OS + "/" + pl.Arch,
+		Method: fmt.Sprintf("Measured by magepack compare through the Docker Engine API (%s): image contents from an export of a created, never started container; start time is the median of %d smoke runs; binaries built for %s/%s.", eng.Where(), smokeRuns, pl.OS, pl.Arch),
+	}
+	for _, variant := range []string{variantAlpine, variantScratch} {
+		f, err := r.measureImage(ctx, eng, s, variant)
+		if err != nil {
+			return c, err
+		}
 		c.Images = append(c.Images, f)
 	}
-	if c.Binaries, err = measureBinaries(ctx, p, goos, arch); err != nil {
-		return err
-	}
-	return writeCompare(p, c)
+	var err error
+	c.Binaries, err = r.measureBinaries(ctx, s, pl)
+	return c, err
 }
 
 // measureImage reads one variant's facts and times its start.
-func measureImage(ctx context.Context, p *project, eng *engine.Engine, variant string) (report.ImageFacts, error) {
-	ref := p.refs(variant)[0]
+func (r *run) measureImage(ctx context.Context, eng *engine.Engine, s *service, variant string) (report.ImageFacts, error) {
+	p := r.p
+	ref := p.refs(s, variant)[0]
 	f, err := eng.Facts(ctx, ref)
 	if err != nil {
 		return report.ImageFacts{}, &imageError{err}
 	}
 	base := "scratch"
-	if variant == "alpine" {
-		base = p.cfg.AlpineBase
+	if variant == variantAlpine {
+		base = p.opts.alpineBase
 	}
 	facts := report.ImageFacts{
 		Variant: variant, Reference: ref, ID: f.ID, Size: f.Size, Layers: f.Layers, Base: base,
 		Shell: f.Shell, PackageManager: f.PackageManager, Libc: f.Libc, CABundle: f.CABundle,
 		User: f.User, Files: f.Files,
 	}
-	opts, err := engine.ParseSmoke(p.cfg.Smoke)
-	if err != nil {
-		return facts, &configError{err}
-	}
+	opts := s.smoke
 	if opts.Mode == engine.SmokeOff {
 		opts.Mode = engine.SmokeStart
 	}
-	opts.Port = p.cfg.Port
 	var times []time.Duration
 	for range smokeRuns {
 		res, err := eng.Smoke(ctx, ref, opts)
@@ -98,7 +116,7 @@ func measureImage(ctx context.Context, p *project, eng *engine.Engine, variant s
 	}
 	slices.Sort(times)
 	facts.StartMedian, facts.StartRuns = times[len(times)/2], len(times)
-	out.printf(variant, "measured %s: %s, %d files, shell %t, start %s", ref, mb(f.Size), f.Files, f.Shell, secs(facts.StartMedian))
+	r.log.printf(p.imageSubject(s, variant), "measured %s: %s, %d files, shell %t, start %s", ref, mb(f.Size), f.Files, f.Shell, secs(facts.StartMedian))
 	return facts, nil
 }
 
@@ -114,11 +132,12 @@ var binaryVariants = []binaryVariant{
 	{"static-stripped", `CGO_ENABLED=0 -ldflags="-s -w" (what crossCompile builds)`, false, true},
 }
 
-// measureBinaries builds the binary three ways for the engine's platform in
-// a temporary folder and reads their sizes and linkage. The cgo build needs
-// the engine's platform to be this machine's, and a C compiler; without
-// either it is left out, with a line saying why.
-func measureBinaries(ctx context.Context, p *project, goos, arch string) ([]report.BinaryFacts, error) {
+// measureBinaries builds s's binary three ways for pl in a temporary
+// folder and reads their sizes and linkage. The cgo build needs pl to be
+// this machine's, and a C compiler; without either it is left out, with a
+// line saying why.
+func (r *run) measureBinaries(ctx context.Context, s *service, pl platform.Platform) ([]report.BinaryFacts, error) {
+	p := r.p
 	tmp, err := os.MkdirTemp("", "magepack-compare-")
 	if err != nil {
 		return nil, err
@@ -126,20 +145,20 @@ func measureBinaries(ctx context.Context, p *project, goos, arch string) ([]repo
 	defer os.RemoveAll(tmp)
 	var facts []report.BinaryFacts
 	for _, v := range binaryVariants {
-		if v.cgo && (goos != runtime.GOOS || arch != runtime.GOARCH) {
-			out.printf("compare", "%s left out: cgo builds for %s/%s need that machine or a cross compiler", v.name, goos, arch)
+		if v.cgo && (pl.OS != runtime.GOOS || pl.Arch != runtime.GOARCH) {
+			r.log.printf("compare", "%s left out: cgo builds for %s need that machine or a cross compiler", v.name, pl)
 			continue
 		}
 		if v.cgo {
-			if cc, err := cCompiler(ctx, p.cfg.CC); err != nil {
-				out.printf("compare", "%s left out: no C compiler (%s: %v); install one, e.g. gcc, to measure the cgo build", v.name, cc, err)
+			if cc, err := cCompiler(ctx, p.opts.cc); err != nil {
+				r.log.printf("compare", "%s left out: no C compiler (%s: %v); install one, e.g. gcc, to measure the cgo build", v.name, cc, err)
 				continue
 			}
 		}
-		cfg := p.buildConfig()
+		cfg := p.buildConfig(s)
 		cfg.Dist = filepath.Join(tmp, v.name)
 		cfg.CGO, cfg.KeepSymbols, cfg.Parallel = v.cgo, !v.strip, 1
-		jobs, err := gobuild.Plan(cfg, []gobuild.Target{{OS: goos, Arch: arch}}, os.Environ())
+		jobs, err := gobuild.Plan(cfg, []gobuild.Target{{OS: pl.OS, Arch: pl.Arch}}, r.environ)
 		if err != nil {
 			return nil, &configError{err}
 		}
@@ -155,14 +174,14 @@ func measureBinaries(ctx context.Context, p *project, goos, arch string) ([]repo
 			Variant: v.name, Description: v.description, Size: res[0].Size,
 			Linkage: string(rep.Linkage), Libc: string(rep.Libc),
 		})
-		out.printf("compare", "binary %s: %s, %s", v.name, mb(res[0].Size), rep.Summary())
+		r.log.printf("compare", "binary %s: %s, %s", v.name, mb(res[0].Size), rep.Summary())
 	}
 	return facts, nil
 }
 
-// cCompiler returns the C compiler a cgo build would run (MAGEPACK_CC, else
-// `go env CC`: the CC variable or Go's default) and an error when it is not
-// installed.
+// cCompiler returns the C compiler a cgo build would run (the configured
+// one, else `go env CC`: the CC variable or Go's default) and an error when
+// it is not installed.
 func cCompiler(ctx context.Context, configured string) (string, error) {
 	cc := configured
 	if cc == "" {
@@ -182,28 +201,52 @@ func cCompiler(ctx context.Context, configured string) (string, error) {
 	return cc, nil
 }
 
-// writeCompare prints the table, writes compare.md/json/svg and appends the
+// compareFiles are the files a report is written to: compare.{md,json,svg}
+// for a single service, compare-<service>.* when there are several (and
+// compare.md then holds every service's table).
+func compareFiles(several bool, svc string) (md, js, svg string) {
+	if !several {
+		return "compare.md", "compare.json", "compare.svg"
+	}
+	return "compare-" + svc + ".md", "compare-" + svc + ".json", "compare-" + svc + ".svg"
+}
+
+// writeCompare prints the tables, writes the report files and appends the
 // Markdown to the GitHub step summary when there is one.
-func writeCompare(p *project, c report.Compare) error {
-	if err := report.Text(out, c); err != nil {
-		return err
-	}
-	md := report.Markdown(c)
-	js, err := report.JSON(c)
-	if err != nil {
-		return err
-	}
-	svg, err := report.SVG(c)
-	if err != nil {
-		return err
-	}
-	for name, data := range map[string][]byte{"compare.md": []byte(md), "compare.json": js, "compare.svg": svg} {
-		if err := dist.WriteFile(filepath.Join(p.dist, name), data, 0o644); err != nil {
+func (r *run) writeCompare(reports []report.Compare) error {
+	p := r.p
+	several := len(reports) > 1
+	var all []string
+	for _, c := range reports {
+		if err := report.Text(r.log, c); err != nil {
 			return err
 		}
+		md := report.Markdown(c)
+		all = append(all, md)
+		js, err := report.JSON(c)
+		if err != nil {
+			return err
+		}
+		svg, err := report.SVG(c)
+		if err != nil {
+			return err
+		}
+		mdName, jsName, svgName := compareFiles(several, c.App)
+		for name, data := range map[string][]byte{mdName: []byte(md), jsName: js, svgName: svg} {
+			if err := dist.WriteFile(filepath.Join(p.dist, name), data, 0o644); err != nil {
+				return err
+			}
+		}
+		r.log.printf("compare", "wrote %s, %s and %s", p.rel(filepath.Join(p.dist, mdName)), jsName, svgName)
 	}
-	out.printf("compare", "wrote %s, compare.json and compare.svg", p.rel(filepath.Join(p.dist, "compare.md")))
-	if summary := os.Getenv("GITHUB_STEP_SUMMARY"); summary != "" {
+	md := strings.Join(all, "\n")
+	if several {
+		if err := dist.WriteFile(filepath.Join(p.dist, "compare.md"), []byte(md), 0o644); err != nil {
+			return err
+		}
+		r.log.printf("compare", "wrote %s (every service)", p.rel(filepath.Join(p.dist, "compare.md")))
+	}
+	if summary := r.getenv("GITHUB_STEP_SUMMARY"); summary != "" {
 		f, err := os.OpenFile(summary, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 		if err != nil {
 			return fmt.Errorf("GITHUB_STEP_SUMMARY=%s: %w", summary, err)

@@ -3,23 +3,29 @@ package tasks
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/magepack/magepack/tasks/platform"
 )
 
 // Config is magepack's configuration. A magefile sets fields of Settings in
 // its init(); MAGEPACK_* environment variables override them (env > Go >
 // defaults); fields left empty take their defaults from the repo itself.
 // Every field names the environment variable that overrides it; a variable
-// set to the empty string counts as unset.
+// set to the empty string counts as unset (MAGEPACK_TAG_PREFIX excepted).
 type Config struct {
-	// Main is the main package relative to the module root (MAGEPACK_MAIN).
-	// Default: "." when the module root is package main, else the only
-	// cmd/* main package.
+	// Main is the main package, relative to the module root
+	// (MAGEPACK_MAIN): one ("./cmd/api"), a comma-separated list
+	// ("./cmd/api,./cmd/worker"), or a pattern ("./cmd/..."); each main
+	// package is a service with its own binaries and image. Default: "."
+	// when the module root is package main, else the only cmd/* main
+	// package.
 	Main string
-	// Name is the binary and image base name (MAGEPACK_NAME). Default: the
-	// last element of the main package's path.
+	// Name is the binary and image base name (MAGEPACK_NAME), for a single
+	// service only. Default: the last element of the main package's path.
 	Name string
 	// Platforms is a comma-separated os/arch list or "all"
 	// (MAGEPACK_PLATFORMS). Default: linux/amd64, linux/arm64, darwin/amd64,
@@ -27,11 +33,18 @@ type Config struct {
 	Platforms string
 	// Dist is the output folder (MAGEPACK_DIST). Default: "dist".
 	Dist string
-	// Image is the image repository (MAGEPACK_IMAGE). Default: the name.
+	// Image is the image repository (MAGEPACK_IMAGE); with several
+	// services, the prefix each service's name is appended to
+	// ("ghcr.io/team" gives ghcr.io/team/api). Default: the service's name.
 	Image string
 	// Version overrides the version derived from git (MAGEPACK_VERSION);
 	// semver with an optional leading v.
 	Version string
+	// TagPrefix is the prefix of the git tags that version this module
+	// (MAGEPACK_TAG_PREFIX; set to the empty string it means plain vX.Y.Z
+	// tags). Default (nil): the module's folder in its repository plus "/",
+	// as Go versions nested modules ("services/v1.2.3"); none at the root.
+	TagPrefix *string
 	// CGO turns cgo on (MAGEPACK_CGO=1). Default: off, for static binaries.
 	CGO bool
 	// CC is the C compiler used when CGO is on (MAGEPACK_CC), e.g. musl-gcc.
@@ -43,7 +56,7 @@ type Config struct {
 	// (MAGEPACK_VERSION_VAR, MAGEPACK_COMMIT_VAR, MAGEPACK_DATE_VAR).
 	// Defaults: main.version, main.commit, main.date.
 	VersionVar, CommitVar, DateVar string
-	// Parallel bounds how many platforms build at once (MAGEPACK_PARALLEL).
+	// Parallel bounds how many builds run at once (MAGEPACK_PARALLEL).
 	// Default: the number of CPUs.
 	Parallel int
 	// AlpineBase is the Alpine base image reference (MAGEPACK_ALPINE_BASE).
@@ -57,8 +70,9 @@ type Config struct {
 	// Pull is the base image pull policy: missing, always or never
 	// (MAGEPACK_PULL). Default: missing.
 	Pull string
-	// Smoke is the smoke run: off, start, or an HTTP path that must answer
-	// 200 (MAGEPACK_SMOKE). Default: start.
+	// Smoke is the smoke run: off, start, an HTTP path that must answer
+	// 200, or run:<args> for a command-line tool that must exit 0
+	// (MAGEPACK_SMOKE). Default: start.
 	Smoke string
 	// Port is the port the image exposes and the smoke run probes
 	// (MAGEPACK_PORT). Default: 8080.
@@ -74,6 +88,28 @@ type Config struct {
 	// Push is auto (push when Image names a registry host) or never
 	// (MAGEPACK_PUSH). Default: auto.
 	Push string
+	// Shard is "k/n": crossCompile builds only the k-th of n shares of the
+	// build jobs (MAGEPACK_SHARD), one CI machine's part. Default: all.
+	Shard string
+	// Merge lists the parts merge reads: comma-separated folders or globs
+	// (MAGEPACK_MERGE). Default: dist-*.
+	Merge string
+	// Timings prints how long each phase took (MAGEPACK_TIMINGS=1).
+	Timings bool
+	// Services holds settings that differ between services, by service
+	// name (the binary's name, e.g. "api"). MAGEPACK_SMOKE and
+	// MAGEPACK_PORT, when set, apply to every service instead.
+	Services map[string]Service
+}
+
+// Service is the per-service part of the configuration (Config.Services):
+// zero fields take the project-wide values.
+type Service struct {
+	// Smoke is this service's smoke run (see Config.Smoke), e.g. "off"
+	// or "run:--version" for a command-line tool.
+	Smoke string
+	// Port is the port this service's image exposes and its smoke run probes.
+	Port int
 }
 
 // Settings holds the Go-level configuration a magefile sets in init().
@@ -82,7 +118,6 @@ var Settings Config
 
 // Defaults that are not derived from the repo.
 const (
-	defaultPlatforms  = "linux/amd64,linux/arm64,darwin/amd64,darwin/arm64,windows/amd64"
 	defaultDist       = "dist"
 	defaultAlpineBase = "alpine:3.22"
 	defaultPull       = "missing"
@@ -90,54 +125,84 @@ const (
 	defaultPort       = 8080
 	defaultVariants   = "scratch,alpine"
 	defaultPush       = "auto"
+	defaultMerge      = "dist-*"
 )
+
+// envVar is one MAGEPACK_* variable and the Config field it sets.
+type envVar struct {
+	name string
+	set  func(c *Config, v string) error
+	// keepEmpty makes an empty value count (it means something), instead
+	// of counting as unset.
+	keepEmpty bool
+}
 
 // envVars maps each environment variable to the Config field it sets.
 // Booleans accept 0/1 (and true/false); numbers are decimal.
-var envVars = []struct {
-	name string
-	set  func(c *Config, v string) error
-}{
-	{"MAGEPACK_MAIN", func(c *Config, v string) error { c.Main = v; return nil }},
-	{"MAGEPACK_NAME", func(c *Config, v string) error { c.Name = v; return nil }},
-	{"MAGEPACK_PLATFORMS", func(c *Config, v string) error { c.Platforms = v; return nil }},
-	{"MAGEPACK_DIST", func(c *Config, v string) error { c.Dist = v; return nil }},
-	{"MAGEPACK_IMAGE", func(c *Config, v string) error { c.Image = v; return nil }},
-	{"MAGEPACK_VERSION", func(c *Config, v string) error { c.Version = v; return nil }},
-	{"MAGEPACK_CGO", func(c *Config, v string) error { return parseBool(&c.CGO, v) }},
-	{"MAGEPACK_CC", func(c *Config, v string) error { c.CC = v; return nil }},
-	{"MAGEPACK_LDFLAGS", func(c *Config, v string) error { c.Ldflags = v; return nil }},
-	{"MAGEPACK_VERSION_VAR", func(c *Config, v string) error { c.VersionVar = v; return nil }},
-	{"MAGEPACK_COMMIT_VAR", func(c *Config, v string) error { c.CommitVar = v; return nil }},
-	{"MAGEPACK_DATE_VAR", func(c *Config, v string) error { c.DateVar = v; return nil }},
-	{"MAGEPACK_PARALLEL", func(c *Config, v string) error { return parsePositive(&c.Parallel, v) }},
-	{"MAGEPACK_ALPINE_BASE", func(c *Config, v string) error { c.AlpineBase = v; return nil }},
-	{"MAGEPACK_DOCKERFILE", func(c *Config, v string) error { c.Dockerfile = v; return nil }},
-	{"MAGEPACK_BUILDER", func(c *Config, v string) error { c.Builder = v; return nil }},
-	{"MAGEPACK_PULL", func(c *Config, v string) error { c.Pull = v; return nil }},
-	{"MAGEPACK_SMOKE", func(c *Config, v string) error { c.Smoke = v; return nil }},
-	{"MAGEPACK_PORT", func(c *Config, v string) error { return parsePort(&c.Port, v) }},
-	{"MAGEPACK_TZDATA", func(c *Config, v string) error { return parseBool(&c.TZData, v) }},
-	{"MAGEPACK_CA_BUNDLE", func(c *Config, v string) error { c.CABundle = v; return nil }},
-	{"MAGEPACK_VARIANTS", func(c *Config, v string) error { c.Variants = v; return nil }},
-	{"MAGEPACK_PUSH", func(c *Config, v string) error { c.Push = v; return nil }},
+var envVars = []envVar{
+	{name: "MAGEPACK_MAIN", set: func(c *Config, v string) error { c.Main = v; return nil }},
+	{name: "MAGEPACK_NAME", set: func(c *Config, v string) error { c.Name = v; return nil }},
+	{name: "MAGEPACK_PLATFORMS", set: func(c *Config, v string) error { c.Platforms = v; return nil }},
+	{name: "MAGEPACK_DIST", set: func(c *Config, v string) error { c.Dist = v; return nil }},
+	{name: "MAGEPACK_IMAGE", set: func(c *Config, v string) error { c.Image = v; return nil }},
+	{name: "MAGEPACK_VERSION", set: func(c *Config, v string) error { c.Version = v; return nil }},
+	{name: "MAGEPACK_TAG_PREFIX", set: func(c *Config, v string) error { c.TagPrefix = &v; return nil }, keepEmpty: true},
+	{name: "MAGEPACK_CGO", set: func(c *Config, v string) error { return parseBool(&c.CGO, v) }},
+	{name: "MAGEPACK_CC", set: func(c *Config, v string) error { c.CC = v; return nil }},
+	{name: "MAGEPACK_LDFLAGS", set: func(c *Config, v string) error { c.Ldflags = v; return nil }},
+	{name: "MAGEPACK_VERSION_VAR", set: func(c *Config, v string) error { c.VersionVar = v; return nil }},
+	{name: "MAGEPACK_COMMIT_VAR", set: func(c *Config, v string) error { c.CommitVar = v; return nil }},
+	{name: "MAGEPACK_DATE_VAR", set: func(c *Config, v string) error { c.DateVar = v; return nil }},
+	{name: "MAGEPACK_PARALLEL", set: func(c *Config, v string) error { return parsePositive(&c.Parallel, v) }},
+	{name: "MAGEPACK_ALPINE_BASE", set: func(c *Config, v string) error { c.AlpineBase = v; return nil }},
+	{name: "MAGEPACK_DOCKERFILE", set: func(c *Config, v string) error { c.Dockerfile = v; return nil }},
+	{name: "MAGEPACK_BUILDER", set: func(c *Config, v string) error { c.Builder = v; return nil }},
+	{name: "MAGEPACK_PULL", set: func(c *Config, v string) error { c.Pull = v; return nil }},
+	{name: "MAGEPACK_SMOKE", set: func(c *Config, v string) error {
+		c.Smoke = v
+		clearServices(c, func(s *Service) { s.Smoke = "" })
+		return nil
+	}},
+	{name: "MAGEPACK_PORT", set: func(c *Config, v string) error {
+		clearServices(c, func(s *Service) { s.Port = 0 })
+		return parsePort(&c.Port, v)
+	}},
+	{name: "MAGEPACK_TZDATA", set: func(c *Config, v string) error { return parseBool(&c.TZData, v) }},
+	{name: "MAGEPACK_CA_BUNDLE", set: func(c *Config, v string) error { c.CABundle = v; return nil }},
+	{name: "MAGEPACK_VARIANTS", set: func(c *Config, v string) error { c.Variants = v; return nil }},
+	{name: "MAGEPACK_PUSH", set: func(c *Config, v string) error { c.Push = v; return nil }},
+	{name: "MAGEPACK_SHARD", set: func(c *Config, v string) error { c.Shard = v; return nil }},
+	{name: "MAGEPACK_MERGE", set: func(c *Config, v string) error { c.Merge = v; return nil }},
+	{name: "MAGEPACK_TIMINGS", set: func(c *Config, v string) error { return parseBool(&c.Timings, v) }},
+}
+
+// clearServices applies fn to every per-service setting: an environment
+// variable applies to all services, over what Go set for each.
+func clearServices(c *Config, fn func(*Service)) {
+	for name, s := range c.Services {
+		fn(&s)
+		c.Services[name] = s
+	}
 }
 
 // merge returns base overridden by every set variable that lookup finds,
-// and the defaults that do not depend on the repo. All bad values are
-// reported together, each naming its variable.
+// with the defaults that do not depend on the repo filled in. base is not
+// modified. Every bad value is reported, each naming its variable, in one
+// *configError.
 func merge(base Config, lookup func(string) (string, bool)) (Config, error) {
 	c := base
+	c.Services = maps.Clone(base.Services)
 	var errs []error
 	for _, ev := range envVars {
 		// An empty variable counts as unset, as CI templates pass
 		// unset inputs as empty strings: it neither clears a Go-level
 		// value nor fails to parse.
 		v, ok := lookup(ev.name)
-		if !ok || strings.TrimSpace(v) == "" {
+		v = strings.TrimSpace(v)
+		if !ok || v == "" && !ev.keepEmpty {
 			continue
 		}
-		if err := ev.set(&c, strings.TrimSpace(v)); err != nil {
+		if err := ev.set(&c, v); err != nil {
 			errs = append(errs, fmt.Errorf("%s=%q: %w", ev.name, v, err))
 		}
 	}
@@ -146,65 +211,21 @@ func merge(base Config, lookup func(string) (string, bool)) (Config, error) {
 			*p = v
 		}
 	}
-	def(&c.Platforms, defaultPlatforms)
+	def(&c.Platforms, platform.Default)
 	def(&c.Dist, defaultDist)
 	def(&c.AlpineBase, defaultAlpineBase)
 	def(&c.Pull, defaultPull)
 	def(&c.Smoke, defaultSmoke)
 	def(&c.Variants, defaultVariants)
 	def(&c.Push, defaultPush)
-	def(&c.VersionVar, "main.version")
-	def(&c.CommitVar, "main.commit")
-	def(&c.DateVar, "main.date")
+	def(&c.Merge, defaultMerge)
 	if c.Port == 0 {
 		c.Port = defaultPort
-	}
-	if c.Port < 0 || c.Port > 65535 {
-		errs = append(errs, fmt.Errorf("port %d is out of range: want 1-65535 (MAGEPACK_PORT)", c.Port))
-	}
-	switch c.Pull {
-	case "missing", "always", "never":
-	default:
-		errs = append(errs, fmt.Errorf("pull policy %q is not valid: want missing, always or never (MAGEPACK_PULL)", c.Pull))
-	}
-	if c.Smoke != "off" && c.Smoke != "start" && !strings.HasPrefix(c.Smoke, "/") {
-		errs = append(errs, fmt.Errorf("smoke mode %q is not valid: want off, start, or an HTTP path such as /healthz (MAGEPACK_SMOKE)", c.Smoke))
-	}
-	switch c.Push {
-	case "auto", "never":
-	default:
-		errs = append(errs, fmt.Errorf("push mode %q is not valid: want auto or never (MAGEPACK_PUSH)", c.Push))
-	}
-	if _, err := parseVariants(c.Variants); err != nil {
-		errs = append(errs, err)
-	}
-	if c.Dockerfile != "" && !filepath.IsAbs(c.Dockerfile) && strings.HasPrefix(filepath.Clean(c.Dockerfile), "..") {
-		errs = append(errs, fmt.Errorf("dockerfile %q is outside the module: the build context is the module root (MAGEPACK_DOCKERFILE)", c.Dockerfile))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return c, &configError{err}
 	}
 	return c, nil
-}
-
-// parseVariants splits a comma-separated variant list and rejects unknown
-// variants.
-func parseVariants(s string) ([]string, error) {
-	var out []string
-	seen := map[string]bool{}
-	for _, v := range strings.Split(s, ",") {
-		v = strings.TrimSpace(v)
-		switch v {
-		case "scratch", "alpine":
-		default:
-			return nil, fmt.Errorf("variant %q is not valid: want a comma-separated list of scratch and alpine (MAGEPACK_VARIANTS)", v)
-		}
-		if !seen[v] {
-			seen[v] = true
-			out = append(out, v)
-		}
-	}
-	return out, nil
 }
 
 func parseBool(p *bool, v string) error {
@@ -234,6 +255,15 @@ func parsePort(p *int, v string) error {
 		return errors.New("want a port number from 1 to 65535")
 	}
 	*p = n
+	return nil
+}
+
+// checkDockerfilePath rejects a relative Dockerfile path that leaves the
+// module: the build context is the module root.
+func checkDockerfilePath(df string) error {
+	if df != "" && !filepath.IsAbs(df) && strings.HasPrefix(filepath.Clean(df), "..") {
+		return fmt.Errorf("dockerfile %q is outside the module: the build context is the module root (MAGEPACK_DOCKERFILE)", df)
+	}
 	return nil
 }
 

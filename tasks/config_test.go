@@ -7,15 +7,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/magepack/magepack/tasks/engine"
+	"github.com/magepack/magepack/tasks/platform"
 )
 
-// envOf is a lookup over a fixed environment, as merge takes it.
-func envOf(env map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) {
-		v, ok := env[k]
-		return v, ok
-	}
-}
+func strPtr(s string) *string { return &s }
 
 // TestMergeEveryVariable checks env > Go > defaults for every MAGEPACK_*
 // variable: the default alone, a Go value over it, and an environment value
@@ -32,16 +29,16 @@ func TestMergeEveryVariable(t *testing.T) {
 	}{
 		{"MAGEPACK_MAIN", func(c Config) any { return c.Main }, "", func(c *Config) { c.Main = "./cmd/a" }, "./cmd/a", "./cmd/b", "./cmd/b"},
 		{"MAGEPACK_NAME", func(c Config) any { return c.Name }, "", func(c *Config) { c.Name = "a" }, "a", "b", "b"},
-		{"MAGEPACK_PLATFORMS", func(c Config) any { return c.Platforms }, defaultPlatforms, func(c *Config) { c.Platforms = "linux/arm64" }, "linux/arm64", " linux/amd64,windows/amd64 ", "linux/amd64,windows/amd64"},
+		{"MAGEPACK_PLATFORMS", func(c Config) any { return c.Platforms }, platform.Default, func(c *Config) { c.Platforms = "linux/arm64" }, "linux/arm64", " linux/amd64,windows/amd64 ", "linux/amd64,windows/amd64"},
 		{"MAGEPACK_DIST", func(c Config) any { return c.Dist }, "dist", func(c *Config) { c.Dist = "out" }, "out", "/tmp/x", "/tmp/x"},
 		{"MAGEPACK_IMAGE", func(c Config) any { return c.Image }, "", func(c *Config) { c.Image = "a" }, "a", "ghcr.io/team/b", "ghcr.io/team/b"},
 		{"MAGEPACK_VERSION", func(c Config) any { return c.Version }, "", func(c *Config) { c.Version = "1.0.0" }, "1.0.0", "v2.0.0", "v2.0.0"},
 		{"MAGEPACK_CGO", func(c Config) any { return c.CGO }, false, func(c *Config) { c.CGO = true }, true, "0", false},
 		{"MAGEPACK_CC", func(c Config) any { return c.CC }, "", func(c *Config) { c.CC = "gcc" }, "gcc", "musl-gcc", "musl-gcc"},
 		{"MAGEPACK_LDFLAGS", func(c Config) any { return c.Ldflags }, "", func(c *Config) { c.Ldflags = "-X a=b" }, "-X a=b", "-X main.date={{.Date}}", "-X main.date={{.Date}}"},
-		{"MAGEPACK_VERSION_VAR", func(c Config) any { return c.VersionVar }, "main.version", func(c *Config) { c.VersionVar = "main.v" }, "main.v", "x.Version", "x.Version"},
-		{"MAGEPACK_COMMIT_VAR", func(c Config) any { return c.CommitVar }, "main.commit", func(c *Config) { c.CommitVar = "main.c" }, "main.c", "x.Commit", "x.Commit"},
-		{"MAGEPACK_DATE_VAR", func(c Config) any { return c.DateVar }, "main.date", func(c *Config) { c.DateVar = "main.d" }, "main.d", "x.Date", "x.Date"},
+		{"MAGEPACK_VERSION_VAR", func(c Config) any { return c.VersionVar }, "", func(c *Config) { c.VersionVar = "main.v" }, "main.v", "x.Version", "x.Version"},
+		{"MAGEPACK_COMMIT_VAR", func(c Config) any { return c.CommitVar }, "", func(c *Config) { c.CommitVar = "main.c" }, "main.c", "x.Commit", "x.Commit"},
+		{"MAGEPACK_DATE_VAR", func(c Config) any { return c.DateVar }, "", func(c *Config) { c.DateVar = "main.d" }, "main.d", "x.Date", "x.Date"},
 		{"MAGEPACK_PARALLEL", func(c Config) any { return c.Parallel }, 0, func(c *Config) { c.Parallel = 3 }, 3, "1", 1},
 		{"MAGEPACK_ALPINE_BASE", func(c Config) any { return c.AlpineBase }, defaultAlpineBase, func(c *Config) { c.AlpineBase = "mirror/alpine:3" }, "mirror/alpine:3", "magepack-test/alpine:3", "magepack-test/alpine:3"},
 		{"MAGEPACK_DOCKERFILE", func(c Config) any { return c.Dockerfile }, "", func(c *Config) { c.Dockerfile = "Dockerfile" }, "Dockerfile", "build/Dockerfile.scratch", "build/Dockerfile.scratch"},
@@ -53,6 +50,10 @@ func TestMergeEveryVariable(t *testing.T) {
 		{"MAGEPACK_CA_BUNDLE", func(c Config) any { return c.CABundle }, "", func(c *Config) { c.CABundle = "ca.pem" }, "ca.pem", "/etc/ca.pem", "/etc/ca.pem"},
 		{"MAGEPACK_VARIANTS", func(c Config) any { return c.Variants }, "scratch,alpine", func(c *Config) { c.Variants = "alpine" }, "alpine", "scratch", "scratch"},
 		{"MAGEPACK_PUSH", func(c Config) any { return c.Push }, "auto", func(c *Config) { c.Push = "never" }, "never", "auto", "auto"},
+		{"MAGEPACK_TAG_PREFIX", func(c Config) any { return c.TagPrefix }, (*string)(nil), func(c *Config) { c.TagPrefix = strPtr("services/") }, strPtr("services/"), "", strPtr("")},
+		{"MAGEPACK_SHARD", func(c Config) any { return c.Shard }, "", func(c *Config) { c.Shard = "1/2" }, "1/2", "2/3", "2/3"},
+		{"MAGEPACK_MERGE", func(c Config) any { return c.Merge }, "dist-*", func(c *Config) { c.Merge = "parts/*" }, "parts/*", "a,b", "a,b"},
+		{"MAGEPACK_TIMINGS", func(c Config) any { return c.Timings }, false, func(c *Config) { c.Timings = true }, true, "0", false},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {
@@ -100,7 +101,9 @@ func TestMergeEmptyIsUnset(t *testing.T) {
 	goCfg := Config{Platforms: "linux/arm64", CGO: true, Parallel: 2, Port: 9000, Pull: "never"}
 	env := map[string]string{}
 	for _, ev := range envVars {
-		env[ev.name] = " "
+		if !ev.keepEmpty {
+			env[ev.name] = " "
+		}
 	}
 	got, err := merge(goCfg, envOf(env))
 	require.NoError(t, err)
@@ -150,9 +153,17 @@ func TestMergeErrors(t *testing.T) {
 		{"port zero", Config{}, map[string]string{"MAGEPACK_PORT": "0"}, []string{`MAGEPACK_PORT="0"`}},
 		{"port too high", Config{}, map[string]string{"MAGEPACK_PORT": "65536"}, []string{`MAGEPACK_PORT="65536"`}},
 		{"port from Go out of range", Config{Port: 70000}, nil, []string{"port 70000 is out of range", "(MAGEPACK_PORT)"}},
-		{"pull policy", Config{}, map[string]string{"MAGEPACK_PULL": "sometimes"}, []string{`pull policy "sometimes"`, "missing, always or never", "(MAGEPACK_PULL)"}},
-		{"pull policy from Go", Config{Pull: "Never"}, nil, []string{`pull policy "Never"`, "(MAGEPACK_PULL)"}},
-		{"smoke mode", Config{}, map[string]string{"MAGEPACK_SMOKE": "healthz"}, []string{`smoke mode "healthz"`, "such as /healthz", "(MAGEPACK_SMOKE)"}},
+		{"pull policy", Config{}, map[string]string{"MAGEPACK_PULL": "sometimes"}, []string{`pull policy "sometimes"`, "missing, always or never", "MAGEPACK_PULL"}},
+		{"pull policy from Go", Config{Pull: "on demand"}, nil, []string{`pull policy "on demand"`, "MAGEPACK_PULL"}},
+		{"smoke mode", Config{}, map[string]string{"MAGEPACK_SMOKE": "healthz"}, []string{`smoke setting "healthz"`, "/healthz", "(MAGEPACK_SMOKE)"}},
+		{"smoke path with a space", Config{}, map[string]string{"MAGEPACK_SMOKE": "/health z"}, []string{`smoke setting "/health z"`, "(MAGEPACK_SMOKE)"}},
+		{"per-service smoke", Config{Services: map[string]Service{"cli": {Smoke: "sometimes"}}}, nil, []string{`smoke setting "sometimes"`, `Settings.Services["cli"].Smoke`}},
+		{"per-service port", Config{Services: map[string]Service{"api": {Port: 70000}}}, nil, []string{"port 70000 of service api", `Settings.Services["api"].Port`}},
+		{"shard zero", Config{}, map[string]string{"MAGEPACK_SHARD": "0/3"}, []string{`shard "0/3"`, "(MAGEPACK_SHARD)"}},
+		{"shard past the end", Config{}, map[string]string{"MAGEPACK_SHARD": "4/3"}, []string{`shard "4/3"`, "1 <= k <= n", "(MAGEPACK_SHARD)"}},
+		{"shard not numbers", Config{Shard: "a/b"}, nil, []string{`shard "a/b"`, "(MAGEPACK_SHARD)"}},
+		{"timings not a boolean", Config{}, map[string]string{"MAGEPACK_TIMINGS": "always"}, []string{`MAGEPACK_TIMINGS="always"`, "want 0 or 1"}},
+		{"version not semver", Config{}, map[string]string{"MAGEPACK_VERSION": "1.2"}, []string{`version "1.2" is not semver`, "(MAGEPACK_VERSION)"}},
 		{"push mode", Config{}, map[string]string{"MAGEPACK_PUSH": "always"}, []string{`push mode "always"`, "auto or never", "(MAGEPACK_PUSH)"}},
 		{"unknown variant", Config{}, map[string]string{"MAGEPACK_VARIANTS": "scratch,distroless"}, []string{`variant "distroless"`, "(MAGEPACK_VARIANTS)"}},
 		{"empty variant", Config{}, map[string]string{"MAGEPACK_VARIANTS": "scratch,"}, []string{`variant ""`, "(MAGEPACK_VARIANTS)"}},
@@ -165,7 +176,7 @@ func TestMergeErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := merge(tt.goCf, envOf(tt.env))
+			_, err := configure(tt.goCf, envOf(tt.env))
 			require.Error(t, err)
 			var ce *configError
 			assert.True(t, errors.As(err, &ce), "a *configError, got %T", err)
@@ -176,4 +187,34 @@ func TestMergeErrors(t *testing.T) {
 			assert.True(t, strings.HasPrefix(err.Error(), "configuration: "), err.Error())
 		})
 	}
+}
+
+// TestParseOptionsTypes: each setting is parsed once, by its concern
+// package's own parser, into the value the targets use.
+func TestParseOptionsTypes(t *testing.T) {
+	o, err := configure(Config{
+		Pull: " Never", Smoke: "/healthz", Port: 9000, Variants: "alpine, scratch,alpine", Push: "never",
+		Shard: "2/3", Merge: " a, b/*,", Version: "v1.2.3",
+		Services: map[string]Service{"cli": {Smoke: "off"}, "api": {Port: 3000}},
+	}, envOf(nil))
+	require.NoError(t, err)
+	assert.Equal(t, engine.PullNever, o.pull, "the engine's own rule: case and spaces do not matter")
+	assert.Equal(t, engine.SmokeOptions{Mode: engine.SmokeHTTP, Path: "/healthz", Port: 9000}, o.smoke)
+	assert.Equal(t, []string{"alpine", "scratch"}, o.variants, "deduplicated, in order")
+	assert.False(t, o.push)
+	assert.Equal(t, shard{k: 2, n: 3}, o.shard)
+	assert.Equal(t, []string{"a", "b/*"}, o.merge)
+	assert.Equal(t, "1.2.3", o.version.String())
+	assert.Equal(t, map[string]engine.SmokeOptions{
+		"cli": {Mode: engine.SmokeOff, Port: 9000},
+		"api": {Mode: engine.SmokeHTTP, Path: "/healthz", Port: 3000},
+	}, o.services)
+
+	t.Run("environment applies to every service", func(t *testing.T) {
+		goCfg := Config{Services: map[string]Service{"cli": {Smoke: "off", Port: 1}}}
+		o, err := configure(goCfg, envOf(map[string]string{"MAGEPACK_SMOKE": "start", "MAGEPACK_PORT": "8081"}))
+		require.NoError(t, err)
+		assert.Equal(t, engine.SmokeOptions{Mode: engine.SmokeStart, Port: 8081}, o.services["cli"])
+		assert.Equal(t, Service{Smoke: "off", Port: 1}, goCfg.Services["cli"], "the Go-level settings are not modified")
+	})
 }

@@ -5,10 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/magefile/mage/mg"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/engine"
@@ -17,7 +16,7 @@ import (
 	"github.com/magepack/magepack/tasks/platform"
 )
 
-// DockerScratch builds the scratch image from the checked Linux binary, loads it into the Docker engine, tags it and smoke-runs it.
+// DockerScratch builds each service's scratch image from its checked Linux binary, loads it into the Docker engine, tags it and smoke-runs it.
 //
 // The image holds only the static binary at /usr/local/bin/<name>, a CA
 // bundle, and /etc/passwd and /etc/group with the non-root user 65532. It is
@@ -25,86 +24,190 @@ import (
 // image ID. With MAGEPACK_DOCKERFILE set, the engine builds that Dockerfile
 // instead.
 func DockerScratch(ctx context.Context) error {
-	return fail(dockerImage(ctx, "scratch"))
+	return target(ctx, func(r *run, ctx context.Context) error {
+		_, err := r.dockerImages(ctx, variantScratch)
+		return err
+	})
 }
 
-// DockerAlpine builds the Alpine image (MAGEPACK_ALPINE_BASE plus the checked binary and a non-root user), loads it into the Docker engine, tags it and smoke-runs it.
+// DockerAlpine builds each service's Alpine image (MAGEPACK_ALPINE_BASE plus the checked binary and a non-root user), loads it into the Docker engine, tags it and smoke-runs it.
 //
 // The base is pulled through the engine per MAGEPACK_PULL. A binary that
 // needs glibc is refused before anything is built. With MAGEPACK_DOCKERFILE
 // set, the engine builds that Dockerfile instead.
 func DockerAlpine(ctx context.Context) error {
-	return fail(dockerImage(ctx, "alpine"))
-}
-
-// dockerImage makes one variant's image in the engine, the assembled way or
-// the Dockerfile way, smoke-runs it and records it.
-func dockerImage(ctx context.Context, variant string) error {
-	p, err := setup(ctx)
-	if err != nil {
+	return target(ctx, func(r *run, ctx context.Context) error {
+		_, err := r.dockerImages(ctx, variantAlpine)
 		return err
-	}
-	if p.cfg.Dockerfile != "" {
-		// A missing Dockerfile is a configuration mistake, whether or not
-		// an engine answers.
-		if _, err := planDockerfile(p); err != nil {
-			return err
-		}
-	}
-	eng, err := connect(ctx)
-	if err != nil {
-		return err
-	}
-	var img dist.Image
-	if p.cfg.Dockerfile != "" {
-		img, err = dockerfileImage(ctx, p, eng, variant)
-	} else {
-		mg.CtxDeps(ctx, engineBinary)
-		img, err = assembledImage(ctx, p, eng, variant)
-	}
-	if err != nil {
-		return err
-	}
-	if err := smoke(ctx, p, eng, variant, img.Reference); err != nil {
-		return err
-	}
-	// Under the lock, which also creates dist/: a Dockerfile build writes
-	// nothing else there, and another run may be updating artifacts.json.
-	unlock, err := lockDist(ctx, p)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	return dist.Update(p.dist, func(m *dist.Manifest) error {
-		m.PutImage(img)
-		return nil
 	})
 }
 
-// assembledImage builds the image in-process from the engine platform's
-// binary and loads it.
-func assembledImage(ctx context.Context, p *project, eng *engine.Engine, variant string) (dist.Image, error) {
-	bin := engineBin.report
-	check := linkage.CheckScratch
-	var base v1.Image
-	if variant == "alpine" {
-		check = linkage.CheckAlpine
+// imageSubject prefixes an image's progress lines: the variant alone for a
+// single service ("[scratch]"), else "[api scratch]".
+func (p *project) imageSubject(s *service, variant string) string {
+	if len(p.services) == 1 {
+		return variant
 	}
-	if err := check(bin); err != nil {
+	return s.name + " " + variant
+}
+
+// dockerImages makes variant's image of every service in the engine, the
+// assembled way or the Dockerfile way, smoke-runs each and records them,
+// once per run. Every service is tried; all failures are reported. It
+// returns the images made, in the order of the services.
+func (r *run) dockerImages(ctx context.Context, variant string) ([]dist.Image, error) {
+	return do(r, "docker "+variant, func() ([]dist.Image, error) {
+		p := r.p
+		if p.opts.dockerfile != "" {
+			// A missing Dockerfile is a configuration mistake, whether or
+			// not an engine answers.
+			if _, err := planDockerfile(p); err != nil {
+				return nil, err
+			}
+		}
+		eng, err := r.engine(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var reports map[string]linkage.Report
+		if p.opts.dockerfile == "" {
+			if reports, err = r.engineBinaries(ctx); err != nil {
+				return nil, err
+			}
+		}
+		imgs := make([]dist.Image, len(p.services))
+		errs := make([]error, len(p.services))
+		var g errgroup.Group
+		g.SetLimit(2)
+		for i, s := range p.services {
+			g.Go(func() error {
+				imgs[i], errs[i] = r.dockerImage(ctx, eng, s, variant, reports[s.name])
+				return nil
+			})
+		}
+		_ = g.Wait()
+		// Under the lock, which also creates dist/: a Dockerfile build
+		// writes nothing else there, and another run may be updating
+		// artifacts.json.
+		unlock, err := r.lockDist(ctx)
+		if err != nil {
+			return nil, errors.Join(append(errs, err)...)
+		}
+		defer unlock()
+		rerr := dist.Update(p.dist, func(m *dist.Manifest) error {
+			for i, img := range imgs {
+				if errs[i] == nil {
+					m.PutImage(img)
+				}
+			}
+			return nil
+		})
+		return imgs, errors.Join(append(errs, rerr)...)
+	})
+}
+
+// dockerImage makes one service's image in the engine and smoke-runs it.
+func (r *run) dockerImage(ctx context.Context, eng *engine.Engine, s *service, variant string, bin linkage.Report) (dist.Image, error) {
+	var img dist.Image
+	var err error
+	if r.p.opts.dockerfile != "" {
+		img, err = r.dockerfileImage(ctx, eng, s, variant)
+	} else {
+		img, err = r.assembledImage(ctx, eng, s, variant, bin)
+	}
+	if err != nil {
+		return img, err
+	}
+	return img, r.smoke(ctx, eng, s, variant, img.Reference)
+}
+
+// imagePlan is one service's image of one variant for one platform,
+// decided before any work: what image.Build gets (but the base), the
+// references it goes by and the base to put under it.
+type imagePlan struct {
+	svc     *service
+	variant string
+	pl      platform.Platform
+	spec    image.Spec
+	refs    []string
+	base    string // the Alpine base reference; "" for scratch
+}
+
+// planImage decides s's variant image for pl from the binary at binary.
+func (p *project) planImage(s *service, variant string, pl platform.Platform, binary string) imagePlan {
+	o := p.opts
+	ip := imagePlan{
+		svc: s, variant: variant, pl: pl, refs: p.refs(s, variant),
+		spec: image.Spec{
+			Name:     s.name,
+			Binary:   binary,
+			OS:       pl.OS,
+			Arch:     pl.Arch,
+			Variant:  pl.ImageVariant(),
+			CABundle: o.caBundle,
+			TZData:   o.tzdata && variant == variantScratch,
+			Port:     s.smoke.Port,
+			Labels:   p.labels(s),
+			Created:  p.created,
+		},
+	}
+	if variant == variantAlpine {
+		ip.base = o.alpineBase
+	}
+	return ip
+}
+
+// assemble builds the planned image on base (nil for scratch): the one way
+// magepack makes an image, shared by the engine targets and publish.
+func assemble(ip imagePlan, base v1.Image) (v1.Image, error) {
+	spec := ip.spec
+	spec.Base = base
+	img, err := image.Build(spec)
+	if err != nil {
+		if errors.Is(err, image.ErrNoCABundle) {
+			return nil, fmt.Errorf("assemble the %s image of %s for %s: %w", ip.variant, ip.svc.name, ip.pl, err)
+		}
+		return nil, &imageError{fmt.Errorf("assemble the %s image of %s for %s: %w", ip.variant, ip.svc.name, ip.pl, err)}
+	}
+	return img, nil
+}
+
+// variantCheck is the linkage check a variant's binary must pass.
+func variantCheck(variant string) func(linkage.Report) error {
+	if variant == variantAlpine {
+		return linkage.CheckAlpine
+	}
+	return linkage.CheckScratch
+}
+
+// assembledImage builds s's image in-process from its binary for the
+// engine's platform and loads it.
+func (r *run) assembledImage(ctx context.Context, eng *engine.Engine, s *service, variant string, bin linkage.Report) (dist.Image, error) {
+	p := r.p
+	if err := variantCheck(variant)(bin); err != nil {
 		return dist.Image{}, err
 	}
-	if variant == "alpine" {
-		var err error
-		if base, err = alpineBase(ctx, p, eng, engineBin.platform); err != nil {
-			return dist.Image{}, err
-		}
-	}
-	img, err := assemble(p, variant, engineBin.platform, bin.Path, base)
+	pl, err := r.enginePlatform(ctx)
 	if err != nil {
 		return dist.Image{}, err
 	}
-	refs := p.refs(variant)
-	res, err := eng.Load(ctx, img, refs, func(line string) { out.printf(variant, "%s", line) })
+	ip := p.planImage(s, variant, pl, bin.Path)
+	subject := p.imageSubject(s, variant)
+	var base v1.Image
+	if ip.base != "" {
+		if base, err = r.engineBase(ctx, eng, ip.base, pl); err != nil {
+			return dist.Image{}, err
+		}
+	}
+	stop := r.phase("assemble")
+	img, err := assemble(ip, base)
+	stop()
+	if err != nil {
+		return dist.Image{}, err
+	}
+	stop = r.phase("load")
+	res, err := eng.Load(ctx, img, ip.refs, func(line string) { r.log.printf(subject, "%s", line) })
+	stop()
 	if err != nil {
 		return dist.Image{}, &imageError{err} // engine's errors name the tag and the engine
 	}
@@ -112,143 +215,109 @@ func assembledImage(ctx context.Context, p *project, eng *engine.Engine, variant
 	if res.Skipped {
 		verb = "unchanged, not sent:"
 	}
-	out.printf(variant, "%s %s id %s %s in %s", verb, refs[0], short(res.ID), mb(res.Size), secs(res.Duration))
-	out.printf(variant, "id %s = config digest; a registry would show the manifest digest %s", short(res.ConfigDigest), short(res.ManifestDigest))
-	for _, r := range refs[1:] {
-		out.printf(variant, "tagged %s", r)
+	r.log.printf(subject, "%s %s id %s %s in %s", verb, ip.refs[0], short(res.ID), mb(res.Size), secs(res.Duration))
+	r.log.printf(subject, "id %s = config digest; a registry would show the manifest digest %s", short(res.ConfigDigest), short(res.ManifestDigest))
+	for _, ref := range ip.refs[1:] {
+		r.log.printf(subject, "tagged %s", ref)
 	}
 	return dist.Image{
-		Reference: refs[0], Variant: variant, Platform: engineBin.platform.String(),
+		Service: s.name, Reference: ip.refs[0], Variant: variant, Platform: pl.String(),
 		ID: res.ID, ConfigDigest: res.ConfigDigest, ManifestDigest: res.ManifestDigest,
-		Size: res.Size, Tags: refs,
+		Size: res.Size, Tags: ip.refs,
 	}, nil
 }
 
-// assemble builds one variant's image for one platform: the one way magepack
-// makes an image, shared by the engine targets and publish.
-func assemble(p *project, variant string, pl platform.Platform, binary string, base v1.Image) (v1.Image, error) {
-	img, err := image.Build(image.Spec{
-		Name:     p.name,
-		Binary:   binary,
-		OS:       pl.OS,
-		Arch:     pl.Arch,
-		Variant:  pl.ImageVariant(),
-		CABundle: p.cfg.CABundle,
-		TZData:   p.cfg.TZData && variant == "scratch",
-		Port:     p.cfg.Port,
-		Labels:   p.labels(),
-		Created:  p.created,
-		Base:     base,
+// engineBase makes sure the Alpine base is in the engine (per the pull
+// policy) and reads it from there, once per run.
+func (r *run) engineBase(ctx context.Context, eng *engine.Engine, ref string, pl platform.Platform) (v1.Image, error) {
+	return do(r, "engine base "+ref, func() (v1.Image, error) {
+		if err := eng.EnsureImage(ctx, ref, r.p.opts.pull); err != nil {
+			return nil, &imageError{err}
+		}
+		info, err := eng.Inspect(ctx, ref)
+		if err != nil {
+			return nil, &imageError{err}
+		}
+		if info.Os != pl.OS || info.Architecture != pl.Arch {
+			return nil, &imageError{fmt.Errorf("base %s is %s/%s, but the engine runs %s: use a base for %s (MAGEPACK_ALPINE_BASE)", ref, info.Os, info.Architecture, pl, pl)}
+		}
+		base, err := eng.Image(ctx, ref)
+		if err != nil {
+			return nil, &imageError{err}
+		}
+		return base, nil
 	})
-	if errors.Is(err, image.ErrNoCABundle) {
-		return nil, &configError{fmt.Errorf("assemble the %s image for %s: %w; or set MAGEPACK_CA_BUNDLE to a PEM bundle", variant, pl, err)}
-	}
-	if err != nil {
-		return nil, &imageError{fmt.Errorf("assemble the %s image for %s: %w", variant, pl, err)}
-	}
-	return img, nil
 }
 
-// alpineBase makes sure the Alpine base is in the engine (per MAGEPACK_PULL)
-// and reads it from there.
-func alpineBase(ctx context.Context, p *project, eng *engine.Engine, pl platform.Platform) (v1.Image, error) {
-	ref := p.cfg.AlpineBase
-	if err := eng.EnsureImage(ctx, ref, engine.PullPolicy(p.cfg.Pull)); err != nil {
-		return nil, &imageError{err}
-	}
-	info, err := eng.Inspect(ctx, ref)
-	if err != nil {
-		return nil, &imageError{err}
-	}
-	if info.Os != pl.OS || info.Architecture != pl.Arch {
-		return nil, &imageError{fmt.Errorf("base %s is %s/%s, but the engine runs %s: use a base for %s (MAGEPACK_ALPINE_BASE)", ref, info.Os, info.Architecture, pl, pl)}
-	}
-	base, err := eng.Image(ctx, ref)
-	if err != nil {
-		return nil, &imageError{err}
-	}
-	return base, nil
-}
-
-// smoke runs the image once, as MAGEPACK_SMOKE says.
-func smoke(ctx context.Context, p *project, eng *engine.Engine, variant, ref string) error {
-	opts, err := engine.ParseSmoke(p.cfg.Smoke)
-	if err != nil {
-		return &configError{err}
-	}
+// smoke runs s's image once, as its smoke setting says.
+func (r *run) smoke(ctx context.Context, eng *engine.Engine, s *service, variant, ref string) error {
+	subject := r.p.imageSubject(s, variant)
+	opts := s.smoke
 	if opts.Mode == engine.SmokeOff {
-		out.printf(variant, "smoke run off (MAGEPACK_SMOKE=off)")
+		r.log.printf(subject, "smoke run off")
 		return nil
 	}
-	opts.Port = p.cfg.Port
+	stop := r.phase("smoke")
 	res, err := eng.Smoke(ctx, ref, opts)
+	stop()
 	if err != nil {
 		return &imageError{err}
 	}
 	if opts.Mode == engine.SmokeHTTP {
-		out.printf(variant, "smoke run ok: %s answered %d in %s", opts.Path, res.Status, secs(res.Duration))
+		r.log.printf(subject, "smoke run ok: %s answered %d in %s", opts.Path, res.Status, secs(res.Duration))
 	} else {
-		out.printf(variant, "smoke run ok: still running after %s", secs(res.Duration))
+		r.log.printf(subject, "smoke run ok: still running after %s", secs(res.Duration))
 	}
 	return nil
 }
 
-// engineBin is the binary for the engine's own platform, built and
-// inspected once per run by engineBinary.
-var engineBin struct {
-	platform platform.Platform
-	report   linkage.Report
+// enginePlatform is the engine's platform, asked once per run. An engine
+// that runs other than Linux containers cannot run magepack's images.
+func (r *run) enginePlatform(ctx context.Context) (platform.Platform, error) {
+	return do(r, "engine platform", func() (platform.Platform, error) {
+		eng, err := r.engine(ctx)
+		if err != nil {
+			return platform.Platform{}, err
+		}
+		goos, arch, variant, err := eng.Platform(ctx)
+		if err != nil {
+			return platform.Platform{}, &imageError{err}
+		}
+		if goos != "linux" {
+			return platform.Platform{}, &imageError{fmt.Errorf("the engine at %s runs %s containers; magepack builds Linux images: switch the engine to Linux containers", eng.Where(), goos)}
+		}
+		return platform.Platform{OS: goos, Arch: arch, Variant: variant}, nil
+	})
 }
 
-// engineBinary builds the main package for the engine's platform (only
-// that one: an image needs nothing else) and reads its headers.
-func engineBinary(ctx context.Context) error {
-	p, err := setup(ctx)
-	if err != nil {
-		return fail(err)
-	}
-	eng, err := connect(ctx)
-	if err != nil {
-		return fail(err)
-	}
-	goos, arch, variant, err := eng.Platform(ctx)
-	if err != nil {
-		return fail(&imageError{err})
-	}
-	pl := platform.Platform{OS: goos, Arch: arch, Variant: variant}
-	if goos != "linux" {
-		return fail(&imageError{fmt.Errorf("the engine at %s runs %s containers; magepack builds Linux images: switch the engine to Linux containers", eng.Where(), goos)})
-	}
-	if err := compile(ctx, p, []platform.Platform{pl}); err != nil {
-		return fail(err)
-	}
-	path := p.binaryPath(pl)
-	rep, err := linkage.Inspect(path)
-	if err != nil {
-		return fail(err)
-	}
-	engineBin.platform, engineBin.report = pl, rep
-	out.printf(pl.String(), "%s: %s", filepath.Base(path), rep.Summary())
-	return nil
-}
-
-// session engine: one connection per run.
-var eng struct {
-	once sync.Once
-	e    *engine.Engine
-	err  error
-}
-
-// connect finds the Docker engine once per run.
-func connect(ctx context.Context) (*engine.Engine, error) {
-	eng.once.Do(func() { eng.e, eng.err = engine.Connect(ctx) })
-	return eng.e, eng.err
-}
-
-// short abbreviates a digest for progress lines: sha256:0123456789ab.
-func short(d string) string {
-	if len(d) > 19 {
-		return d[:19]
-	}
-	return d
+// engineBinaries builds every service for the engine's platform (only
+// that one: an image needs nothing else), unless this run built it
+// already, and reads the binaries' headers, once per run. The reports are
+// keyed by service name.
+func (r *run) engineBinaries(ctx context.Context) (map[string]linkage.Report, error) {
+	return do(r, "engine binaries", func() (map[string]linkage.Report, error) {
+		pl, err := r.enginePlatform(ctx)
+		if err != nil {
+			return nil, err
+		}
+		p := r.p
+		jobs := make([]job, len(p.services))
+		for i, s := range p.services {
+			jobs[i] = job{svc: s, pl: pl}
+		}
+		if _, err := r.compile(ctx, jobs); err != nil {
+			return nil, err
+		}
+		reports := map[string]linkage.Report{}
+		for _, j := range jobs {
+			path := p.binaryPath(j.svc, pl)
+			rep, err := linkage.Inspect(path)
+			if err != nil {
+				return nil, err
+			}
+			reports[j.svc.name] = rep
+			r.log.printf(p.subject(j), "%s: %s", filepath.Base(path), rep.Summary())
+		}
+		return reports, nil
+	})
 }

@@ -13,39 +13,37 @@ import (
 	"github.com/magepack/magepack/tasks/engine"
 )
 
-// dockerfileImage builds variant with the repo's own Dockerfile through the
-// engine (the notes' multi-stage way), after refusing a builder image whose
-// Go is older than go.mod asks for.
-func dockerfileImage(ctx context.Context, p *project, eng *engine.Engine, variant string) (dist.Image, error) {
+// dockerfileImage builds s's variant with the repo's own Dockerfile through
+// the engine (the notes' multi-stage way), after refusing a builder image
+// whose Go is older than go.mod asks for.
+func (r *run) dockerfileImage(ctx context.Context, eng *engine.Engine, s *service, variant string) (dist.Image, error) {
+	p := r.p
 	plan, err := planDockerfile(p)
 	if err != nil {
 		return dist.Image{}, err
 	}
-	if err := eng.EnsureImage(ctx, plan.builder, engine.PullPolicy(p.cfg.Pull)); err != nil {
-		return dist.Image{}, &imageError{fmt.Errorf("builder image: %w", err)}
-	}
-	have, err := engine.BuilderGoVersion(ctx, eng, plan.builder)
+	have, err := r.checkBuilder(ctx, eng, plan)
 	if err != nil {
-		return dist.Image{}, &configError{err}
-	}
-	if err := engine.CheckBuilder(have, plan.goMod, plan.builder); err != nil {
 		return dist.Image{}, err
 	}
-	if variant == "alpine" {
-		if err := eng.EnsureImage(ctx, p.cfg.AlpineBase, engine.PullPolicy(p.cfg.Pull)); err != nil {
+	if variant == variantAlpine {
+		if err := eng.EnsureImage(ctx, p.opts.alpineBase, p.opts.pull); err != nil {
 			return dist.Image{}, &imageError{err}
 		}
 	}
-	refs := p.refs(variant)
-	out.printf(variant, "building %s with %s (builder %s, Go %s)", refs[0], plan.dockerfile, plan.builder, have)
+	refs := p.refs(s, variant)
+	subject := p.imageSubject(s, variant)
+	r.log.printf(subject, "building %s with %s (builder %s, Go %s)", refs[0], plan.dockerfile, plan.builder, have)
+	stop := r.phase("build")
 	res, err := eng.Build(ctx, engine.BuildOptions{
 		ContextDir: p.root,
 		Dockerfile: plan.dockerfile,
 		Tags:       refs,
-		BuildArgs:  plan.args(p),
-		Labels:     p.labels(),
-		Progress:   func(line string) { out.printf(variant, "%s", line) },
+		BuildArgs:  plan.args(p, s),
+		Labels:     p.labels(s),
+		Progress:   func(line string) { r.log.printf(subject, "%s", line) },
 	})
+	stop()
 	if err != nil {
 		return dist.Image{}, err
 	}
@@ -53,11 +51,29 @@ func dockerfileImage(ctx context.Context, p *project, eng *engine.Engine, varian
 	if err != nil {
 		return dist.Image{}, &imageError{err}
 	}
-	out.printf(variant, "built %s id %s %s in %s (context: %d files, %s)", refs[0], short(res.ID), mb(info.Size), secs(res.Duration), res.Context.Files, mb(res.Context.Bytes))
+	r.log.printf(subject, "built %s id %s %s in %s (context: %d files, %s)", refs[0], short(res.ID), mb(info.Size), secs(res.Duration), res.Context.Files, mb(res.Context.Bytes))
 	return dist.Image{
-		Reference: refs[0], Variant: variant, Platform: info.Os + "/" + info.Architecture,
+		Service: s.name, Reference: refs[0], Variant: variant, Platform: info.Os + "/" + info.Architecture,
 		ID: res.ID, ConfigDigest: res.ID, Size: info.Size, Tags: refs,
 	}, nil
+}
+
+// checkBuilder pulls the builder image (per the pull policy) and refuses
+// one whose Go is older than go.mod asks for, once per run.
+func (r *run) checkBuilder(ctx context.Context, eng *engine.Engine, plan dockerfilePlan) (*semver.Version, error) {
+	return do(r, "builder "+plan.builder, func() (*semver.Version, error) {
+		if err := eng.EnsureImage(ctx, plan.builder, r.p.opts.pull); err != nil {
+			return nil, &imageError{fmt.Errorf("builder image: %w", err)}
+		}
+		have, err := engine.BuilderGoVersion(ctx, eng, plan.builder)
+		if err != nil {
+			return nil, &configError{err}
+		}
+		if err := engine.CheckBuilder(have, plan.goMod, plan.builder); err != nil {
+			return nil, err
+		}
+		return have, nil
+	})
 }
 
 // dockerfilePlan is what an own-Dockerfile build will do, decided before
@@ -69,7 +85,7 @@ type dockerfilePlan struct {
 }
 
 func planDockerfile(p *project) (dockerfilePlan, error) {
-	df := p.cfg.Dockerfile
+	df := p.opts.dockerfile
 	if filepath.IsAbs(df) {
 		rel, err := filepath.Rel(p.root, df)
 		if err != nil || !filepath.IsLocal(rel) {
@@ -84,21 +100,28 @@ func planDockerfile(p *project) (dockerfilePlan, error) {
 	if err != nil {
 		return dockerfilePlan{}, &configError{err}
 	}
-	builder := p.cfg.Builder
+	builder := p.opts.builder
 	if builder == "" {
 		builder = engine.DefaultBuilder(req)
 	}
 	return dockerfilePlan{dockerfile: filepath.ToSlash(df), builder: builder, goMod: req}, nil
 }
 
-// args are the build arguments every magepack Dockerfile build gets.
-func (d dockerfilePlan) args(p *project) map[string]*string {
-	s := func(v string) *string { return &v }
-	return map[string]*string{
-		"GO_IMAGE":     s(d.builder),
-		"ALPINE_IMAGE": s(p.cfg.AlpineBase),
-		"VERSION":      s(p.versionString()),
-		"COMMIT":       s(p.ver.Commit),
-		"DATE":         s(p.ver.Date.UTC().Format(time.RFC3339)),
+// args are the build arguments every magepack Dockerfile build gets; a
+// Dockerfile shared by several services tells them apart by SERVICE and
+// MAIN.
+func (d dockerfilePlan) args(p *project, s *service) map[string]*string {
+	str := func(v string) *string { return &v }
+	args := map[string]*string{
+		"GO_IMAGE":     str(d.builder),
+		"ALPINE_IMAGE": str(p.opts.alpineBase),
+		"VERSION":      str(p.versionString()),
+		"COMMIT":       str(p.ver.Commit),
+		"DATE":         str(p.ver.Date.UTC().Format(time.RFC3339)),
 	}
+	if len(p.services) > 1 {
+		args["SERVICE"] = str(s.name)
+		args["MAIN"] = str(s.main)
+	}
+	return args
 }

@@ -1,10 +1,13 @@
 package tasks
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -86,15 +89,68 @@ func svcRepo(t *testing.T, files map[string]string, tag string) string {
 	return dir
 }
 
-// resolveWith merges cfg with env (no other environment) and resolves the
-// project in dir, as setup does for a mage run.
-func resolveWith(t *testing.T, dir string, cfg Config, env map[string]string) (*project, error) {
+// testRun merges cfg with env (no other environment) and resolves a run
+// in dir, as a mage run does, with its progress going to a buffer that
+// the test log shows when the test fails. It returns the error of a
+// configuration that does not resolve.
+func testRun(t *testing.T, dir string, cfg Config, env map[string]string) (*run, error) {
 	t.Helper()
-	merged, err := merge(cfg, envOf(env))
-	if err != nil {
-		return nil, err
+	buf := &syncBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() && buf.Len() > 0 {
+			t.Logf("target output:\n%s", buf.String())
+		}
+	})
+	return newRun(context.Background(), cfg, dir, envOf(env), buf)
+}
+
+// mustRun is testRun for a configuration that must resolve.
+func mustRun(t *testing.T, dir string, cfg Config, env map[string]string) *run {
+	t.Helper()
+	r, err := testRun(t, dir, cfg, env)
+	require.NoError(t, err)
+	return r
+}
+
+// output is what r has printed so far; reset empties it.
+func output(r *run) *syncBuffer { return r.log.w.(*syncBuffer) }
+
+// syncBuffer is a bytes.Buffer safe for the parallel writers of a run.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *syncBuffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Len()
+}
+
+func (b *syncBuffer) Reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Reset()
+}
+
+// envOf is a lookup over a fixed environment, as newRun takes it.
+func envOf(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
 	}
-	return resolve(context.Background(), merged, dir, func(k string) string { return env[k] })
 }
 
 // needGCC skips the test when gcc (which cgo builds use) is missing and
@@ -108,4 +164,20 @@ func needGCC(t *testing.T) {
 		}
 		t.Fatal(msg)
 	}
+}
+
+// pubGit runs git in dir with a fixed identity and commit time.
+func pubGit(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"GIT_AUTHOR_NAME=magepack test", "GIT_AUTHOR_EMAIL=test@magepack.invalid",
+		"GIT_COMMITTER_NAME=magepack test", "GIT_COMMITTER_EMAIL=test@magepack.invalid",
+		"GIT_AUTHOR_DATE=2024-05-06T07:08:09Z", "GIT_COMMITTER_DATE=2024-05-06T07:08:09Z",
+		"GIT_CONFIG_NOSYSTEM=1", "HOME="+dir,
+	)
+	b, err := cmd.CombinedOutput()
+	require.NoError(t, err, "git %s: %s", strings.Join(args, " "), b)
+	return strings.TrimSpace(string(b))
 }

@@ -4,42 +4,55 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/Masterminds/semver/v3"
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/version"
 )
 
-// project is the plan every target works from: the configuration with the
-// repo's own defaults filled in, as plain values.
+// project is the plan every target works from: the options with the repo's
+// own defaults filled in (module, services, platforms, version), as plain
+// values.
 type project struct {
-	cfg        Config
+	opts       options
 	root       string // module root, absolute
 	modulePath string
-	main       string // "./cmd/app" style, relative to root
-	name       string
+	services   []*service
 	dist       string // absolute
-	image      string // repository, e.g. "example-app" or "127.0.0.1:5000/team/app"
 	platforms  []platform.Platform
 	goVersion  string
 	ver        version.Info
 	created    time.Time // SOURCE_DATE_EPOCH, else the commit's time
+	// notes are said once when a run starts: defaults derived in a way
+	// the user may not expect.
+	notes []string
 }
 
-// resolve fills in the repo-derived defaults of cfg for the module that
+// service is one main package: its binaries, its image and its smoke run.
+type service struct {
+	name  string // binary base name: dist/<name>_<os>_<arch>[.exe]
+	main  string // "./cmd/api" style, relative to the module root
+	image string // repository, e.g. "api" or "ghcr.io/team/api"
+	smoke engine.SmokeOptions
+}
+
+// resolve fills in the repo-derived defaults of o for the module that
 // contains dir, and checks everything a target will need, so a bad setting
 // fails before any work starts.
-func resolve(ctx context.Context, cfg Config, dir string, getenv func(string) string) (*project, error) {
-	p := &project{cfg: cfg}
+func resolve(ctx context.Context, o options, dir string, getenv func(string) string) (*project, error) {
+	p := &project{opts: o}
 	root, err := gobuild.ModuleRoot(ctx, dir)
 	if err != nil {
 		return nil, &configError{err}
@@ -48,45 +61,21 @@ func resolve(ctx context.Context, cfg Config, dir string, getenv func(string) st
 	if p.modulePath, err = gobuild.ModulePath(ctx, root); err != nil {
 		return nil, &configError{err}
 	}
-
-	if cfg.Main == "" {
-		if p.main, err = gobuild.FindMain(ctx, root); err != nil {
-			return nil, &configError{err}
-		}
-	} else {
-		p.main = gobuild.NormalizeMain(cfg.Main)
-		if err := gobuild.ValidateMain(ctx, root, p.main); err != nil {
-			return nil, &configError{fmt.Errorf("MAGEPACK_MAIN: %w", err)}
-		}
-	}
-	p.name = cfg.Name
-	if p.name == "" {
-		p.name = path.Base(path.Join(p.modulePath, filepath.ToSlash(p.main)))
-	}
-	if err := checkName(p.name); err != nil {
-		return nil, &configError{err}
+	if p.services, err = p.resolveServices(ctx); err != nil {
+		return nil, err
 	}
 
-	p.dist = cfg.Dist
+	p.dist = o.dist
 	if !filepath.IsAbs(p.dist) {
 		p.dist = filepath.Join(root, p.dist)
 	}
 	if fi, err := os.Stat(p.dist); err == nil && !fi.IsDir() {
-		return nil, &configError{fmt.Errorf("dist %q is a file, not a folder: remove it or set MAGEPACK_DIST", cfg.Dist)}
+		return nil, &configError{fmt.Errorf("dist %q is a file, not a folder: remove it or set MAGEPACK_DIST", o.dist)}
 	}
-
-	if cfg.CABundle != "" {
-		if err := checkCABundle(cfg.CABundle); err != nil {
+	if o.caBundle != "" {
+		if err := checkCABundle(o.caBundle); err != nil {
 			return nil, &configError{err}
 		}
-	}
-
-	p.image = cfg.Image
-	if p.image == "" {
-		p.image = p.name
-	}
-	if _, err := name.NewRepository(p.image); err != nil {
-		return nil, &configError{fmt.Errorf("image %q is not a valid repository name (lowercase letters, digits, '.', '_', '-' and '/', optionally behind a registry host such as ghcr.io/team/app): set MAGEPACK_IMAGE", p.image)}
 	}
 
 	if p.goVersion, err = platform.GoVersion(ctx, ""); err != nil {
@@ -96,11 +85,11 @@ func resolve(ctx context.Context, cfg Config, dir string, getenv func(string) st
 	if err != nil {
 		return nil, err
 	}
-	if p.platforms, err = platform.Parse(cfg.Platforms, ports, p.goVersion); err != nil {
-		return nil, &configError{fmt.Errorf("MAGEPACK_PLATFORMS: %w", err)}
+	if p.platforms, err = platform.Parse(o.platforms, ports, p.goVersion); err != nil {
+		return nil, &configError{setting(err, "MAGEPACK_PLATFORMS")}
 	}
 
-	if p.ver, err = versionInfo(ctx, root, cfg.Version); err != nil {
+	if p.ver, err = versionInfo(ctx, root, o.version); err != nil {
 		return nil, err
 	}
 	p.created = p.ver.Date
@@ -114,19 +103,112 @@ func resolve(ctx context.Context, cfg Config, dir string, getenv func(string) st
 	return p, nil
 }
 
+// resolveServices finds the main packages and gives each its name, image
+// and smoke run.
+func (p *project) resolveServices(ctx context.Context) ([]*service, error) {
+	o := p.opts
+	mains, err := resolveMains(ctx, p.root, o.mainSpec)
+	if err != nil {
+		return nil, &configError{err}
+	}
+	if o.name != "" && len(mains) > 1 {
+		return nil, &configError{fmt.Errorf("MAGEPACK_NAME=%s names one service, but there are %d (%s): unset MAGEPACK_NAME; each service is named after its folder", o.name, len(mains), strings.Join(mains, ", "))}
+	}
+	var svcs []*service
+	byName := map[string]string{}
+	for _, m := range mains {
+		s := &service{main: m, name: o.name}
+		if s.name == "" {
+			s.name = path.Base(path.Join(p.modulePath, m))
+		}
+		if err := checkName(s.name); err != nil {
+			return nil, &configError{err}
+		}
+		if other, ok := byName[s.name]; ok {
+			return nil, &configError{fmt.Errorf("main packages %s and %s would both make binaries named %s: build them separately (MAGEPACK_MAIN), or rename one folder", other, m, s.name)}
+		}
+		byName[s.name] = m
+		if s.image, err = p.imageRepo(s.name, len(mains) > 1); err != nil {
+			return nil, err
+		}
+		s.smoke = o.smoke
+		if opts, ok := o.services[s.name]; ok {
+			s.smoke = opts
+		}
+		svcs = append(svcs, s)
+	}
+	for n := range o.services {
+		if _, ok := byName[n]; !ok {
+			return nil, &configError{fmt.Errorf("Settings.Services has settings for %q, which is not a service here: the services are %s", n, strings.Join(slices.Sorted(maps.Keys(byName)), ", "))}
+		}
+	}
+	return svcs, nil
+}
+
+// imageRepo is a service's image repository: the configured one (a prefix
+// with several services), else its name, lowercased when the name is not
+// a valid repository (said once).
+func (p *project) imageRepo(svcName string, several bool) (string, error) {
+	repo, derived := p.opts.image, false
+	switch {
+	case repo == "":
+		repo, derived = svcName, true
+	case several:
+		repo = strings.TrimSuffix(repo, "/") + "/" + svcName
+	}
+	if derived {
+		if valid := strings.ToLower(repo); valid != repo {
+			if _, err := name.NewRepository(valid); err == nil {
+				p.notes = append(p.notes, fmt.Sprintf("image %s for service %s: image names are lowercase (set MAGEPACK_IMAGE to choose another)", valid, svcName))
+				repo = valid
+			}
+		}
+	}
+	if _, err := name.NewRepository(repo); err != nil {
+		return "", &configError{fmt.Errorf("image %q is not a valid repository name (lowercase letters, digits, '.', '_', '-' and '/', optionally behind a registry host such as ghcr.io/team/app): set MAGEPACK_IMAGE", repo)}
+	}
+	return repo, nil
+}
+
+// resolveMains turns the main setting into main packages: "" finds the
+// default one, else each comma-separated entry must be a main package.
+func resolveMains(ctx context.Context, root, spec string) ([]string, error) {
+	if spec == "" {
+		m, err := gobuild.FindMain(ctx, root)
+		if err != nil {
+			return nil, err
+		}
+		return []string{m}, nil
+	}
+	var mains []string
+	for _, m := range strings.Split(spec, ",") {
+		m = strings.TrimSpace(m)
+		if m == "" {
+			continue
+		}
+		m = gobuild.NormalizeMain(m)
+		if err := gobuild.ValidateMain(ctx, root, m); err != nil {
+			return nil, setting(err, "MAGEPACK_MAIN")
+		}
+		if !slices.Contains(mains, m) {
+			mains = append(mains, m)
+		}
+	}
+	if len(mains) == 0 {
+		return nil, fmt.Errorf("main setting %q names no package (MAGEPACK_MAIN)", spec)
+	}
+	return mains, nil
+}
+
 // versionInfo derives the version from git, or takes the configured one
 // (with git's commit and date when there is a repository).
-func versionInfo(ctx context.Context, root, configured string) (version.Info, error) {
+func versionInfo(ctx context.Context, root string, configured *semver.Version) (version.Info, error) {
 	info, gitErr := version.FromGit(ctx, root)
-	if configured == "" {
+	if configured == nil {
 		if gitErr != nil {
 			return info, &configError{gitErr}
 		}
 		return info, nil
-	}
-	v, err := version.Parse(configured)
-	if err != nil {
-		return info, &configError{fmt.Errorf("MAGEPACK_VERSION: %w", err)}
 	}
 	if gitErr != nil {
 		if !errors.Is(gitErr, version.ErrNoGit) {
@@ -134,7 +216,7 @@ func versionInfo(ctx context.Context, root, configured string) (version.Info, er
 		}
 		info = version.Info{}
 	}
-	info.Version = v
+	info.Version = configured
 	return info, nil
 }
 
@@ -170,15 +252,15 @@ func (p *project) rel(abs string) string {
 	return abs
 }
 
-// binaryPath is where crossCompile puts the binary for pl.
-func (p *project) binaryPath(pl platform.Platform) string {
-	return filepath.Join(p.dist, fmt.Sprintf("%s_%s_%s%s", p.name, pl.OS, pl.Arch, pl.Exe()))
+// binaryPath is where crossCompile puts s's binary for pl.
+func (p *project) binaryPath(s *service, pl platform.Platform) string {
+	return filepath.Join(p.dist, gobuild.BinaryName(s.name, gobuild.Target{OS: pl.OS, Arch: pl.Arch}))
 }
 
-// labels are the OCI labels every image carries.
-func (p *project) labels() map[string]string {
+// labels are the OCI labels every image of s carries.
+func (p *project) labels(s *service) map[string]string {
 	l := map[string]string{
-		"org.opencontainers.image.title":   p.name,
+		"org.opencontainers.image.title":   s.name,
 		"org.opencontainers.image.version": p.versionString(),
 		"org.opencontainers.image.created": p.created.UTC().Format(time.RFC3339),
 		"org.opencontainers.image.source":  sourceURL(p.modulePath),
@@ -198,32 +280,26 @@ func sourceURL(modulePath string) string {
 	return modulePath
 }
 
-// refs are the image references a variant is tagged with, most specific first.
-func (p *project) refs(variant string) []string {
-	tags := version.Tags(p.ver.Version, variant)
+// tags are the image tags of a variant, most specific first.
+func (p *project) tags(variant string) []string { return version.Tags(p.ver.Version, variant) }
+
+// refs are the image references s's variant is tagged with, most specific
+// first.
+func (p *project) refs(s *service, variant string) []string {
+	tags := p.tags(variant)
 	refs := make([]string, len(tags))
 	for i, t := range tags {
-		refs[i] = p.image + ":" + t
+		refs[i] = s.image + ":" + t
 	}
 	return refs
 }
 
-// session holds what one mage run resolves once and shares between targets.
-var session struct {
-	once sync.Once
-	p    *project
-	err  error
-}
-
-// setup resolves the project for this run, once.
-func setup(ctx context.Context) (*project, error) {
-	session.once.Do(func() {
-		cfg, err := merge(Settings, os.LookupEnv)
-		if err != nil {
-			session.err = err
-			return
+// service returns the service called name, or nil.
+func (p *project) service(name string) *service {
+	for _, s := range p.services {
+		if s.name == name {
+			return s
 		}
-		session.p, session.err = resolve(ctx, cfg, ".", os.Getenv)
-	})
-	return session.p, session.err
+	}
+	return nil
 }

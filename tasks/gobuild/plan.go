@@ -192,7 +192,7 @@ func Plan(cfg Config, targets []Target, osEnv []string) ([]Job, error) {
 			errs = append(errs, fmt.Errorf("cgo build for %s on %s needs a C cross compiler for %s: set CC to one, or set MAGEPACK_CGO=0 to build without cgo", t, cfg.Host, t))
 			continue
 		}
-		out := filepath.Join(cfg.Dist, fmt.Sprintf("%s_%s_%s%s", cfg.Name, t.OS, t.Arch, t.Exe()))
+		out := filepath.Join(cfg.Dist, BinaryName(cfg.Name, t))
 		jobs = append(jobs, Job{
 			Name:   cfg.Name,
 			Target: t,
@@ -205,6 +205,12 @@ func Plan(cfg Config, targets []Target, osEnv []string) ([]Job, error) {
 		return nil, err
 	}
 	return jobs, nil
+}
+
+// BinaryName is the file name of name's binary for t:
+// <name>_<os>_<arch>, with ".exe" on windows.
+func BinaryName(name string, t Target) string {
+	return fmt.Sprintf("%s_%s_%s%s", name, t.OS, t.Arch, t.Exe())
 }
 
 // buildEnv is osEnv, then magepack's settings for t, then cfg.ExtraEnv,

@@ -1,0 +1,209 @@
+package tasks
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+
+	"github.com/magepack/magepack/tasks/engine"
+	"github.com/magepack/magepack/tasks/gobuild"
+	"github.com/magepack/magepack/tasks/version"
+)
+
+// Image variants.
+const (
+	variantScratch = "scratch"
+	variantAlpine  = "alpine"
+)
+
+// options is the merged configuration parsed once into the types the
+// concern packages take, each value by the one parser its package owns, so
+// every bad value fails before any work starts and nothing is parsed again
+// later. What needs the repo (main packages, names, platforms, the version
+// from git) is resolved from it into a project.
+type options struct {
+	mainSpec  string // as given: one package, a list or a pattern
+	name      string
+	platforms string // the spec; checked against the toolchain's ports in resolve
+	dist      string
+	image     string
+	version   *semver.Version // nil: from git
+	tagPrefix *string         // nil: Go's rule for nested modules
+
+	cgo      bool
+	cc       string
+	ldflags  string
+	vars     gobuild.Vars
+	parallel int
+
+	alpineBase string
+	dockerfile string
+	builder    string
+	pull       engine.PullPolicy
+	smoke      engine.SmokeOptions // the project-wide smoke run, Port set
+	services   map[string]engine.SmokeOptions
+	tzdata     bool
+	caBundle   string
+	variants   []string
+	push       bool // push when the image names a registry host ("auto")
+
+	shard   shard // zero: all jobs
+	merge   []string
+	timings bool
+}
+
+// configure merges settings with the environment lookup reads and parses
+// the result: every mistake of either step is reported in one
+// *configError, each naming its setting.
+func configure(settings Config, lookup func(string) (string, bool)) (options, error) {
+	c, mergeErr := merge(settings, lookup)
+	opts, parseErr := parseOptions(c)
+	var errs []error
+	for _, err := range []error{mergeErr, parseErr} {
+		var ce *configError
+		if errors.As(err, &ce) {
+			err = ce.err
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return opts, &configError{errors.Join(errs...)}
+	}
+	return opts, nil
+}
+
+// parseOptions checks and types every value of c (merged, defaults
+// filled). All mistakes are reported together in one *configError, each
+// naming its variable.
+func parseOptions(c Config) (options, error) {
+	o := options{
+		mainSpec: c.Main, name: c.Name, platforms: c.Platforms, dist: c.Dist, image: c.Image,
+		tagPrefix: c.TagPrefix,
+		cgo:       c.CGO, cc: c.CC, ldflags: c.Ldflags, parallel: c.Parallel,
+		vars:       gobuild.Vars{Version: c.VersionVar, Commit: c.CommitVar, Date: c.DateVar},
+		alpineBase: c.AlpineBase, dockerfile: c.Dockerfile, builder: c.Builder,
+		tzdata: c.TZData, caBundle: c.CABundle, timings: c.Timings,
+	}
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	var err error
+	if c.Version != "" {
+		o.version, err = version.Parse(c.Version)
+		add(setting(err, "MAGEPACK_VERSION"))
+	}
+	if c.Port < 1 || c.Port > 65535 {
+		add(fmt.Errorf("port %d is out of range: want 1-65535 (MAGEPACK_PORT)", c.Port))
+	}
+	o.pull, err = engine.ParsePullPolicy(c.Pull)
+	add(setting(err, "MAGEPACK_PULL"))
+	o.smoke, err = parseSmoke(c.Smoke, c.Port, "MAGEPACK_SMOKE")
+	add(err)
+	names := make([]string, 0, len(c.Services))
+	for name := range c.Services {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		s := c.Services[name]
+		smoke, port := c.Smoke, c.Port
+		if s.Smoke != "" {
+			smoke = s.Smoke
+		}
+		if s.Port != 0 {
+			port = s.Port
+		}
+		if port < 1 || port > 65535 {
+			add(fmt.Errorf("port %d of service %s is out of range: want 1-65535 (Settings.Services[%q].Port)", port, name, name))
+			continue
+		}
+		opts, err := parseSmoke(smoke, port, fmt.Sprintf("Settings.Services[%q].Smoke", name))
+		add(err)
+		if o.services == nil {
+			o.services = map[string]engine.SmokeOptions{}
+		}
+		o.services[name] = opts
+	}
+	o.variants, err = parseVariants(c.Variants)
+	add(err)
+	switch c.Push {
+	case "auto":
+		o.push = true
+	case "never":
+	default:
+		add(fmt.Errorf("push mode %q is not valid: want auto or never (MAGEPACK_PUSH)", c.Push))
+	}
+	add(checkDockerfilePath(c.Dockerfile))
+	if c.Shard != "" {
+		o.shard, err = parseShard(c.Shard)
+		add(setting(err, "MAGEPACK_SHARD"))
+	}
+	for _, part := range strings.Split(c.Merge, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			o.merge = append(o.merge, part)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return o, &configError{err}
+	}
+	return o, nil
+}
+
+// parseSmoke parses a smoke setting with the engine's own rule and gives
+// it the port.
+func parseSmoke(s string, port int, where string) (engine.SmokeOptions, error) {
+	opts, err := engine.ParseSmoke(s)
+	if err != nil {
+		return opts, setting(err, where)
+	}
+	opts.Port = port
+	return opts, nil
+}
+
+// parseVariants splits a comma-separated variant list and rejects unknown
+// variants.
+func parseVariants(s string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, v := range strings.Split(s, ",") {
+		v = strings.TrimSpace(v)
+		switch v {
+		case variantScratch, variantAlpine:
+		default:
+			return nil, fmt.Errorf("variant %q is not valid: want a comma-separated list of scratch and alpine (MAGEPACK_VARIANTS)", v)
+		}
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// setting appends the name of the setting at fault to err's message,
+// unless it names it already: "...; use missing, always or never
+// (MAGEPACK_PULL)". It returns nil for nil.
+func setting(err error, name string) error {
+	if err == nil || strings.Contains(err.Error(), name) {
+		return err
+	}
+	return &settingError{err: err, name: name}
+}
+
+// settingError is a concern package's error about a value the user set,
+// named by its setting.
+type settingError struct {
+	err  error
+	name string
+}
+
+func (e *settingError) Error() string { return e.err.Error() + " (" + e.name + ")" }
+func (e *settingError) Unwrap() error { return e.err }

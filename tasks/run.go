@@ -1,0 +1,240 @@
+package tasks
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/magepack/magepack/tasks/engine"
+	"github.com/magepack/magepack/tasks/gobuild"
+)
+
+// run is one mage run: the resolved project, where progress goes, the
+// engine connection (made on first use), and the work done once per run
+// (builds, checks, images) that the targets of one run share. Every
+// target's work is a method of run; tests construct one with newRun.
+type run struct {
+	p   *project
+	log *logger
+	// lookup reads the environment for settings outside Config
+	// (SOURCE_DATE_EPOCH, GITHUB_STEP_SUMMARY, GITHUB_OUTPUT).
+	lookup func(string) (string, bool)
+	// environ is the environment go build runs with (the user's own, so
+	// GOFLAGS, GOCACHE and GOCACHEPROG reach every build).
+	environ []string
+	// connect finds the Docker engine; engine.Connect unless a test
+	// points it elsewhere. It is called once, on first use.
+	connect func(context.Context) (*engine.Engine, error)
+
+	once   memo
+	distMu sync.Mutex // orders this run's own dist writers (parallel targets)
+	// built holds the binaries this run built, by job, so no job is built
+	// twice in a run (crossCompile, then an image target). Guarded by distMu.
+	built map[string]gobuild.Result
+	times timings
+}
+
+// newRun merges settings with the environment lookup reads, resolves the
+// project in dir and returns the run, or the configuration's errors (all
+// of them, each naming its setting) before any work is done.
+func newRun(ctx context.Context, settings Config, dir string, lookup func(string) (string, bool), out io.Writer) (*run, error) {
+	r := &run{
+		log:     &logger{w: out},
+		lookup:  lookup,
+		environ: os.Environ(),
+		connect: engine.Connect,
+	}
+	stop := r.phase("setup")
+	defer stop()
+	opts, err := configure(settings, lookup)
+	if err != nil {
+		return nil, err
+	}
+	if r.p, err = resolve(ctx, opts, dir, r.getenv); err != nil {
+		return nil, err
+	}
+	for _, n := range r.p.notes {
+		r.log.printf("config", "%s", n)
+	}
+	return r, nil
+}
+
+// getenv returns the variable's value, or "".
+func (r *run) getenv(key string) string {
+	v, _ := r.lookup(key)
+	return v
+}
+
+// engine returns the Docker engine, connecting on first use.
+func (r *run) engine(ctx context.Context) (*engine.Engine, error) {
+	return do(r, "engine", func() (*engine.Engine, error) { return r.connect(ctx) })
+}
+
+// current is the run of this process: mage calls each target as a plain
+// function, so the targets of one `mage a b` share the run through it.
+// It is the one piece of state the targets keep between calls.
+var current struct {
+	once sync.Once
+	r    *run
+	err  error
+}
+
+// session returns this process's run, resolving it on first use.
+func session(ctx context.Context) (*run, error) {
+	current.once.Do(func() {
+		current.r, current.err = newRun(ctx, Settings, ".", os.LookupEnv, os.Stdout)
+	})
+	return current.r, current.err
+}
+
+// target runs one target's work on this process's run: it relays SIGTERM
+// as Ctrl-C from the first target on, prints the phase timings when asked
+// for, and gives a failure its exit code.
+func target(ctx context.Context, work func(*run, context.Context) error) error {
+	relayTerm()
+	r, err := session(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	err = work(r, ctx)
+	if r.p.opts.timings {
+		r.printTimings()
+	}
+	return fail(err)
+}
+
+// memo runs each keyed piece of work once per run, however many targets
+// ask for it and whether or not they ask at the same time; later callers
+// get the first call's result.
+type memo struct {
+	mu sync.Mutex
+	m  map[string]*memoEntry
+}
+
+type memoEntry struct {
+	done chan struct{}
+	val  any
+	err  error
+}
+
+// do runs fn once for key on r and returns its result to every caller.
+func do[T any](r *run, key string, fn func() (T, error)) (T, error) {
+	r.once.mu.Lock()
+	if r.once.m == nil {
+		r.once.m = map[string]*memoEntry{}
+	}
+	e, ok := r.once.m[key]
+	if !ok {
+		e = &memoEntry{done: make(chan struct{})}
+		r.once.m[key] = e
+	}
+	r.once.mu.Unlock()
+	if !ok {
+		func() {
+			defer close(e.done)
+			e.val, e.err = fn()
+		}()
+	}
+	<-e.done
+	v, _ := e.val.(T)
+	return v, e.err
+}
+
+// logger prints one progress line per event, prefixed by what it concerns:
+// "[linux/arm64] built dist/app_linux_arm64 5.6 MB in 3.2s". Lines from
+// parallel work never interleave.
+type logger struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *logger) printf(subject, format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if subject != "" {
+		fmt.Fprintf(l.w, "[%s] ", subject)
+	}
+	fmt.Fprintf(l.w, format+"\n", args...)
+}
+
+// Write lets tables and reports go through the same lock.
+func (l *logger) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// timings adds up how long each phase took.
+type timings struct {
+	mu    sync.Mutex
+	spent map[string]time.Duration
+}
+
+// phaseNames are the phases MAGEPACK_TIMINGS reports, in this order.
+var phaseNames = []string{"setup", "build", "check", "assemble", "load", "smoke", "push", "merge", "measure"}
+
+// phase starts timing one phase of work and returns the function that ends
+// it. Parallel work in one phase adds up.
+func (r *run) phase(name string) func() {
+	start := time.Now()
+	return func() {
+		t := &r.times
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if t.spent == nil {
+			t.spent = map[string]time.Duration{}
+		}
+		t.spent[name] += time.Since(start)
+	}
+}
+
+// printTimings prints the time spent in each phase since the last print:
+// "[timings] setup 0.05s build 0.61s ...".
+func (r *run) printTimings() {
+	t := &r.times
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var parts []string
+	for _, name := range phaseNames {
+		if d, ok := t.spent[name]; ok {
+			parts = append(parts, fmt.Sprintf("%s %.2fs", name, d.Seconds()))
+		}
+	}
+	t.spent = nil
+	if len(parts) > 0 {
+		r.log.printf("timings", "%s", strings.Join(parts, " "))
+	}
+}
+
+// mb formats a byte count the way docker and the compare report do, in
+// decimal units: "5.6 MB".
+func mb(n int64) string {
+	switch {
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	default:
+		return fmt.Sprintf("%d B", n)
+	}
+}
+
+// secs formats a duration for progress lines: "3.2s", "180ms".
+func secs(d time.Duration) string {
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
+
+// short abbreviates a digest for progress lines: sha256:0123456789ab.
+func short(d string) string {
+	if len(d) > 19 {
+		return d[:19]
+	}
+	return d
+}
