@@ -1,0 +1,132 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/magepack/magepack/tasks/dist"
+	"github.com/magepack/magepack/tasks/linkage"
+)
+
+// TestJudge decides verdicts from reports alone: which checks apply to a
+// binary, what the table says, what fails.
+func TestJudge(t *testing.T) {
+	static := linkage.Report{Format: "elf", OS: "linux", Arch: "amd64", Linkage: linkage.Static, Libc: linkage.None}
+	glibc := linkage.Report{Format: "elf", OS: "linux", Arch: "amd64", Linkage: linkage.Dynamic, Libc: linkage.Glibc,
+		Interpreter: "/lib64/ld-linux-x86-64.so.2", Needed: []string{"libc.so.6"}}
+	musl := linkage.Report{Format: "elf", OS: "linux", Arch: "amd64", Linkage: linkage.Dynamic, Libc: linkage.Musl,
+		Interpreter: "/lib/ld-musl-x86_64.so.1", Needed: []string{"libc.musl-x86_64.so.1"}}
+	darwin := linkage.Report{Format: "macho", OS: "darwin", Arch: "arm64", Linkage: linkage.Dynamic, Libc: linkage.System}
+	both := []string{variantScratch, variantAlpine}
+
+	tests := []struct {
+		name     string
+		rep      linkage.Report
+		readErr  error
+		variants []string
+		label    string
+		checks   map[string]bool // variant -> ok
+		failures int
+	}{
+		{name: "static passes both", rep: static, variants: both, label: "ok", checks: map[string]bool{"scratch": true, "alpine": true}},
+		{name: "glibc fails both", rep: glibc, variants: both, label: "FAIL alpine", checks: map[string]bool{"scratch": false, "alpine": false}, failures: 2},
+		{name: "musl runs on alpine only", rep: musl, variants: both, label: "FAIL scratch", checks: map[string]bool{"scratch": false, "alpine": true}, failures: 1},
+		{name: "musl bound for alpine alone", rep: musl, variants: []string{variantAlpine}, label: "ok", checks: map[string]bool{"alpine": true}},
+		{name: "darwin is never judged", rep: darwin, variants: both, label: "ok (system libraries)", checks: map[string]bool{}},
+		{name: "unreadable", readErr: errors.New("dist/x does not exist"), variants: both, label: "unreadable", checks: map[string]bool{}, failures: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := judge("dist/x", tt.rep, tt.readErr, tt.variants)
+			assert.Equal(t, tt.label, v.label)
+			assert.Len(t, v.failures, tt.failures)
+			got := map[string]bool{}
+			for _, c := range v.checks {
+				got[c.Name] = c.OK
+				assert.Equal(t, "dist/x", c.Subject)
+				assert.Equal(t, c.OK, c.Message == "", "a failed check says why, a passed one nothing")
+			}
+			assert.Equal(t, tt.checks, got)
+		})
+	}
+}
+
+// TestPlanBuild checks the go build of every job of two services without
+// running anything: each job builds its own main into its own file.
+func TestPlanBuild(t *testing.T) {
+	if testing.Short() {
+		t.Skip("resolves a repository with go list and git")
+	}
+	dir := svcRepo(t, map[string]string{"cmd/api/main.go": svcMain, "cmd/worker/main.go": svcMain}, "v1.0.0")
+	r := mustRun(t, dir, Config{Main: "./cmd/api,./cmd/worker", Platforms: "linux/amd64,windows/amd64"}, nil)
+	jobs := r.p.jobs()
+	require.Len(t, jobs, 4)
+	plan, cfg, err := r.planBuild(jobs)
+	require.NoError(t, err)
+	require.Len(t, plan, 4)
+	want := []struct{ name, target, out, main string }{
+		{"api", "linux/amd64", "api_linux_amd64", "./cmd/api"},
+		{"api", "windows/amd64", "api_windows_amd64.exe", "./cmd/api"},
+		{"worker", "linux/amd64", "worker_linux_amd64", "./cmd/worker"},
+		{"worker", "windows/amd64", "worker_windows_amd64.exe", "./cmd/worker"},
+	}
+	for i, w := range want {
+		assert.Equal(t, w.name, plan[i].Name)
+		assert.Equal(t, w.target, plan[i].Target.String())
+		assert.Equal(t, filepath.Join(r.p.dist, w.out), plan[i].Output)
+		assert.Equal(t, w.main, plan[i].Args[len(plan[i].Args)-1], "the main package is built")
+		assert.Contains(t, strings.Join(plan[i].Args, " "), "-X main.version=1.0.0")
+	}
+	assert.Equal(t, r.p.root, cfg.ModuleDir)
+	assert.Equal(t, "[api linux/amd64]", "["+r.p.subject(jobs[0])+"]", "several services: lines name the service")
+}
+
+// TestCrossCompileServicesIntegration builds two services for two
+// platforms in one run: one pool, one line per binary, artifacts.json and
+// SHA256SUMS naming every binary by service; staticCheck then checks all
+// four, and a later compile of a job the run built builds nothing.
+func TestCrossCompileServicesIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds binaries")
+	}
+	ctx := context.Background()
+	dir := svcRepo(t, map[string]string{"cmd/api/main.go": svcMain, "cmd/worker/main.go": svcMain, "lib.go": libGo}, "v1.0.0")
+	r := mustRun(t, dir, Config{Main: "./cmd/api,./cmd/worker", Platforms: "linux/amd64,linux/arm64"}, nil)
+	require.NoError(t, r.staticCheck(ctx), "staticCheck builds first")
+	out := output(r).String()
+	t.Logf("output:\n%s", out)
+	assert.Contains(t, out, "[build] api, worker 1.0.0: 4 build(s) of 2 service(s) with go")
+	for _, j := range []string{"api linux/amd64", "api linux/arm64", "worker linux/amd64", "worker linux/arm64"} {
+		assert.Equal(t, 1, strings.Count(out, "["+j+"] built dist/"), "one line for %s", j)
+	}
+
+	m, err := dist.ReadManifest(r.p.dist)
+	require.NoError(t, err)
+	require.Len(t, m.Binaries, 4)
+	for _, b := range m.Binaries {
+		assert.True(t, strings.HasPrefix(filepath.Base(b.Path), b.Service+"_linux_"), "%s belongs to %s", b.Path, b.Service)
+		assert.Equal(t, "static", b.Linkage)
+	}
+	require.Len(t, m.Checks, 8, "two variants for each of four binaries")
+	for _, c := range m.Checks {
+		assert.True(t, c.OK, "%s %s", c.Name, c.Subject)
+		assert.NotEmpty(t, c.Service)
+	}
+	sums, err := os.ReadFile(filepath.Join(r.p.dist, "SHA256SUMS"))
+	require.NoError(t, err)
+	for _, n := range []string{"api_linux_amd64", "api_linux_arm64", "worker_linux_amd64", "worker_linux_arm64"} {
+		assert.Contains(t, string(sums), "  "+n+"\n")
+	}
+
+	output(r).Reset()
+	_, err = r.compile(ctx, r.p.jobs()[:1])
+	require.NoError(t, err)
+	assert.NotContains(t, output(r).String(), "built", "a job this run built is not built again")
+}

@@ -1,0 +1,198 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/magefile/mage/mg"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/magepack/magepack/tasks/engine"
+	"github.com/magepack/magepack/tasks/gobuild"
+	"github.com/magepack/magepack/tasks/image"
+	"github.com/magepack/magepack/tasks/linkage"
+	"github.com/magepack/magepack/tasks/platform"
+	"github.com/magepack/magepack/tasks/version"
+)
+
+// firstClass is the index in errorClasses of the row that classifies err,
+// or -1.
+func firstClass(err error) int {
+	for i, c := range errorClasses {
+		if c.match(err) {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestErrorClasses gives every row of the error table an error of its
+// kind, made by the concern package that makes it where that can be done
+// without an engine or a registry, and checks the exit code mage sees, the
+// setting the message names, and that wrapping keeps both. Every row must
+// be covered.
+func TestErrorClasses(t *testing.T) {
+	ctx := context.Background()
+	ports, err := platform.List(ctx, "")
+	require.NoError(t, err)
+	lib := t.TempDir()
+	writeFiles(t, lib, map[string]string{"go.mod": "module example.com/lib\n\ngo 1.25\n", "lib.go": "package lib\n"})
+	ls, err := linkage.Inspect("/bin/ls") // a glibc system binary stands in for a cgo build
+	require.NoError(t, err)
+
+	tests := []struct {
+		name  string
+		err   func(t *testing.T) error
+		code  int
+		named string // the setting the final message names
+		slow  bool   // builds or resolves a repo: not under -short
+	}{
+		{name: "interrupted build", code: ExitInterrupted, slow: true, err: func(t *testing.T) error {
+			r := mustRun(t, svcRepo(t, map[string]string{"main.go": svcMain}, ""), Config{Platforms: "linux/arm64"}, nil)
+			cctx, cancel := context.WithCancel(ctx)
+			cancel()
+			_, err := r.compile(cctx, r.p.jobs())
+			return err
+		}},
+		{name: "bad environment value", code: ExitConfig, named: "MAGEPACK_PORT", err: func(t *testing.T) error {
+			_, err := configure(Config{}, envOf(map[string]string{"MAGEPACK_PORT": "70000"}))
+			return err
+		}},
+		{name: "no main package", code: ExitConfig, named: "MAGEPACK_MAIN", err: func(t *testing.T) error {
+			_, err := gobuild.FindMain(ctx, lib)
+			return err
+		}},
+		{name: "unknown platform", code: ExitConfig, named: "MAGEPACK_PLATFORMS", err: func(t *testing.T) error {
+			_, err := platform.Parse("linux/amd65", ports, "go1.26")
+			return err
+		}},
+		{name: "malformed platform", code: ExitConfig, named: "MAGEPACK_PLATFORMS", err: func(t *testing.T) error {
+			_, err := platform.Parse("linux-amd64", ports, "go1.26")
+			return err
+		}},
+		{name: "version not semver", code: ExitConfig, named: "MAGEPACK_VERSION", err: func(t *testing.T) error {
+			_, err := version.Parse("1.2")
+			return err
+		}},
+		{name: "no git", code: ExitConfig, named: "MAGEPACK_VERSION", err: func(t *testing.T) error {
+			_, err := version.FromGit(ctx, t.TempDir())
+			return err
+		}},
+		{name: "builder older than go.mod", code: ExitConfig, named: "MAGEPACK_BUILDER", err: func(t *testing.T) error {
+			return engine.CheckBuilder(semver.MustParse("1.18.0"), semver.MustParse("1.25.0"), "golang:1.18")
+		}},
+		{name: "no CA bundle", code: ExitConfig, named: "MAGEPACK_CA_BUNDLE", err: func(t *testing.T) error {
+			// Only a machine without any system bundle makes this one.
+			return fmt.Errorf("assemble the scratch image: %w", image.ErrNoCABundle)
+		}},
+		{name: "no engine", code: ExitNoEngine, named: "DOCKER_HOST", err: func(t *testing.T) error {
+			t.Setenv("DOCKER_HOST", "unix:///nonexistent.sock")
+			_, err := engine.Connect(ctx)
+			return err
+		}},
+		{name: "static check", code: ExitCheck, slow: true, err: func(t *testing.T) error {
+			r := mustRun(t, svcRepo(t, map[string]string{"main.go": svcMain}, ""), Config{Platforms: "linux/amd64", Variants: "scratch"}, nil)
+			j := r.p.jobs()[0]
+			require.NoError(t, os.MkdirAll(r.p.dist, 0o755))
+			require.NoError(t, copyFile("/bin/ls", r.p.binaryPath(j.svc, j.pl)))
+			return r.checkBinaries([]job{j})
+		}},
+		{name: "dynamic binary bound for scratch", code: ExitCheck, named: "MAGEPACK_CGO", err: func(t *testing.T) error {
+			return linkage.CheckScratch(ls)
+		}},
+		{name: "compile error", code: ExitBuild, slow: true, err: func(t *testing.T) error {
+			dir := svcRepo(t, map[string]string{"main.go": "package main\n\nfunc main() { undefinedCall() }\n"}, "")
+			r := mustRun(t, dir, Config{Platforms: "linux/amd64"}, nil)
+			_, err := r.compile(ctx, r.p.jobs())
+			var be *gobuild.BuildError
+			require.ErrorAs(t, err, &be)
+			assert.Contains(t, err.Error(), "undefinedCall", "the compiler's output")
+			return err
+		}},
+		{name: "failing Dockerfile step", code: ExitBuild, err: func(t *testing.T) error {
+			return &engine.BuildStepError{Step: "Step 3/7 : RUN exit 3", Message: "returned a non-zero code: 3", Code: 3}
+		}},
+		{name: "registry refused the login", code: ExitPush, err: func(t *testing.T) error {
+			return &image.AuthError{Host: "127.0.0.1:5000", Err: errors.New("UNAUTHORIZED")}
+		}},
+		{name: "registry unreachable", code: ExitPush, slow: true, err: func(t *testing.T) error {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			dead := l.Addr().String()
+			require.NoError(t, l.Close())
+			dir := svcRepo(t, map[string]string{"main.go": svcMain}, "v1.0.0")
+			r := mustRun(t, dir, Config{Platforms: "linux/amd64", Variants: "scratch", Image: dead + "/app"}, nil)
+			err = r.publish(ctx)
+			assert.Contains(t, err.Error(), dead)
+			return err
+		}},
+		{name: "pull forbidden", code: ExitImage, named: "MAGEPACK_PULL", err: func(t *testing.T) error {
+			return &engine.PullForbiddenError{Ref: "alpine:3.22"}
+		}},
+		{name: "smoke run failed", code: ExitImage, named: "MAGEPACK_SMOKE", err: func(t *testing.T) error {
+			return &engine.SmokeError{Ref: "app:1.0.0-scratch", Reason: "container exited with code 1", ExitCode: 1}
+		}},
+		{name: "base lacks a platform", code: ExitImage, named: "MAGEPACK_ALPINE_BASE", err: func(t *testing.T) error {
+			return &image.MissingPlatformError{Ref: "alpine:3.22", Platform: "linux/s390x", Available: []string{"linux/amd64"}}
+		}},
+		{name: "image cannot be assembled", code: ExitImage, slow: true, err: func(t *testing.T) error {
+			r := mustRun(t, svcRepo(t, map[string]string{"main.go": svcMain}, ""), Config{Platforms: "linux/amd64"}, nil)
+			s := r.p.services[0]
+			_, err := assemble(r.p.planImage(s, variantScratch, r.p.platforms[0], filepath.Join(t.TempDir(), "missing")), nil)
+			return err
+		}},
+	}
+	covered := map[int]bool{}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.slow && testing.Short() {
+				t.Skip("builds or resolves a repository")
+			}
+			err := tt.err(t)
+			require.Error(t, err)
+			covered[firstClass(err)] = true
+			failed := fail(err)
+			t.Logf("error: %v", failed)
+			assert.Equal(t, tt.code, mg.ExitStatus(failed), "mage's exit status of fail(err)")
+			assert.ErrorIs(t, failed, err)
+			assert.Contains(t, failed.Error(), err.Error(), "fail keeps the message")
+			if tt.named != "" {
+				assert.Contains(t, failed.Error(), tt.named, "the message names the setting to change")
+			}
+			// A later wrap keeps the class.
+			assert.Equal(t, tt.code, mg.ExitStatus(fail(fmt.Errorf("publish: %w", failed))), "wrapped after fail")
+			assert.Equal(t, tt.code, mg.ExitStatus(fail(fmt.Errorf("publish: %w", err))), "wrapped before fail")
+		})
+	}
+	t.Run("anything else", func(t *testing.T) {
+		err := fmt.Errorf("write %s: %w", "x", os.ErrPermission)
+		assert.Equal(t, -1, firstClass(err))
+		assert.Equal(t, ExitFailure, mg.ExitStatus(fail(err)))
+		assert.Equal(t, err.Error(), fail(err).Error(), "no setting to name")
+	})
+	t.Run("nil", func(t *testing.T) {
+		assert.NoError(t, fail(nil))
+		assert.Equal(t, 0, mg.ExitStatus(fail(nil)))
+	})
+	if !testing.Short() {
+		for i := range errorClasses {
+			assert.True(t, covered[i], "row %d of errorClasses (exit %d) has no test case", i, errorClasses[i].code)
+		}
+	}
+}
+
+// copyFile copies src to dst.
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o755)
+}
