@@ -24,6 +24,7 @@ import (
 )
 
 func TestIntegrationBadInput(t *testing.T) {
+	slow(t, "mage compiles")
 	const libOnly = "package relapp\n"
 	tests := []struct {
 		name   string

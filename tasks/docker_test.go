@@ -166,6 +166,7 @@ func (d dockerEnv) noContainersOf(t *testing.T, repo string) {
 }
 
 func TestEngineScratchImage(t *testing.T) {
+	slow(t, "the engine")
 	d := newDockerEnv(t)
 	ctx := context.Background()
 	repo := d.testRepo(t, "scratch")
@@ -242,6 +243,7 @@ func TestEngineScratchImage(t *testing.T) {
 }
 
 func TestEngineAlpineImage(t *testing.T) {
+	slow(t, "the engine")
 	d := newDockerEnv(t)
 	ctx := context.Background()
 	repo := d.testRepo(t, "alpine")
@@ -284,6 +286,7 @@ func TestEngineAlpineImage(t *testing.T) {
 }
 
 func TestEngineSameImageFromTwoClones(t *testing.T) {
+	slow(t, "the engine")
 	d := newDockerEnv(t)
 	ctx := context.Background()
 	repo := d.testRepo(t, "clones")
@@ -318,6 +321,7 @@ func TestEngineSameImageFromTwoClones(t *testing.T) {
 }
 
 func TestEngineMovedTagLeavesNoDanglingImage(t *testing.T) {
+	slow(t, "the engine")
 	d := newDockerEnv(t)
 	ctx := context.Background()
 	repo := d.testRepo(t, "moved")
@@ -351,6 +355,7 @@ func TestEngineMovedTagLeavesNoDanglingImage(t *testing.T) {
 }
 
 func TestEngineAlpineBasePull(t *testing.T) {
+	slow(t, "the engine")
 	d := newDockerEnv(t)
 	ctx := context.Background()
 	repo := d.testRepo(t, "pull")
@@ -395,6 +400,7 @@ func TestEngineAlpineBasePull(t *testing.T) {
 }
 
 func TestEngineLinkageRefusals(t *testing.T) {
+	slow(t, "the engine")
 	d := newDockerEnv(t)
 	needGCC(t)
 	ctx := context.Background()
@@ -481,6 +487,7 @@ func (d dockerEnv) removeBuildLeftovers(t *testing.T, marker string) {
 // checkout, with the fixture Go builder and Alpine base, then smoke-runs
 // each image on /healthz.
 func TestEngineExampleAppDockerfiles(t *testing.T) {
+	slow(t, "the engine")
 	d := newDockerEnv(t)
 	builder := fixture.GoBuilder(t)
 	alpine := fixture.AlpineBase(t)
@@ -544,6 +551,7 @@ func TestEngineExampleAppDockerfiles(t *testing.T) {
 // builder is an image with only GOLANG_VERSION=1.18.0 in its config, as the
 // official golang images set it; nothing runs in it.
 func TestEngineOldBuilderRefused(t *testing.T) {
+	slow(t, "the engine")
 	d := newDockerEnv(t)
 	ctx := context.Background()
 	repo := d.testRepo(t, "oldgo")

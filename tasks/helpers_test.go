@@ -193,3 +193,12 @@ func randomSuffix(t *testing.T) string {
 	require.NoError(t, err)
 	return hex.EncodeToString(b)
 }
+
+// slow skips the test under -short: it needs what the fast inner loop
+// leaves out (named by needs: the engine, a registry, builds, mage).
+func slow(t *testing.T, needs string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("-short: needs %s", needs)
+	}
+}

@@ -113,6 +113,7 @@ func goToolMage(t *testing.T, dir string, env []string, args ...string) mageResu
 }
 
 func TestIntegrationImportedTargets(t *testing.T) {
+	slow(t, "mage compiles")
 	dir := newConsumer(t)
 	head := strings.TrimSpace(pubGit(t, dir, "rev-parse", "HEAD"))
 	distDir := filepath.Join(dir, "dist")

@@ -493,6 +493,7 @@ func relSmokeContainers(t *testing.T, cli *client.Client, repo string, running .
 }
 
 func TestIntegrationCompileErrorKeepsPreviousBinaries(t *testing.T) {
+	slow(t, "mage compiles")
 	app := relNewApp(t, nil)
 	distDir := filepath.Join(app, "dist")
 	env := []string{"MAGEPACK_PLATFORMS=linux/amd64,windows/amd64"}
@@ -534,6 +535,7 @@ func TestIntegrationCompileErrorKeepsPreviousBinaries(t *testing.T) {
 }
 
 func TestIntegrationInterruptCrossCompile(t *testing.T) {
+	slow(t, "mage compiles")
 	tests := []struct {
 		name string
 		sig  syscall.Signal
@@ -578,6 +580,7 @@ func TestIntegrationInterruptCrossCompile(t *testing.T) {
 }
 
 func TestIntegrationConcurrentCrossCompile(t *testing.T) {
+	slow(t, "mage compiles")
 	app := relNewApp(t, nil)
 	distDir := filepath.Join(app, "dist")
 	env := []string{"MAGEPACK_PLATFORMS=linux/amd64,darwin/arm64"}
@@ -611,6 +614,7 @@ func TestIntegrationConcurrentCrossCompile(t *testing.T) {
 }
 
 func TestIntegrationLockWaitInterrupted(t *testing.T) {
+	slow(t, "mage compiles")
 	app := relNewApp(t, nil)
 	distDir := filepath.Join(app, "dist")
 	// Another run holds the lock for the whole test.
@@ -628,6 +632,7 @@ func TestIntegrationLockWaitInterrupted(t *testing.T) {
 }
 
 func TestEngineInterruptSmokeRun(t *testing.T) {
+	slow(t, "the engine")
 	cli := fixture.Engine(t)
 	repo := relImageRepo(t, cli, "interrupt")
 	app := relNewApp(t, nil)
@@ -695,6 +700,7 @@ func TestEngineInterruptSmokeRun(t *testing.T) {
 }
 
 func TestEngineSmokeFailureShowsLogs(t *testing.T) {
+	slow(t, "the engine")
 	cli := fixture.Engine(t)
 	repo := relImageRepo(t, cli, "crash")
 	app := relNewApp(t, map[string]string{"cmd/crash/main.go": relCrashGo})
@@ -850,6 +856,7 @@ func (px *relEngineProxy) buildContext() []byte {
 }
 
 func TestEngineGoesAwayDuringLoad(t *testing.T) {
+	slow(t, "the engine")
 	cli := fixture.Engine(t)
 	repo := relImageRepo(t, cli, "gone")
 	px := relStartProxy(t, cli, relDropLoad)
@@ -896,6 +903,7 @@ func relJSON(t *testing.T, v any) string {
 }
 
 func TestEngineInterruptWhileCreatingSmokeContainer(t *testing.T) {
+	slow(t, "the engine")
 	cli := fixture.Engine(t)
 	repo := relImageRepo(t, cli, "create")
 	px := relStartProxy(t, cli, relHoldCreate)
@@ -916,4 +924,13 @@ func TestEngineInterruptWhileCreatingSmokeContainer(t *testing.T) {
 	t.Logf("after Ctrl-C: exit %d: %s", code, strings.TrimSpace(p.errOut()))
 	assert.Equal(t, tasks.ExitInterrupted, code, "stdout:\n%s\nstderr:\n%s", p.out(), p.errOut())
 	assert.Empty(t, relSmokeContainers(t, cli, repo), "the container the engine created is removed")
+}
+
+// slow skips the test under -short: it needs what the fast inner loop
+// leaves out (named by needs: the engine, a registry, builds, mage).
+func slow(t *testing.T, needs string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("-short: needs %s", needs)
+	}
 }

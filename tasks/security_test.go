@@ -106,6 +106,7 @@ func relRunEntrypoint(t *testing.T, cli *client.Client, image string, entrypoint
 }
 
 func TestEngineImagesRunAsNonRootWithoutSecrets(t *testing.T) {
+	slow(t, "the engine")
 	cli := fixture.Engine(t)
 	base := fixture.AlpineBase(t)
 	repo := relImageRepo(t, cli, "nonroot")
@@ -135,6 +136,7 @@ func TestEngineImagesRunAsNonRootWithoutSecrets(t *testing.T) {
 }
 
 func TestEngineDockerfileContextAndBuildArgs(t *testing.T) {
+	slow(t, "the engine")
 	cli := fixture.Engine(t)
 	// A light stand-in for golang:1.26 with a shell: what matters here is
 	// what magepack sends and passes, not Go.
@@ -183,6 +185,7 @@ func TestEngineDockerfileContextAndBuildArgs(t *testing.T) {
 }
 
 func TestIntegrationDistFileModes(t *testing.T) {
+	slow(t, "mage compiles")
 	app := relNewApp(t, nil)
 	distDir := filepath.Join(app, "dist")
 	// A strict umask must not make artifacts unreadable to others (CI
