@@ -261,7 +261,21 @@ func (r *run) lockDist(ctx context.Context) (func() error, error) {
 		release()
 		return nil, err
 	}
+	if dedicated(p.dist, p.root) {
+		if err := dist.KeepOutOfGit(p.dist); err != nil {
+			release()
+			return nil, err
+		}
+	}
 	return release, nil
+}
+
+// dedicated reports whether dist is a folder of its own inside the module
+// root, so that ignoring all of it in git ignores nothing else: not the
+// root, nor a folder above it.
+func dedicated(dist, root string) bool {
+	rel, err := filepath.Rel(root, dist)
+	return err == nil && rel != "." && filepath.IsLocal(rel)
 }
 
 // recordBinaries puts the binaries that built into artifacts.json, with what

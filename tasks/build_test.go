@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -129,4 +130,34 @@ func TestCrossCompileServicesIntegration(t *testing.T) {
 	_, err = r.compile(ctx, r.p.jobs()[:1])
 	require.NoError(t, err)
 	assert.NotContains(t, output(r).String(), "built", "a job this run built is not built again")
+}
+
+// TestDistOutOfGitIntegration: in a repository whose .gitignore does not
+// name dist/, the outputs (lock, binaries, manifests) must not make Go
+// stamp vcs.modified=true into the next build.
+func TestDistOutOfGitIntegration(t *testing.T) {
+	slow(t, "builds")
+	ctx := context.Background()
+	dir := svcRepo(t, map[string]string{"main.go": svcMain, ".gitignore": "*.swp\n"}, "v1.0.0")
+	for i := range 2 { // the second build sees the first one's outputs
+		r := mustRun(t, dir, Config{Platforms: "linux/amd64"}, nil)
+		_, err := r.compile(ctx, r.p.jobs())
+		require.NoError(t, err, "build %d", i+1)
+		bin := r.p.binaryPath(r.p.services[0], r.p.platforms[0])
+		out, err := exec.Command("go", "version", "-m", bin).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		assert.Contains(t, string(out), "vcs.modified=false", "build %d: %s", i+1, out)
+		assert.Equal(t, "1.0.0", r.p.versionString(), "build %d: no dirty version either", i+1)
+	}
+	status := pubGit(t, dir, "status", "--porcelain")
+	assert.Empty(t, status, "git sees nothing new")
+	assert.FileExists(t, filepath.Join(dir, "dist", ".gitignore"))
+
+	t.Run("dist at the module root is left alone", func(t *testing.T) {
+		assert.True(t, dedicated(filepath.Join(dir, "dist"), dir))
+		assert.True(t, dedicated(filepath.Join(dir, "out", "bin"), dir))
+		assert.False(t, dedicated(dir, dir), "the root itself")
+		assert.False(t, dedicated(filepath.Dir(dir), dir), "a folder above the root")
+		assert.False(t, dedicated(t.TempDir(), dir), "a folder elsewhere")
+	})
 }
