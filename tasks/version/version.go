@@ -90,7 +90,7 @@ func (e *ParseError) Unwrap() error { return e.Err }
 // Is makes errors.Is(err, ErrNotSemver) true.
 func (e *ParseError) Is(target error) bool { return target == ErrNotSemver }
 
-// Parse reads a version given by hand (e.g. MAGEPACK_VERSION): strict
+// Parse reads a version given by hand (e.g. a version setting): strict
 // semver 2.0 (X.Y.Z, optional -prerelease and +build), with one optional
 // leading "v" and surrounding spaces ignored. Shorthands such as "1.2" are
 // rejected rather than guessed. On failure it returns a *ParseError
