@@ -85,7 +85,7 @@ func (e *BuildKitError) Error() string {
 	if e.More > 0 {
 		more = fmt.Sprintf(" (and %d more line(s))", e.More)
 	}
-	return fmt.Sprintf("dockerfile %s line %d needs BuildKit (%s): %s%s; magepack builds Dockerfiles through the engine's legacy builder, which rejects it: build this Dockerfile with BuildKit yourself (docker buildx build), or rewrite the line without BuildKit-only syntax",
+	return fmt.Sprintf("dockerfile %s line %d needs BuildKit (%s): %s%s; this engine builds it with its legacy builder (the Engine API's build endpoint without a BuildKit session), which rejects that: build this Dockerfile with BuildKit (docker buildx build), or rewrite the line without BuildKit-only syntax",
 		e.Dockerfile, e.Line, e.Feature, text, more)
 }
 
