@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -60,13 +61,59 @@ func (e *BuildStepError) Error() string {
 	return b.String()
 }
 
+// BuildKitError reports a Dockerfile line that only BuildKit builds, found
+// before any of the build context is sent: Build uses the engine's legacy
+// builder (the Engine API's /build without a BuildKit session), which
+// rejects it.
+type BuildKitError struct {
+	// Dockerfile is the Dockerfile's path relative to the build context.
+	Dockerfile string
+	// BuildKitLine is the first line that needs BuildKit.
+	BuildKitLine
+	// More counts the further lines that need it.
+	More int
+}
+
+// Error names the line, says why it cannot be built here, and the ways
+// out that do not depend on how the Dockerfile was chosen.
+func (e *BuildKitError) Error() string {
+	text := e.Text
+	if len(text) > 100 {
+		text = text[:97] + "..."
+	}
+	more := ""
+	if e.More > 0 {
+		more = fmt.Sprintf(" (and %d more line(s))", e.More)
+	}
+	return fmt.Sprintf("dockerfile %s line %d needs BuildKit (%s): %s%s; this engine builds it with its legacy builder (the Engine API's build endpoint without a BuildKit session), which rejects that: build this Dockerfile with BuildKit (docker buildx build), or rewrite the line without BuildKit-only syntax",
+		e.Dockerfile, e.Line, e.Feature, text, more)
+}
+
+// checkDockerfile returns a *BuildKitError when the Dockerfile at path
+// (rel in the context) uses BuildKit-only syntax. It leaves a Dockerfile
+// it cannot read to the build, which reports that itself.
+func checkDockerfile(path, rel string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	df, err := ParseDockerfile(f)
+	if err != nil || len(df.BuildKit) == 0 {
+		return nil
+	}
+	return &BuildKitError{Dockerfile: rel, BuildKitLine: df.BuildKit[0], More: len(df.BuildKit) - 1}
+}
+
 // Build builds an image from a Dockerfile in opts.ContextDir with the
 // engine's classic builder (the Engine API's /build, no BuildKit session),
 // streaming the context filtered by .dockerignore (see BuildContext) and
 // removing intermediate containers. Each output line goes to opts.Progress.
-// It returns the new image's ID; a failing Dockerfile step is returned as a
-// *BuildStepError (wrapped), and a bad context or engine failure as an error
-// naming the context directory.
+// It returns the new image's ID. A Dockerfile using syntax only BuildKit
+// builds (RUN --mount, COPY --link, heredocs, ...; see ParseDockerfile) is
+// refused before anything is sent, with a *BuildKitError (wrapped); a
+// failing Dockerfile step is returned as a *BuildStepError (wrapped), and a
+// bad context or engine failure as an error naming the context directory.
 func (e *Engine) Build(ctx context.Context, opts BuildOptions) (res BuildResult, err error) {
 	start := time.Now()
 	defer func() { res.Duration = time.Since(start) }()
@@ -88,6 +135,15 @@ func (e *Engine) Build(ctx context.Context, opts BuildOptions) (res BuildResult,
 	wrap := func(err error) error {
 		return fmt.Errorf("docker build of %s with %s: %w", opts.ContextDir, rel, err)
 	}
+	if err := checkDockerfile(filepath.Join(root, filepath.FromSlash(rel)), rel); err != nil {
+		return res, wrap(err)
+	}
+	return e.buildLegacy(ctx, opts, root, rel, wrap)
+}
+
+// buildLegacy streams the context at root and builds its Dockerfile rel
+// with the legacy builder; wrap adds the build's name to errors.
+func (e *Engine) buildLegacy(ctx context.Context, opts BuildOptions, root, rel string, wrap func(error) error) (res BuildResult, err error) {
 
 	pr, pw := io.Pipe()
 	type tarDone struct {

@@ -210,7 +210,7 @@ func TestHasBridgeEngine(t *testing.T) {
 
 // connect connects to the engine the fixture found, skipping outside CI
 // when there is none.
-func connect(t *testing.T) *engine.Engine {
+func connect(t testing.TB) *engine.Engine {
 	t.Helper()
 	fixture.Engine(t)
 	e, err := engine.Connect(context.Background())

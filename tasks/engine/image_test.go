@@ -52,7 +52,7 @@ func tinyImage(t *testing.T, content string, cfg v1.Config) v1.Image {
 }
 
 // cleanupImage removes image id (and all its tags) when the test ends.
-func cleanupImage(t *testing.T, e *engine.Engine, id string) {
+func cleanupImage(t testing.TB, e *engine.Engine, id string) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
@@ -31,7 +32,14 @@ const (
 	SmokeStart SmokeMode = "start"
 	// SmokeHTTP passes when GET <path> on the published port answers 200.
 	SmokeHTTP SmokeMode = "http"
+	// SmokeRun runs the image's entrypoint with SmokeOptions.Cmd as its
+	// arguments, as for a command-line tool, and passes when it exits 0
+	// within the timeout.
+	SmokeRun SmokeMode = "run"
 )
+
+// smokeRunPrefix starts the setting form of SmokeRun: "run:--version".
+const smokeRunPrefix = "run:"
 
 // SmokeLabel marks every container a smoke run creates (value "1"), so
 // leftovers of a killed process can be found and removed.
@@ -43,6 +51,10 @@ const (
 	DefaultSmokeTimeout = 20 * time.Second
 )
 
+// smokePoll is how often SmokeHTTP probes the path: often enough that a
+// service answering within milliseconds passes within milliseconds.
+const smokePoll = 25 * time.Millisecond
+
 // smokeLogLines is how many of the container's last log lines a failure shows.
 const smokeLogLines = 50
 
@@ -50,11 +62,11 @@ const smokeLogLines = 50
 type SmokeOptions struct {
 	Mode    SmokeMode
 	Path    string        // HTTP path probed in SmokeHTTP mode, starting with "/"
-	Port    int           // container port the service listens on, e.g. 8080; 0 publishes nothing
+	Port    int           // container port the service listens on, e.g. 8080; 0 publishes nothing (SmokeRun never publishes)
 	Grace   time.Duration // SmokeStart: how long the container must stay up (default 1s)
-	Timeout time.Duration // SmokeHTTP: how long the path has to answer 200 (default 20s)
+	Timeout time.Duration // SmokeHTTP: how long the path has to answer 200; SmokeRun: how long the command may run (default 20s)
 	Env     []string      // extra environment, KEY=value
-	Cmd     []string      // overrides the image's CMD when set
+	Cmd     []string      // overrides the image's CMD when set: the entrypoint's arguments (SmokeRun's command line)
 
 	// hostNetwork forces host networking, as on an engine without a bridge
 	// network; tests use it to cover that path on any engine.
@@ -67,17 +79,23 @@ type SmokeResult struct {
 	HostPort  int           // the loopback port probed; 0 when nothing was published
 	Status    int           // the last HTTP status seen (SmokeHTTP)
 	Duration  time.Duration // from start until the check passed or failed
-	Logs      string        // the container's last log lines, when the run failed
+	Logs      string        // the container's last log lines, when the run failed; SmokeRun: also what the command printed when it passed
 	Skipped   bool          // the mode was SmokeOff
 }
 
 // SmokeError reports a smoke run that failed: the container exited early,
-// the path answered something other than 200, or nothing answered in time.
+// the path answered something other than 200, nothing answered in time, or
+// a command-line run exited non-zero or did not exit.
 type SmokeError struct {
 	Ref      string // the image run
 	Reason   string // what went wrong, e.g. "container exited with code 1 before answering /healthz"
 	ExitCode int    // the container's exit code; -1 when it was still running
 	Logs     string // the container's last log lines
+	// CommandLine is true when a run that expects a service (SmokeStart,
+	// SmokeHTTP) saw the container exit 0 at once: the image looks like a
+	// command-line tool, which a SmokeRun smoke (or none) suits. Reason
+	// says so; the caller can name its setting.
+	CommandLine bool
 }
 
 // Error names the image, the reason and shows the container's logs.
@@ -89,10 +107,40 @@ func (e *SmokeError) Error() string {
 	return fmt.Sprintf("smoke run of %s failed: %s; logs:\n%s", e.Ref, e.Reason, logs)
 }
 
-// ParseSmoke parses a smoke setting (MAGEPACK_SMOKE): "off", "start", or an
-// HTTP path starting with "/" that must answer 200. The result has Mode and
-// Path set; the caller fills in Port and the rest. It returns an error
-// naming s and listing the valid forms otherwise.
+// SmokeOptionsError reports smoke options that do not fit together, e.g.
+// an HTTP path without a port. Field names the option at fault ("Mode",
+// "Path" or "Port") so the caller can name its setting.
+type SmokeOptionsError struct {
+	Field  string
+	Reason string
+}
+
+// Error says what is wrong with the options.
+func (e *SmokeOptionsError) Error() string { return e.Reason }
+
+// PortInUseError reports that the smoke run cannot use Port on the host:
+// on an engine without a bridge network the container shares the host's
+// network, and something already listens on 127.0.0.1:Port.
+type PortInUseError struct {
+	Port int
+	Err  error // the listen error
+}
+
+// Error names the port, why it matters and what to do.
+func (e *PortInUseError) Error() string {
+	return fmt.Sprintf("the engine has no bridge network, so the container shares the host's network, but 127.0.0.1:%d is already in use (%v); stop what listens there or change the port", e.Port, e.Err)
+}
+
+// Unwrap returns the listen error.
+func (e *PortInUseError) Unwrap() error { return e.Err }
+
+// ParseSmoke parses a smoke setting: "off", "start", "run:<args>" (run the
+// entrypoint with args, split on whitespace, and expect exit 0; "run:"
+// alone runs the image's default command line), or an HTTP path starting
+// with "/" that must answer 200, without whitespace. Surrounding spaces
+// are ignored. The result has Mode and Path or Cmd set; the caller fills in
+// Port and the rest. It returns an error naming s and listing the valid
+// forms otherwise.
 func ParseSmoke(s string) (SmokeOptions, error) {
 	v := strings.TrimSpace(s)
 	switch {
@@ -100,10 +148,30 @@ func ParseSmoke(s string) (SmokeOptions, error) {
 		return SmokeOptions{Mode: SmokeOff}, nil
 	case v == string(SmokeStart):
 		return SmokeOptions{Mode: SmokeStart}, nil
-	case strings.HasPrefix(v, "/") && !strings.ContainsAny(v, " \t\r\n"):
+	case strings.HasPrefix(v, smokeRunPrefix):
+		o := SmokeOptions{Mode: SmokeRun}
+		if args := strings.Fields(strings.TrimPrefix(v, smokeRunPrefix)); len(args) > 0 {
+			o.Cmd = args
+		}
+		return o, nil
+	case strings.HasPrefix(v, "/") && strings.IndexFunc(v, unicode.IsSpace) < 0:
 		return SmokeOptions{Mode: SmokeHTTP, Path: v}, nil
 	}
-	return SmokeOptions{}, fmt.Errorf("smoke setting %q is not valid: use off, start, or an HTTP path starting with / (e.g. /healthz)", s)
+	return SmokeOptions{}, fmt.Errorf("smoke setting %q is not valid: use off, start, run:<args> for a command-line tool (e.g. run:--version), or an HTTP path starting with / (e.g. /healthz)", s)
+}
+
+// String returns the setting form ParseSmoke reads back: "off", "start",
+// "/healthz" or "run:--version" ("start" for the zero Mode).
+func (o SmokeOptions) String() string {
+	switch o.Mode {
+	case SmokeHTTP:
+		return o.Path
+	case SmokeRun:
+		return smokeRunPrefix + strings.Join(o.Cmd, " ")
+	case "":
+		return string(SmokeStart)
+	}
+	return string(o.Mode)
 }
 
 // withDefaults fills zero durations and checks that the options fit together.
@@ -117,20 +185,23 @@ func (o SmokeOptions) withDefaults() (SmokeOptions, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultSmokeTimeout
 	}
+	bad := func(field, format string, args ...any) (SmokeOptions, error) {
+		return o, &SmokeOptionsError{Field: field, Reason: fmt.Sprintf(format, args...)}
+	}
 	if o.Port < 0 || o.Port > 65535 {
-		return o, fmt.Errorf("smoke port %d is out of range; use 1-65535", o.Port)
+		return bad("Port", "smoke port %d is out of range; use 1-65535", o.Port)
 	}
 	switch o.Mode {
-	case SmokeOff, SmokeStart:
+	case SmokeOff, SmokeStart, SmokeRun:
 	case SmokeHTTP:
 		if !strings.HasPrefix(o.Path, "/") {
-			return o, fmt.Errorf("smoke path %q must start with / (e.g. /healthz)", o.Path)
+			return bad("Path", "smoke path %q must start with / (e.g. /healthz)", o.Path)
 		}
 		if o.Port == 0 {
-			return o, fmt.Errorf("smoke path %s needs the port the image listens on; set the port (MAGEPACK_PORT)", o.Path)
+			return bad("Port", "smoke path %s needs the port the image listens on; set the port", o.Path)
 		}
 	default:
-		return o, fmt.Errorf("smoke mode %q is not valid: use off, start or http", o.Mode)
+		return bad("Mode", "smoke mode %q is not valid: use off, start, run or http", o.Mode)
 	}
 	return o, nil
 }
@@ -138,13 +209,18 @@ func (o SmokeOptions) withDefaults() (SmokeOptions, error) {
 // Smoke runs the image ref once, as a user would, and checks it: in
 // SmokeStart mode it must still run after opts.Grace; in SmokeHTTP mode
 // GET http://127.0.0.1:<port><opts.Path> must answer 200 within
-// opts.Timeout. The container is hardened (read-only root, all capabilities
-// dropped, no-new-privileges, a tmpfs /tmp), its port is published on
-// 127.0.0.1 only (on an engine without a bridge network it shares the host's
-// network and gets PORT=<port>), and it is always removed, also on failure
-// and when ctx is cancelled. SmokeOff returns a result with Skipped set.
+// opts.Timeout (probed every 25ms); in SmokeRun mode the entrypoint, run
+// with opts.Cmd as its arguments, must exit 0 within opts.Timeout (its
+// output is in the result's Logs). The container is hardened (read-only
+// root, all capabilities dropped, no-new-privileges, a tmpfs /tmp), its
+// port is published on 127.0.0.1 only (on an engine without a bridge
+// network it shares the host's network and gets PORT=<port>; SmokeRun
+// publishes nothing), and it is always removed, also on failure and when
+// ctx is cancelled. SmokeOff returns a result with Skipped set.
 // A failed check returns a *SmokeError with the exit code and the last log
-// lines; engine and context errors are returned wrapped.
+// lines (CommandLine set when a service run saw exit code 0 at once); the
+// port taken on a host network is a *PortInUseError, options that do not
+// fit a *SmokeOptionsError; engine and context errors are returned wrapped.
 func (e *Engine) Smoke(ctx context.Context, ref string, opts SmokeOptions) (res SmokeResult, err error) {
 	opts, err = opts.withDefaults()
 	if err != nil {
@@ -153,10 +229,13 @@ func (e *Engine) Smoke(ctx context.Context, ref string, opts SmokeOptions) (res 
 	if opts.Mode == SmokeOff {
 		return SmokeResult{Skipped: true}, nil
 	}
+	if opts.Mode == SmokeRun {
+		opts.Port = 0 // a command line serves nothing: publish nothing
+	}
 	hostNet := opts.hostNetwork || !e.HasBridge(ctx)
 	if hostNet && opts.Port > 0 {
 		if err := portFree(opts.Port); err != nil {
-			return res, fmt.Errorf("smoke run of %s: the engine has no bridge network, so the container shares the host's network, but 127.0.0.1:%d is already in use (%v); stop what listens there or change the port (MAGEPACK_PORT)", ref, opts.Port, err)
+			return res, fmt.Errorf("smoke run of %s: %w", ref, &PortInUseError{Port: opts.Port, Err: err})
 		}
 	}
 
@@ -203,9 +282,12 @@ func (e *Engine) Smoke(ctx context.Context, ref string, opts SmokeOptions) (res 
 		}
 	}
 
-	if opts.Mode == SmokeStart {
+	switch opts.Mode {
+	case SmokeStart:
 		err = e.smokeStart(ctx, id, ref, opts, wait, &res)
-	} else {
+	case SmokeRun:
+		err = e.smokeRun(ctx, id, ref, opts, wait, &res)
+	default:
 		err = e.smokeHTTP(ctx, id, ref, opts, wait, &res)
 	}
 	return res, err
@@ -257,7 +339,7 @@ func (e *Engine) smokeStart(ctx context.Context, id, ref string, opts SmokeOptio
 	case <-ctx.Done():
 		return fmt.Errorf("smoke run of %s: %w", ref, ctx.Err())
 	case r := <-wait.Result:
-		return e.smokeFailure(id, ref, res, int(r.StatusCode), fmt.Sprintf("container exited with code %d within %s of starting", r.StatusCode, opts.Grace))
+		return e.exitedEarly(id, ref, res, int(r.StatusCode), fmt.Sprintf("within %s of starting", opts.Grace))
 	case err := <-wait.Error:
 		if ctx.Err() != nil {
 			return fmt.Errorf("smoke run of %s: %w", ref, ctx.Err())
@@ -270,18 +352,68 @@ func (e *Engine) smokeStart(ctx context.Context, id, ref string, opts SmokeOptio
 		return fmt.Errorf("smoke run of %s: inspect container: %w", ref, err)
 	}
 	if st := ins.Container.State; st != nil && !st.Running {
-		return e.smokeFailure(id, ref, res, st.ExitCode, fmt.Sprintf("container exited with code %d within %s of starting", st.ExitCode, opts.Grace))
+		return e.exitedEarly(id, ref, res, st.ExitCode, fmt.Sprintf("within %s of starting", opts.Grace))
 	}
 	return nil
 }
 
-// smokeHTTP polls GET path on the published port, with backoff, until it
+// cliHint ends the reason of a service smoke run that saw exit code 0.
+const cliHint = "this looks like a command-line tool, not a service: smoke-run it with a command line (run:<args>, e.g. run:--version) or turn the smoke run off"
+
+// exitedEarly is the failure of a container that exited while a service
+// was expected; when says when ("within 1s of starting", "before answering
+// /healthz"). Exit code 0 adds cliHint and marks the error CommandLine.
+func (e *Engine) exitedEarly(id, ref string, res *SmokeResult, code int, when string) error {
+	reason := fmt.Sprintf("container exited with code %d %s", code, when)
+	if code == 0 {
+		reason += "; " + cliHint
+	}
+	err := e.smokeFailure(id, ref, res, code, reason)
+	if se, ok := err.(*SmokeError); ok && code == 0 {
+		se.CommandLine = true
+	}
+	return err
+}
+
+// smokeRun passes when the container exits 0 within opts.Timeout; what it
+// printed goes to res.Logs either way.
+func (e *Engine) smokeRun(ctx context.Context, id, ref string, opts SmokeOptions, wait client.ContainerWaitResult, res *SmokeResult) error {
+	timer := time.NewTimer(opts.Timeout)
+	defer timer.Stop()
+	args := "no arguments"
+	if len(opts.Cmd) > 0 {
+		args = fmt.Sprintf("arguments %q", opts.Cmd)
+	}
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("smoke run of %s: %w", ref, ctx.Err())
+	case r := <-wait.Result:
+		if r.Error != nil && r.Error.Message != "" {
+			return fmt.Errorf("smoke run of %s: wait for container: %s", ref, r.Error.Message)
+		}
+		if r.StatusCode != 0 {
+			return e.smokeFailure(id, ref, res, int(r.StatusCode), fmt.Sprintf("the command (%s) exited with code %d", args, r.StatusCode))
+		}
+		res.Logs = e.tailLogs(id)
+		return nil
+	case err := <-wait.Error:
+		if ctx.Err() != nil {
+			return fmt.Errorf("smoke run of %s: %w", ref, ctx.Err())
+		}
+		return fmt.Errorf("smoke run of %s: wait for container: %w", ref, err)
+	case <-timer.C:
+		return e.smokeFailure(id, ref, res, -1, fmt.Sprintf("the command (%s) was still running after %s; a command-line smoke run expects it to exit 0 (a service wants start or an HTTP path)", args, opts.Timeout))
+	}
+}
+
+// smokeHTTP polls GET path on the published port every smokePoll until it
 // answers 200, the container exits, the timeout passes or ctx ends.
 func (e *Engine) smokeHTTP(ctx context.Context, id, ref string, opts SmokeOptions, wait client.ContainerWaitResult, res *SmokeResult) error {
 	url := fmt.Sprintf("http://127.0.0.1:%d%s", res.HostPort, opts.Path)
 	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}
 	deadline := time.Now().Add(opts.Timeout)
-	backoff := 50 * time.Millisecond
+	ticker := time.NewTicker(smokePoll)
+	defer ticker.Stop()
 	var lastErr error
 	for {
 		reqCtx, cancel := context.WithDeadline(ctx, minTime(deadline, time.Now().Add(2*time.Second)))
@@ -315,23 +447,21 @@ func (e *Engine) smokeHTTP(ctx context.Context, id, ref string, opts SmokeOption
 			}
 			return e.smokeFailure(id, ref, res, -1, reason)
 		}
-		timer := time.NewTimer(min(backoff, time.Until(deadline)))
+		// The ticker drops ticks a slow probe missed, so probes never
+		// queue up; the deadline check above keeps the timeout exact to
+		// one interval.
 		select {
 		case <-ctx.Done():
-			timer.Stop()
 			return fmt.Errorf("smoke run of %s: %w", ref, ctx.Err())
 		case r := <-wait.Result:
-			timer.Stop()
-			return e.smokeFailure(id, ref, res, int(r.StatusCode), fmt.Sprintf("container exited with code %d before answering %s", r.StatusCode, opts.Path))
+			return e.exitedEarly(id, ref, res, int(r.StatusCode), "before answering "+opts.Path)
 		case err := <-wait.Error:
-			timer.Stop()
 			if ctx.Err() != nil {
 				return fmt.Errorf("smoke run of %s: %w", ref, ctx.Err())
 			}
 			return fmt.Errorf("smoke run of %s: wait for container: %w", ref, err)
-		case <-timer.C:
+		case <-ticker.C:
 		}
-		backoff = min(backoff*2, time.Second)
 	}
 }
 
@@ -339,22 +469,29 @@ func (e *Engine) smokeHTTP(ctx context.Context, id, ref string, opts SmokeOption
 // the *SmokeError. It reads the logs with a fresh context, so a failure is
 // explained even when the caller's context has ended.
 func (e *Engine) smokeFailure(id, ref string, res *SmokeResult, exitCode int, reason string) error {
+	res.Logs = e.tailLogs(id)
+	return &SmokeError{Ref: ref, Reason: reason, ExitCode: exitCode, Logs: res.Logs}
+}
+
+// tailLogs returns the container's last smokeLogLines log lines, stdout
+// and stderr interleaved, or a note saying why they cannot be read. It
+// uses a fresh context, so it works after the caller's has ended.
+func (e *Engine) tailLogs(id string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	logs, err := e.cli.ContainerLogs(ctx, id, client.ContainerLogsOptions{
 		ShowStdout: true, ShowStderr: true, Tail: strconv.Itoa(smokeLogLines),
 	})
+	var buf bytes.Buffer
 	if err == nil {
-		var buf bytes.Buffer
 		// Both streams into one buffer keeps their interleaving.
 		_, err = stdcopy.StdCopy(&buf, &buf, io.LimitReader(logs, 1<<20))
 		logs.Close()
-		res.Logs = buf.String()
 	}
 	if err != nil {
-		res.Logs += fmt.Sprintf("(could not read the container's logs: %v)", err)
+		fmt.Fprintf(&buf, "(could not read the container's logs: %v)", err)
 	}
-	return &SmokeError{Ref: ref, Reason: reason, ExitCode: exitCode, Logs: res.Logs}
+	return buf.String()
 }
 
 // publishedPort reads back the loopback port the engine picked for port.

@@ -209,6 +209,13 @@ func TestParseSmoke(t *testing.T) {
 		{name: "url", in: "http://localhost/healthz", wantErr: true},
 		{name: "capitalised", in: "Start", wantErr: true},
 		{name: "path with space", in: "/health z", wantErr: true},
+		{name: "run with an argument", in: "run:--version", want: SmokeOptions{Mode: SmokeRun, Cmd: []string{"--version"}}},
+		{name: "run with arguments split on whitespace", in: " run: version\t--short  -v ", want: SmokeOptions{Mode: SmokeRun, Cmd: []string{"version", "--short", "-v"}}},
+		{name: "run alone", in: "run:", want: SmokeOptions{Mode: SmokeRun}},
+		{name: "run with a path-like argument", in: "run:/healthz", want: SmokeOptions{Mode: SmokeRun, Cmd: []string{"/healthz"}}},
+		{name: "run without colon", in: "run", wantErr: true},
+		{name: "run capitalised", in: "RUN:--version", wantErr: true},
+		{name: "path after run", in: "/run: x", wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,36 +223,46 @@ func TestParseSmoke(t *testing.T) {
 			if tt.wantErr {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), `"`+tt.in+`"`)
-				assert.Contains(t, err.Error(), "use off, start, or an HTTP path starting with /")
+				assert.Contains(t, err.Error(), "use off, start, run:<args> for a command-line tool (e.g. run:--version), or an HTTP path starting with /")
+				assert.NotContains(t, err.Error(), "MAGEPACK_")
 				return
 			}
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
+			again, err := ParseSmoke(got.String())
+			require.NoError(t, err, "String() %q reads back", got.String())
+			assert.Equal(t, got, again)
 		})
 	}
 }
 
 func TestSmokeOptionsDefaults(t *testing.T) {
 	tests := []struct {
-		name    string
-		in      SmokeOptions
-		want    SmokeOptions
-		wantErr string
+		name      string
+		in        SmokeOptions
+		want      SmokeOptions
+		wantErr   string
+		wantField string
 	}{
 		{name: "zero is start with defaults", want: SmokeOptions{Mode: SmokeStart, Grace: time.Second, Timeout: 20 * time.Second}},
 		{name: "kept durations", in: SmokeOptions{Mode: SmokeHTTP, Path: "/x", Port: 80, Grace: time.Millisecond, Timeout: time.Minute},
 			want: SmokeOptions{Mode: SmokeHTTP, Path: "/x", Port: 80, Grace: time.Millisecond, Timeout: time.Minute}},
-		{name: "http without port", in: SmokeOptions{Mode: SmokeHTTP, Path: "/healthz"}, wantErr: "needs the port"},
-		{name: "http without path", in: SmokeOptions{Mode: SmokeHTTP, Port: 8080}, wantErr: `smoke path "" must start with /`},
-		{name: "port out of range", in: SmokeOptions{Mode: SmokeStart, Port: 70000}, wantErr: "out of range"},
-		{name: "unknown mode", in: SmokeOptions{Mode: "bogus"}, wantErr: `smoke mode "bogus"`},
+		{name: "run needs no port", in: SmokeOptions{Mode: SmokeRun, Cmd: []string{"--version"}},
+			want: SmokeOptions{Mode: SmokeRun, Cmd: []string{"--version"}, Grace: time.Second, Timeout: 20 * time.Second}},
+		{name: "http without port", in: SmokeOptions{Mode: SmokeHTTP, Path: "/healthz"}, wantErr: "needs the port", wantField: "Port"},
+		{name: "http without path", in: SmokeOptions{Mode: SmokeHTTP, Port: 8080}, wantErr: `smoke path "" must start with /`, wantField: "Path"},
+		{name: "port out of range", in: SmokeOptions{Mode: SmokeStart, Port: 70000}, wantErr: "out of range", wantField: "Port"},
+		{name: "unknown mode", in: SmokeOptions{Mode: "bogus"}, wantErr: `smoke mode "bogus"`, wantField: "Mode"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := tt.in.withDefaults()
 			if tt.wantErr != "" {
-				require.Error(t, err)
+				var oe *SmokeOptionsError
+				require.ErrorAs(t, err, &oe)
 				assert.Contains(t, err.Error(), tt.wantErr)
+				assert.Equal(t, tt.wantField, oe.Field)
+				assert.NotContains(t, err.Error(), "MAGEPACK_")
 				return
 			}
 			require.NoError(t, err)
@@ -412,23 +429,39 @@ func TestSmokeEngine(t *testing.T) {
 	})
 }
 
+// FuzzParseSmoke checks that ParseSmoke never panics, that what it accepts
+// is well formed (a path without whitespace; run arguments without any),
+// and that String gives a setting that reads back the same. Seeds live in
+// testdata/fuzz/FuzzParseSmoke.
 func FuzzParseSmoke(f *testing.F) {
-	for _, s := range []string{"off", "start", "/healthz", "", "healthz", "/a b", " /x "} {
+	for _, s := range []string{"off", "start", "/healthz", "", "healthz", "/a b", " /x ", "run:--version", "run:", "run: a  b "} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		opts, err := ParseSmoke(s)
 		if err != nil {
+			assert.Contains(t, err.Error(), "is not valid")
 			return
 		}
 		switch opts.Mode {
 		case SmokeOff, SmokeStart:
 			assert.Empty(t, opts.Path)
+			assert.Empty(t, opts.Cmd)
 		case SmokeHTTP:
 			assert.True(t, strings.HasPrefix(opts.Path, "/"), "path %q", opts.Path)
 			assert.NotContains(t, opts.Path, " ")
+			assert.Empty(t, opts.Cmd)
+		case SmokeRun:
+			assert.Empty(t, opts.Path)
+			for _, a := range opts.Cmd {
+				assert.NotEmpty(t, a)
+				assert.Equal(t, []string{a}, strings.Fields(a), "argument %q holds no whitespace", a)
+			}
 		default:
 			t.Fatalf("ParseSmoke(%q) gave mode %q", s, opts.Mode)
 		}
+		again, err := ParseSmoke(opts.String())
+		require.NoError(t, err, "ParseSmoke(%q).String() = %q does not read back", s, opts.String())
+		assert.Equal(t, opts, again)
 	})
 }

@@ -32,17 +32,17 @@ func TestFindMain(t *testing.T) {
 		{
 			name:  "two cmd mains",
 			files: map[string]string{"lib.go": libFile, "cmd/a/main.go": helloMain, "cmd/b/main.go": helloMain},
-			err:   []string{"several main packages (./cmd/a, ./cmd/b)", "MAGEPACK_MAIN=./cmd/a"},
+			err:   []string{"several main packages (./cmd/a, ./cmd/b)", "choose ./cmd/... to build them all"},
 		},
 		{
 			name:  "no main at all",
 			files: map[string]string{"lib.go": libFile},
-			err:   []string{"no main package in module", "MAGEPACK_MAIN"},
+			err:   []string{"no main package in module", "neither the root nor any folder below it is package main"},
 		},
 		{
 			name:  "a main outside cmd is suggested, not picked",
 			files: map[string]string{"lib.go": libFile, "server/main.go": helloMain},
-			err:   []string{"./server is one", "MAGEPACK_MAIN=./server"},
+			err:   []string{"./server is one: choose it"},
 		},
 		{
 			name:  "a main nested deeper under cmd is not a cmd main",
@@ -67,6 +67,7 @@ func TestFindMain(t *testing.T) {
 				assert.Contains(t, err.Error(), w)
 			}
 			assert.Contains(t, err.Error(), dir)
+			assert.NotContains(t, err.Error(), "MAGEPACK_", "the caller adds the setting's name")
 		})
 	}
 }
@@ -101,7 +102,7 @@ func TestValidateMain(t *testing.T) {
 			}
 			require.ErrorIs(t, err, ErrNoMain)
 			assert.Contains(t, err.Error(), tc.want)
-			assert.Contains(t, err.Error(), "set MAGEPACK_MAIN")
+			assert.NotContains(t, err.Error(), "MAGEPACK_", "the caller adds the setting's name")
 		})
 	}
 }

@@ -20,12 +20,12 @@ var baseDate = time.Date(2024, 3, 1, 12, 0, 0, 0, time.FixedZone("CET", 3600))
 // repo is a real git repository in a temp dir with fixed identities and
 // dates, so hashes and times are the same on every run.
 type repo struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	commits int
 }
 
-func newRepo(t *testing.T) *repo {
+func newRepo(t testing.TB) *repo {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git not on PATH:", err)
@@ -180,9 +180,9 @@ func TestFromGitErrors(t *testing.T) {
 		want  []string
 	}{
 		{"not a repository", func(t *testing.T) string { return t.TempDir() }, true,
-			[]string{"not a git repository; run inside a git repository, or set MAGEPACK_VERSION"}},
+			[]string{"not a git repository; run inside a git repository"}},
 		{"no commits", func(t *testing.T) string { return newRepo(t).dir }, true,
-			[]string{"the repository has no commits yet; commit once, or set MAGEPACK_VERSION"}},
+			[]string{"the repository has no commits yet; commit once"}},
 		{"missing directory", func(t *testing.T) string { return filepath.Join(t.TempDir(), "nope") }, false,
 			[]string{"nope", "no such file or directory"}},
 	}
@@ -197,6 +197,7 @@ func TestFromGitErrors(t *testing.T) {
 			for _, w := range tt.want {
 				assert.Contains(t, err.Error(), w)
 			}
+			assert.NotContains(t, err.Error(), "MAGEPACK_", "the caller adds the setting's name")
 			if tt.noGit {
 				var ng *NoGitError
 				require.ErrorAs(t, err, &ng)
@@ -212,7 +213,7 @@ func TestFromGitWithoutGit(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	_, err := FromGit(t.Context(), r.dir)
 	require.ErrorIs(t, err, ErrNoGit)
-	assert.Contains(t, err.Error(), "git is not installed or not on PATH; install git, or set MAGEPACK_VERSION")
+	assert.Contains(t, err.Error(), "git is not installed or not on PATH; install git")
 }
 
 func TestFromGitCancelled(t *testing.T) {

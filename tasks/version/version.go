@@ -24,6 +24,36 @@ type Info struct {
 	Date time.Time
 	// Dirty is true when tracked files differ from HEAD.
 	Dirty bool
+	// Tag is the git tag the version came from, e.g. "v1.2.3" or
+	// "services/v3.1.4"; "" when no tag is reachable (0.0.0-dev.N) or the
+	// version was not read from git.
+	Tag string
+	// TagPrefix is the prefix the version's tags carry: "services/" for a
+	// module in the repository's folder services/, "" at its root.
+	TagPrefix string
+	// PlainTag is, when TagPrefix is set and no tag with it is reachable,
+	// the highest plain tag (vX.Y.Z) that is: the one an empty prefix would
+	// use. "" otherwise.
+	PlainTag string
+	// Shallow is true when the repository is a shallow clone, whose
+	// history and tags may be incomplete.
+	Shallow bool
+}
+
+// Warnings returns the lines to show the user about how trustworthy the
+// version is, or nil: the clone is shallow and no tag is reachable
+// (ShallowWarning); the module's tags carry a prefix, none with it is
+// reachable, but a plain tag is. The lines name no setting.
+func (i Info) Warnings() []string {
+	var w []string
+	if i.Shallow && i.Tag == "" {
+		w = append(w, ShallowWarning)
+	}
+	if i.Tag == "" && i.PlainTag != "" {
+		w = append(w, fmt.Sprintf("no tag %sv* is reachable, but %s is: a module in %s is versioned by tags such as %sv1.2.3, as Go versions nested modules; tag it so, or set the tag prefix to empty to use %s",
+			i.TagPrefix, i.PlainTag, strings.TrimSuffix(i.TagPrefix, "/"), i.TagPrefix, i.PlainTag))
+	}
+	return w
 }
 
 // String returns the version without a leading v (e.g. "1.2.3"), or "" when
@@ -60,7 +90,7 @@ func (e *ParseError) Unwrap() error { return e.Err }
 // Is makes errors.Is(err, ErrNotSemver) true.
 func (e *ParseError) Is(target error) bool { return target == ErrNotSemver }
 
-// Parse reads a version given by hand (e.g. MAGEPACK_VERSION): strict
+// Parse reads a version given by hand (e.g. a version setting): strict
 // semver 2.0 (X.Y.Z, optional -prerelease and +build), with one optional
 // leading "v" and surrounding spaces ignored. Shorthands such as "1.2" are
 // rejected rather than guessed. On failure it returns a *ParseError
