@@ -153,9 +153,9 @@ func (r *run) build(ctx context.Context, jobs []job) ([]gobuild.Result, error) {
 		cgo = "CGO on"
 	}
 	if len(p.services) == 1 {
-		r.log.printf("build", "%s %s for %d platform(s) with %s, %s", p.services[0].name, p.versionString(), len(plan), p.goVersion, cgo)
+		r.log.printf("build", "%s %s (%s) for %d platform(s) with %s, %s", p.services[0].name, p.versionString(), p.versionSource(), len(plan), p.goVersion, cgo)
 	} else {
-		r.log.printf("build", "%s %s: %d build(s) of %d service(s) with %s, %s", serviceNames(p.services), p.versionString(), len(plan), len(p.services), p.goVersion, cgo)
+		r.log.printf("build", "%s %s (%s): %d build(s) of %d service(s) with %s, %s", serviceNames(p.services), p.versionString(), p.versionSource(), len(plan), len(p.services), p.goVersion, cgo)
 	}
 	byOutput := map[string]job{}
 	for i, gj := range plan {

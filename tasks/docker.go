@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
@@ -61,8 +62,12 @@ func (r *run) dockerImages(ctx context.Context, variant string) ([]dist.Image, e
 		if p.opts.dockerfile != "" {
 			// A missing Dockerfile is a configuration mistake, whether or
 			// not an engine answers.
-			if _, err := planDockerfile(p); err != nil {
+			plan, err := planDockerfile(p)
+			if err != nil {
 				return nil, err
+			}
+			if plan.syntax != "" {
+				r.log.printf("dockerfile", "%s line %d: # syntax=%s is ignored: this engine builds with its legacy builder", plan.dockerfile, plan.syntaxAt, plan.syntax)
 			}
 		}
 		eng, err := r.engine(ctx)
@@ -263,9 +268,13 @@ func (r *run) smoke(ctx context.Context, eng *engine.Engine, s *service, variant
 	if err != nil {
 		return &imageError{err}
 	}
-	if opts.Mode == engine.SmokeHTTP {
+	switch opts.Mode {
+	case engine.SmokeHTTP:
 		r.log.printf(subject, "smoke run ok: %s answered %d in %s", opts.Path, res.Status, secs(res.Duration))
-	} else {
+	case engine.SmokeRun:
+		first, _, _ := strings.Cut(strings.TrimSpace(res.Logs), "\n")
+		r.log.printf(subject, "smoke run ok: %s exited 0 in %s: %s", opts, secs(res.Duration), first)
+	default:
 		r.log.printf(subject, "smoke run ok: still running after %s", secs(res.Duration))
 	}
 	return nil

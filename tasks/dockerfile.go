@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,6 +27,10 @@ func (r *run) dockerfileImage(ctx context.Context, eng *engine.Engine, s *servic
 	if err != nil {
 		return dist.Image{}, err
 	}
+	builder := fmt.Sprintf("builder %s, Go %s", plan.builderImage(), have)
+	if have == nil {
+		builder = "builder Go not checked"
+	}
 	if variant == variantAlpine {
 		if err := eng.EnsureImage(ctx, p.opts.alpineBase, p.opts.pull); err != nil {
 			return dist.Image{}, &imageError{err}
@@ -33,7 +38,7 @@ func (r *run) dockerfileImage(ctx context.Context, eng *engine.Engine, s *servic
 	}
 	refs := p.refs(s, variant)
 	subject := p.imageSubject(s, variant)
-	r.log.printf(subject, "building %s with %s (builder %s, Go %s)", refs[0], plan.dockerfile, plan.builder, have)
+	r.log.printf(subject, "building %s with %s (%s)", refs[0], plan.dockerfile, builder)
 	stop := r.phase("build")
 	res, err := eng.Build(ctx, engine.BuildOptions{
 		ContextDir: p.root,
@@ -58,18 +63,34 @@ func (r *run) dockerfileImage(ctx context.Context, eng *engine.Engine, s *servic
 	}, nil
 }
 
-// checkBuilder pulls the builder image (per the pull policy) and refuses
-// one whose Go is older than go.mod asks for, once per run.
+// checkBuilder refuses a builder image whose Go is older than go.mod asks
+// for, once per run. The builder is the configured one (pulled per the
+// pull policy) when the Dockerfile takes it from GO_IMAGE; else the image
+// its build stage names, checked as far as the engine or its tag tells,
+// never pulled. It returns nil, having said why, when the Go version
+// cannot be told.
 func (r *run) checkBuilder(ctx context.Context, eng *engine.Engine, plan dockerfilePlan) (*semver.Version, error) {
-	return do(r, "builder "+plan.builder, func() (*semver.Version, error) {
-		if err := eng.EnsureImage(ctx, plan.builder, r.p.opts.pull); err != nil {
-			return nil, &imageError{fmt.Errorf("builder image: %w", err)}
+	return do(r, "builder "+plan.dockerfile, func() (*semver.Version, error) {
+		g := plan.goBuilder
+		if !g.UsesArg && g.Image == "" {
+			r.log.printf("dockerfile", "builder Go check skipped: %s", g.Unknown)
+			return nil, nil
 		}
-		have, err := engine.BuilderGoVersion(ctx, eng, plan.builder)
+		image := plan.builderImage()
+		if g.UsesArg {
+			if err := eng.EnsureImage(ctx, image, r.p.opts.pull); err != nil {
+				return nil, &imageError{fmt.Errorf("builder image: %w", err)}
+			}
+		}
+		have, err := engine.BuilderGoVersion(ctx, eng, image)
+		if !g.UsesArg && errors.Is(err, engine.ErrUnknownBuilderVersion) {
+			r.log.printf("dockerfile", "builder Go check skipped: %s line %d: %v", plan.dockerfile, g.Line, err)
+			return nil, nil
+		}
 		if err != nil {
 			return nil, &configError{err}
 		}
-		if err := engine.CheckBuilder(have, plan.goMod, plan.builder); err != nil {
+		if err := engine.CheckBuilder(have, plan.goMod, image); err != nil {
 			return nil, err
 		}
 		return have, nil
@@ -80,8 +101,21 @@ func (r *run) checkBuilder(ctx context.Context, eng *engine.Engine, plan dockerf
 // anything runs.
 type dockerfilePlan struct {
 	dockerfile string // relative to the module root
-	builder    string
+	builder    string // the GO_IMAGE build argument
 	goMod      *semver.Version
+	// goBuilder says whose Go version to check: the GO_IMAGE argument's,
+	// or the image the build stage names.
+	goBuilder engine.GoBuilder
+	syntax    string // a "# syntax=" directive, which the legacy builder ignores
+	syntaxAt  int
+}
+
+// builderImage is the image whose Go builds the binary.
+func (d dockerfilePlan) builderImage() string {
+	if d.goBuilder.UsesArg {
+		return d.builder
+	}
+	return d.goBuilder.Image
 }
 
 func planDockerfile(p *project) (dockerfilePlan, error) {
@@ -96,6 +130,14 @@ func planDockerfile(p *project) (dockerfilePlan, error) {
 	if _, err := os.Stat(filepath.Join(p.root, df)); err != nil {
 		return dockerfilePlan{}, &configError{fmt.Errorf("dockerfile %s does not exist in %s: fix MAGEPACK_DOCKERFILE (a path relative to the module root)", df, p.root)}
 	}
+	parsed, err := engine.ReadDockerfile(filepath.Join(p.root, df))
+	if err != nil {
+		return dockerfilePlan{}, &configError{err}
+	}
+	if len(parsed.BuildKit) > 0 {
+		// Said before the context is sent or any image is pulled.
+		return dockerfilePlan{}, &engine.BuildKitError{Dockerfile: filepath.ToSlash(df), BuildKitLine: parsed.BuildKit[0], More: len(parsed.BuildKit) - 1}
+	}
 	req, err := engine.GoModVersion(filepath.Join(p.root, "go.mod"))
 	if err != nil {
 		return dockerfilePlan{}, &configError{err}
@@ -104,7 +146,15 @@ func planDockerfile(p *project) (dockerfilePlan, error) {
 	if builder == "" {
 		builder = engine.DefaultBuilder(req)
 	}
-	return dockerfilePlan{dockerfile: filepath.ToSlash(df), builder: builder, goMod: req}, nil
+	plan := dockerfilePlan{dockerfile: filepath.ToSlash(df), builder: builder, goMod: req, syntax: parsed.Syntax, syntaxAt: parsed.SyntaxLine}
+	args := map[string]string{}
+	for k, v := range plan.args(p, p.services[0]) {
+		if k != "GO_IMAGE" {
+			args[k] = *v
+		}
+	}
+	plan.goBuilder = parsed.GoBuilder("GO_IMAGE", args)
+	return plan, nil
 }
 
 // args are the build arguments every magepack Dockerfile build gets; a

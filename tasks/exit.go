@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/magepack/magepack/tasks/engine"
@@ -43,9 +44,12 @@ const (
 type errorClass struct {
 	code  int
 	match func(error) bool
-	// hint names the setting behind such errors; it is added to the
-	// message unless the message names it already.
+	// hint names the setting behind such errors: "(MAGEPACK_PULL)" is
+	// added to the message unless the message names it already.
 	hint string
+	// fix, when set, says in words which setting to change and how, for
+	// the error the row matched; it is added to the message.
+	fix func(error) string
 }
 
 // errorClasses classifies every failure, in order: the first row that the
@@ -55,11 +59,15 @@ type errorClass struct {
 var errorClasses = []errorClass{
 	{code: ExitInterrupted, match: is(context.Canceled)},
 	{code: ExitConfig, match: as[*configError]},
-	{code: ExitConfig, match: as[*gobuild.NoMainError], hint: "MAGEPACK_MAIN"},
+	{code: ExitConfig, match: as[*gobuild.NoMainError], fix: mainFix},
+	{code: ExitConfig, match: as[*engine.SmokeOptionsError], fix: smokeOptionsFix},
+	{code: ExitConfig, match: as[*engine.BuildKitError], fix: func(error) string {
+		return "or leave MAGEPACK_DOCKERFILE unset, so magepack assembles the image itself"
+	}},
 	{code: ExitConfig, match: as[*platform.UnknownError], hint: "MAGEPACK_PLATFORMS"},
 	{code: ExitConfig, match: as[*platform.MalformedError], hint: "MAGEPACK_PLATFORMS"},
 	{code: ExitConfig, match: as[*version.ParseError], hint: "MAGEPACK_VERSION"},
-	{code: ExitConfig, match: as[*version.NoGitError], hint: "MAGEPACK_VERSION"},
+	{code: ExitConfig, match: as[*version.NoGitError], fix: func(error) string { return "or set MAGEPACK_VERSION" }},
 	{code: ExitConfig, match: as[*engine.BuilderTooOldError], hint: "MAGEPACK_BUILDER"},
 	{code: ExitConfig, match: is(image.ErrNoCABundle), hint: "MAGEPACK_CA_BUNDLE"},
 	{code: ExitNoEngine, match: is(engine.ErrNoEngine)},
@@ -70,7 +78,8 @@ var errorClasses = []errorClass{
 	{code: ExitPush, match: as[*image.AuthError]},
 	{code: ExitPush, match: as[*pushError]},
 	{code: ExitImage, match: as[*engine.PullForbiddenError], hint: "MAGEPACK_PULL"},
-	{code: ExitImage, match: as[*engine.SmokeError], hint: "MAGEPACK_SMOKE"},
+	{code: ExitImage, match: as[*engine.SmokeError], fix: smokeFix},
+	{code: ExitImage, match: as[*engine.PortInUseError], hint: "MAGEPACK_PORT"},
 	{code: ExitImage, match: as[*image.MissingPlatformError], hint: "MAGEPACK_ALPINE_BASE"},
 	{code: ExitImage, match: as[*imageError]},
 }
@@ -84,12 +93,53 @@ func as[T error](err error) bool {
 	return errors.As(err, &t)
 }
 
-// classify returns err's exit code and the settings to name, from the
-// first class that matches it and the hints of every class any part of it
+// mainFix names the main-package setting for what gobuild could not
+// resolve.
+func mainFix(err error) string {
+	var e *gobuild.NoMainError
+	errors.As(err, &e)
+	switch {
+	case e.Pattern != "":
+		return "set MAGEPACK_MAIN to a pattern that matches main packages, e.g. ./cmd/..."
+	case e.Main != "":
+		return "set MAGEPACK_MAIN to main packages' paths relative to the module root"
+	case len(e.Candidates) > 1:
+		return fmt.Sprintf("set MAGEPACK_MAIN=%s to build them all, or e.g. MAGEPACK_MAIN=%s for one", e.Suggestion, e.Candidates[0])
+	case len(e.Candidates) == 1:
+		return "set MAGEPACK_MAIN=" + e.Candidates[0]
+	default:
+		return "set MAGEPACK_MAIN to the main package's path relative to the module root"
+	}
+}
+
+// smokeOptionsFix names the setting behind bad smoke options.
+func smokeOptionsFix(err error) string {
+	var e *engine.SmokeOptionsError
+	errors.As(err, &e)
+	if e.Field == "Port" {
+		return "set MAGEPACK_PORT"
+	}
+	return "set MAGEPACK_SMOKE"
+}
+
+// smokeFix names the smoke setting when an image looks like a
+// command-line tool; the message ends with the container's logs, so the
+// fix gets a line of its own.
+func smokeFix(err error) string {
+	var e *engine.SmokeError
+	if errors.As(err, &e) && e.CommandLine {
+		return "\nset MAGEPACK_SMOKE=run:--version (arguments the tool accepts) or MAGEPACK_SMOKE=off (or Settings.Services[name].Smoke for this service alone)"
+	}
+	return ""
+}
+
+// classify returns err's exit code and the fixes to add, from the first
+// class that matches it and the hints of every class any part of it
 // matches (a joined error may hold several).
-func classify(err error) (code int, hints []string) {
+func classify(err error) (code int, fixes []string) {
 	code = ExitFailure
 	found := false
+	msg := err.Error()
 	for _, c := range errorClasses {
 		if !c.match(err) {
 			continue
@@ -97,11 +147,16 @@ func classify(err error) (code int, hints []string) {
 		if !found {
 			code, found = c.code, true
 		}
-		if c.hint != "" && !strings.Contains(err.Error(), c.hint) {
-			hints = append(hints, c.hint)
+		switch {
+		case c.fix != nil:
+			if f := c.fix(err); f != "" && !strings.Contains(msg, strings.TrimSpace(f)) {
+				fixes = append(fixes, f)
+			}
+		case c.hint != "" && !strings.Contains(msg, c.hint):
+			fixes = append(fixes, "("+c.hint+")")
 		}
 	}
-	return code, hints
+	return code, fixes
 }
 
 // exitCode is err's exit code (see errorClasses).
@@ -115,14 +170,23 @@ func exitCode(err error) int {
 type exitError struct {
 	err   error
 	code  int
-	hints []string
+	fixes []string // "(MAGEPACK_X)", "set MAGEPACK_X=…", or "\n…" for a line of its own
 }
 
 func (e *exitError) Error() string {
-	if len(e.hints) == 0 {
-		return e.err.Error()
+	msg := e.err.Error()
+	for _, f := range e.fixes {
+		switch {
+		case strings.HasPrefix(f, "\n"), strings.HasPrefix(f, "("):
+			if !strings.HasPrefix(f, "\n") {
+				msg += " "
+			}
+			msg += f
+		default:
+			msg += "; " + f
+		}
 	}
-	return e.err.Error() + " (" + strings.Join(e.hints, ", ") + ")"
+	return msg
 }
 func (e *exitError) Unwrap() error   { return e.err }
 func (e *exitError) ExitStatus() int { return e.code }
@@ -140,8 +204,8 @@ func fail(err error) error {
 		}
 		return &exitError{err: err, code: ee.code}
 	}
-	code, hints := classify(err)
-	return &exitError{err: err, code: code, hints: hints}
+	code, fixes := classify(err)
+	return &exitError{err: err, code: code, fixes: fixes}
 }
 
 // imageError marks a failure to assemble, load, pull or smoke-run an image

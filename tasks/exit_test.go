@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/Masterminds/semver/v3"
@@ -136,8 +137,23 @@ func TestErrorClasses(t *testing.T) {
 		{name: "pull forbidden", code: ExitImage, named: "MAGEPACK_PULL", err: func(t *testing.T) error {
 			return &engine.PullForbiddenError{Ref: "alpine:3.22"}
 		}},
-		{name: "smoke run failed", code: ExitImage, named: "MAGEPACK_SMOKE", err: func(t *testing.T) error {
+		{name: "smoke run failed", code: ExitImage, err: func(t *testing.T) error {
 			return &engine.SmokeError{Ref: "app:1.0.0-scratch", Reason: "container exited with code 1", ExitCode: 1}
+		}},
+		{name: "command-line tool under a service's smoke run", code: ExitImage, named: "MAGEPACK_SMOKE=run:", err: func(t *testing.T) error {
+			return &engine.SmokeError{Ref: "cli:1.0.0-scratch", Reason: "container exited with code 0 at once", CommandLine: true}
+		}},
+		{name: "bad smoke options", code: ExitConfig, named: "MAGEPACK_PORT", err: func(t *testing.T) error {
+			return &engine.SmokeOptionsError{Field: "Port", Reason: "smoke path /healthz needs the port the image listens on"}
+		}},
+		{name: "port in use", code: ExitImage, named: "MAGEPACK_PORT", err: func(t *testing.T) error {
+			return &engine.PortInUseError{Port: 8080, Err: errors.New("address already in use")}
+		}},
+		{name: "Dockerfile needs BuildKit", code: ExitConfig, named: "MAGEPACK_DOCKERFILE", err: func(t *testing.T) error {
+			df, err := engine.ParseDockerfile(strings.NewReader("FROM golang\nRUN --mount=type=cache,target=/root/.cache go build ./...\n"))
+			require.NoError(t, err)
+			require.NotEmpty(t, df.BuildKit)
+			return &engine.BuildKitError{Dockerfile: "Dockerfile", BuildKitLine: df.BuildKit[0]}
 		}},
 		{name: "base lacks a platform", code: ExitImage, named: "MAGEPACK_ALPINE_BASE", err: func(t *testing.T) error {
 			return &image.MissingPlatformError{Ref: "alpine:3.22", Platform: "linux/s390x", Available: []string{"linux/amd64"}}

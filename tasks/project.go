@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -89,8 +88,14 @@ func resolve(ctx context.Context, o options, dir string, getenv func(string) str
 		return nil, &configError{setting(err, "MAGEPACK_PLATFORMS")}
 	}
 
-	if p.ver, err = versionInfo(ctx, root, o.version); err != nil {
+	if p.ver, err = versionInfo(ctx, root, o.version, o.tagPrefix); err != nil {
 		return nil, err
+	}
+	for _, w := range p.ver.Warnings() {
+		if p.ver.PlainTag != "" && strings.Contains(w, p.ver.PlainTag) {
+			w += " (MAGEPACK_TAG_PREFIX=)"
+		}
+		p.notes = append(p.notes, "version "+p.versionString()+": "+w)
 	}
 	p.created = p.ver.Date
 	if s := getenv("SOURCE_DATE_EPOCH"); s != "" {
@@ -107,27 +112,31 @@ func resolve(ctx context.Context, o options, dir string, getenv func(string) str
 // and smoke run.
 func (p *project) resolveServices(ctx context.Context) ([]*service, error) {
 	o := p.opts
-	mains, err := resolveMains(ctx, p.root, o.mainSpec)
+	mains, err := gobuild.ResolveMains(ctx, p.root, o.mainSpec)
 	if err != nil {
 		return nil, &configError{err}
 	}
 	if o.name != "" && len(mains) > 1 {
-		return nil, &configError{fmt.Errorf("MAGEPACK_NAME=%s names one service, but there are %d (%s): unset MAGEPACK_NAME; each service is named after its folder", o.name, len(mains), strings.Join(mains, ", "))}
+		pkgs := make([]string, len(mains))
+		for i, m := range mains {
+			pkgs[i] = m.Package
+		}
+		return nil, &configError{fmt.Errorf("MAGEPACK_NAME=%s names one service, but there are %d (%s): unset MAGEPACK_NAME; each service is named after its folder", o.name, len(mains), strings.Join(pkgs, ", "))}
 	}
 	var svcs []*service
 	byName := map[string]string{}
 	for _, m := range mains {
-		s := &service{main: m, name: o.name}
+		s := &service{main: m.Package, name: o.name}
 		if s.name == "" {
-			s.name = path.Base(path.Join(p.modulePath, m))
+			s.name = m.Name
 		}
 		if err := checkName(s.name); err != nil {
 			return nil, &configError{err}
 		}
 		if other, ok := byName[s.name]; ok {
-			return nil, &configError{fmt.Errorf("main packages %s and %s would both make binaries named %s: build them separately (MAGEPACK_MAIN), or rename one folder", other, m, s.name)}
+			return nil, &configError{fmt.Errorf("main packages %s and %s would both make binaries named %s: build them separately (MAGEPACK_MAIN), or rename one folder", other, m.Package, s.name)}
 		}
-		byName[s.name] = m
+		byName[s.name] = m.Package
 		if s.image, err = p.imageRepo(s.name, len(mains) > 1); err != nil {
 			return nil, err
 		}
@@ -146,23 +155,23 @@ func (p *project) resolveServices(ctx context.Context) ([]*service, error) {
 }
 
 // imageRepo is a service's image repository: the configured one (a prefix
-// with several services), else its name, lowercased when the name is not
-// a valid repository (said once).
+// with several services), else one derived from its name, made valid when
+// the name is not a valid repository (and said once).
 func (p *project) imageRepo(svcName string, several bool) (string, error) {
-	repo, derived := p.opts.image, false
+	repo := p.opts.image
 	switch {
 	case repo == "":
-		repo, derived = svcName, true
+		derived, changed := gobuild.ImageName(svcName)
+		if changed && derived != "" {
+			p.notes = append(p.notes, fmt.Sprintf("image %s for service %s: %q is not a valid image name (set MAGEPACK_IMAGE to choose another)", derived, svcName, svcName))
+		}
+		if derived != "" {
+			repo = derived
+		} else {
+			repo = svcName
+		}
 	case several:
 		repo = strings.TrimSuffix(repo, "/") + "/" + svcName
-	}
-	if derived {
-		if valid := strings.ToLower(repo); valid != repo {
-			if _, err := name.NewRepository(valid); err == nil {
-				p.notes = append(p.notes, fmt.Sprintf("image %s for service %s: image names are lowercase (set MAGEPACK_IMAGE to choose another)", valid, svcName))
-				repo = valid
-			}
-		}
 	}
 	if _, err := name.NewRepository(repo); err != nil {
 		return "", &configError{fmt.Errorf("image %q is not a valid repository name (lowercase letters, digits, '.', '_', '-' and '/', optionally behind a registry host such as ghcr.io/team/app): set MAGEPACK_IMAGE", repo)}
@@ -170,40 +179,14 @@ func (p *project) imageRepo(svcName string, several bool) (string, error) {
 	return repo, nil
 }
 
-// resolveMains turns the main setting into main packages: "" finds the
-// default one, else each comma-separated entry must be a main package.
-func resolveMains(ctx context.Context, root, spec string) ([]string, error) {
-	if spec == "" {
-		m, err := gobuild.FindMain(ctx, root)
-		if err != nil {
-			return nil, err
-		}
-		return []string{m}, nil
-	}
-	var mains []string
-	for _, m := range strings.Split(spec, ",") {
-		m = strings.TrimSpace(m)
-		if m == "" {
-			continue
-		}
-		m = gobuild.NormalizeMain(m)
-		if err := gobuild.ValidateMain(ctx, root, m); err != nil {
-			return nil, setting(err, "MAGEPACK_MAIN")
-		}
-		if !slices.Contains(mains, m) {
-			mains = append(mains, m)
-		}
-	}
-	if len(mains) == 0 {
-		return nil, fmt.Errorf("main setting %q names no package (MAGEPACK_MAIN)", spec)
-	}
-	return mains, nil
-}
-
 // versionInfo derives the version from git, or takes the configured one
 // (with git's commit and date when there is a repository).
-func versionInfo(ctx context.Context, root string, configured *semver.Version) (version.Info, error) {
-	info, gitErr := version.FromGit(ctx, root)
+func versionInfo(ctx context.Context, root string, configured *semver.Version, tagPrefix *string) (version.Info, error) {
+	var opts []version.Option
+	if tagPrefix != nil {
+		opts = append(opts, version.WithTagPrefix(*tagPrefix))
+	}
+	info, gitErr := version.FromGit(ctx, root, opts...)
 	if configured == nil {
 		if gitErr != nil {
 			return info, &configError{gitErr}
@@ -243,6 +226,19 @@ func checkName(n string) error {
 
 // versionString is the version without a leading v, e.g. 1.2.3-dev.4+gabc1234.
 func (p *project) versionString() string { return p.ver.Version.String() }
+
+// versionSource says where the version came from, for progress lines:
+// "tag services/v3.1.4", "no tag v*", or "set by hand".
+func (p *project) versionSource() string {
+	switch {
+	case p.opts.version != nil:
+		return "set by hand"
+	case p.ver.Tag != "":
+		return "tag " + p.ver.Tag
+	default:
+		return "no tag " + p.ver.TagPrefix + "v*"
+	}
+}
 
 // rel names a path under the module root the way users see it: "dist/app".
 func (p *project) rel(abs string) string {
