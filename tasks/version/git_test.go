@@ -126,6 +126,7 @@ func TestFromGit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each case has its own repository
 			r := newRepo(t)
 			tt.setup(r)
 			head := r.git("rev-parse", "HEAD")
