@@ -121,7 +121,7 @@ const registryBinary = "/usr/bin/docker-registry"
 // storage under the work folder and waits until /v2/ answers.
 func (h *harness) startRegistry() error {
 	if _, err := os.Stat(registryBinary); err != nil {
-		return fmt.Errorf("%s not found: install Debian's docker-registry package (.ci/install does)", registryBinary)
+		return fmt.Errorf("%s not found: install Debian's docker-registry package (apt-get install -y docker-registry; the tests install it on first use)", registryBinary)
 	}
 	dir := filepath.Join(h.work, "registry")
 	if err := os.RemoveAll(dir); err != nil {

@@ -16,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/magepack/magepack/tasks/internal/fixture"
 )
 
 // holdLockEnv makes the test binary a helper process that holds the lock on
@@ -35,14 +37,6 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
-}
-
-// tempFiles lists the .magepack-tmp-* files left in dir.
-func tempFiles(t *testing.T, dir string) []string {
-	t.Helper()
-	matches, err := filepath.Glob(filepath.Join(dir, TempPrefix+"*"))
-	require.NoError(t, err)
-	return matches
 }
 
 func TestWriteFile(t *testing.T) {
@@ -74,7 +68,7 @@ func TestWriteFile(t *testing.T) {
 			if runtime.GOOS != "windows" {
 				assert.Equal(t, tc.perm, fi.Mode().Perm())
 			}
-			assert.Empty(t, tempFiles(t, dir))
+			assert.Empty(t, fixture.Leftovers(t, dir))
 		})
 	}
 }
@@ -129,7 +123,7 @@ func TestWriteFileFailureKeepsOld(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.err)
 			assert.Contains(t, err.Error(), path, "error names the file")
 			tc.check(t, path)
-			assert.Empty(t, tempFiles(t, dir), "no temporary file left behind")
+			assert.Empty(t, fixture.Leftovers(t, dir), "no temporary file left behind")
 		})
 	}
 
@@ -165,7 +159,7 @@ func TestPending(t *testing.T) {
 	got, err = os.ReadFile(target)
 	require.NoError(t, err)
 	assert.Equal(t, "next", string(got))
-	assert.Empty(t, tempFiles(t, dir))
+	assert.Empty(t, fixture.Leftovers(t, dir))
 }
 
 func TestCleanTemp(t *testing.T) {

@@ -11,6 +11,8 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/magepack/magepack/tasks/internal/fixture"
 )
 
 func TestDecodeBuildStream(t *testing.T) {
@@ -112,7 +114,7 @@ func TestBuildEngine(t *testing.T) {
 	run := randomHex(4)
 	base := "magepack-test/engine-build-base:" + run
 	importTestImage(t, e, base, map[string]testFile{
-		"bin/busybox": {src: "/bin/busybox"},
+		"bin/busybox": {src: fixture.Busybox(t)},
 		"bin/sh":      {link: "busybox"},
 		"bin/sleep":   {link: "busybox"},
 	}, `CMD ["/bin/sh"]`)

@@ -165,8 +165,7 @@ func TestReadRootfs(t *testing.T) {
 // image.Build makes it: the binary, a CA bundle, /etc/passwd and /etc/group.
 func factsScratchImage(t *testing.T, arch string) v1.Image {
 	t.Helper()
-	bin, err := smokeServerBinary()
-	require.NoError(t, err)
+	bin := smokeServerBinary(t)
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	require.NoError(t, os.WriteFile(ca, []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), 0o644))
 	img, err := image.Build(image.Spec{

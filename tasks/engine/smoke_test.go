@@ -8,11 +8,10 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,65 +23,14 @@ import (
 	"github.com/magepack/magepack/tasks/internal/fixture"
 )
 
-// smokeServerSource is the service the smoke tests run: /healthz answers
-// 200, /bad 500; "fail" exits 3 with a message on stderr; "idle" never
-// listens. It listens on $PORT (default 8080).
-const smokeServerSource = `package main
-
-import (
-	"fmt"
-	"net/http"
-	"os"
-	"time"
-)
-
-func main() {
-	if len(os.Args) > 1 {
-		switch os.Args[1] {
-		case "fail":
-			fmt.Fprintln(os.Stderr, "smokeserver: config file /etc/smokeserver.toml is missing")
-			os.Exit(3)
-		case "idle":
-			time.Sleep(time.Hour)
-		}
-	}
-	port := os.Getenv("PORT")
-	if port == "" {
-		port = "8080"
-	}
-	http.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-	http.HandleFunc("/bad", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "broken on purpose", http.StatusInternalServerError) })
-	fmt.Println("smokeserver listening on :" + port)
-	if err := http.ListenAndServe(":"+port, nil); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
+// smokeServerBinary is the service the smoke tests run (fixture.ServiceMain:
+// /healthz answers 200, /bad 500; "fail" exits 3 with a message on stderr;
+// "idle" never listens; $PORT, default 8080), static for the host's
+// architecture.
+func smokeServerBinary(t *testing.T) string {
+	t.Helper()
+	return fixture.ServiceBinary(t, runtime.GOARCH)
 }
-`
-
-// smokeServerBinary builds smokeServerSource once per test process, static.
-var smokeServerBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "magepack-smokeserver-")
-	if err != nil {
-		return "", err
-	}
-	for name, content := range map[string]string{
-		"go.mod":  "module smokeserver\n\ngo 1.25\n",
-		"main.go": smokeServerSource,
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			return "", err
-		}
-	}
-	bin := filepath.Join(dir, "smokeserver")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, ".")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOWORK=off", "GOFLAGS=-mod=mod")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", errors.New("go build smokeserver: " + err.Error() + "\n" + string(out))
-	}
-	return bin, nil
-})
 
 // smokeTestEngine connects to the test engine (skipping outside CI when
 // there is none).
@@ -329,8 +277,7 @@ func TestSmokeOff(t *testing.T) {
 
 func TestSmokeEngine(t *testing.T) {
 	e := smokeTestEngine(t)
-	bin, err := smokeServerBinary()
-	require.NoError(t, err)
+	bin := smokeServerBinary(t)
 	run := randomHex(4)
 	server := "magepack-test/engine-smoke:server-" + run
 	glibc := "magepack-test/engine-smoke:glibc-" + run
@@ -338,7 +285,7 @@ func TestSmokeEngine(t *testing.T) {
 		`ENTRYPOINT ["/app"]`, "USER 65532:65532", "EXPOSE 8080")
 	// A glibc binary in a busybox+musl image: the loader it names is absent.
 	importTestImage(t, e, glibc, map[string]testFile{
-		"bin/busybox": {src: "/bin/busybox"},
+		"bin/busybox": {src: fixture.Busybox(t)},
 		"bin/sh":      {link: "busybox"},
 		"app":         {src: "/usr/bin/true"},
 	}, `ENTRYPOINT ["/app"]`)
@@ -354,11 +301,11 @@ func TestSmokeEngine(t *testing.T) {
 		{name: "healthz answers 200", image: server, opts: SmokeOptions{Mode: SmokeHTTP, Path: "/healthz", Port: 8080}},
 		{name: "healthz on host network", image: server, opts: SmokeOptions{Mode: SmokeHTTP, Path: "/healthz", Port: freePort(t), hostNetwork: true}},
 		{name: "bad answers 500", image: server, opts: SmokeOptions{Mode: SmokeHTTP, Path: "/bad", Port: 8080, Timeout: 1500 * time.Millisecond},
-			wantErr: []string{"smoke run of " + server + " failed", "GET /bad answered 500 Internal Server Error", "container still running", "smokeserver listening on :8080"}, wantExit: -1},
+			wantErr: []string{"smoke run of " + server + " failed", "GET /bad answered 500 Internal Server Error", "container still running", "svc dev listening on 8080"}, wantExit: -1},
 		{name: "exits before answering", image: server, opts: SmokeOptions{Mode: SmokeHTTP, Path: "/healthz", Port: 8080, Cmd: []string{"fail"}},
-			wantErr: []string{"container exited with code 3 before answering /healthz", "config file /etc/smokeserver.toml is missing"}, wantExit: 3},
+			wantErr: []string{"container exited with code 3 before answering /healthz", "svc: config file /etc/svc.toml is missing"}, wantExit: 3},
 		{name: "exits within the grace period", image: server, opts: SmokeOptions{Mode: SmokeStart, Port: 8080, Cmd: []string{"fail"}},
-			wantErr: []string{"container exited with code 3 within 1s of starting", "config file /etc/smokeserver.toml is missing"}, wantExit: 3},
+			wantErr: []string{"container exited with code 3 within 1s of starting", "svc: config file /etc/svc.toml is missing"}, wantExit: 3},
 		{name: "glibc binary in a musl image", image: glibc, opts: SmokeOptions{Mode: SmokeStart},
 			wantErr: []string{"smoke run of " + glibc + " failed", "no such file or directory"}},
 	}

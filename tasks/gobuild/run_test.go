@@ -9,8 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/magepack/magepack/tasks/dist"
+	"github.com/magepack/magepack/tasks/internal/fixture"
 )
 
 const helloMain = `package main
@@ -30,12 +29,7 @@ func main() { println(version, commit, date, extra) }
 // writeModule writes a module example.com/hello with files into dir.
 func writeModule(t *testing.T, dir string, files map[string]string) {
 	t.Helper()
-	files["go.mod"] = "module example.com/hello\n\ngo 1.25\n"
-	for name, data := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		require.NoError(t, os.WriteFile(p, []byte(data), 0o644))
-	}
+	fixture.WriteModule(t, dir, fixture.Module{Path: "example.com/hello", Files: files})
 }
 
 func helloConfig(dir string) Config {
@@ -50,15 +44,8 @@ func helloConfig(dir string) Config {
 	}
 }
 
-// tempFiles lists the .magepack-tmp-* files left in dir.
-func tempFiles(t *testing.T, dir string) []string {
-	t.Helper()
-	m, err := filepath.Glob(filepath.Join(dir, dist.TempPrefix+"*"))
-	require.NoError(t, err)
-	return m
-}
-
 func TestRunIntegration(t *testing.T) {
+	fixture.SkipShort(t, "builds for two platforms (cold on a fresh machine)")
 	dir := t.TempDir()
 	writeModule(t, dir, map[string]string{"main.go": helloMain})
 	cfg := helloConfig(dir)
@@ -103,7 +90,7 @@ func TestRunIntegration(t *testing.T) {
 			assert.Contains(t, string(out), "CGO_ENABLED=0")
 		})
 	}
-	assert.Empty(t, tempFiles(t, distDir))
+	assert.Empty(t, fixture.Leftovers(t, distDir))
 
 	if runtime.GOOS == "linux" && runtime.GOARCH == "amd64" {
 		var stderr bytes.Buffer
@@ -115,6 +102,7 @@ func TestRunIntegration(t *testing.T) {
 }
 
 func TestRunReproducibleIntegration(t *testing.T) {
+	fixture.SkipShort(t, "builds three times (cold on a fresh machine)")
 	base := t.TempDir()
 	build := func(dir string, cfg Config) []byte {
 		t.Helper()
@@ -139,6 +127,7 @@ func TestRunReproducibleIntegration(t *testing.T) {
 }
 
 func TestRunCompileErrorIntegration(t *testing.T) {
+	fixture.SkipShort(t, "builds for two platforms (cold on a fresh machine)")
 	dir := t.TempDir()
 	writeModule(t, dir, map[string]string{
 		"main.go":        helloMain,
@@ -175,10 +164,11 @@ func TestRunCompileErrorIntegration(t *testing.T) {
 	got, err := os.ReadFile(previous)
 	require.NoError(t, err)
 	assert.Equal(t, "previous good binary", string(got), "the previous good binary is untouched")
-	assert.Empty(t, tempFiles(t, distDir))
+	assert.Empty(t, fixture.Leftovers(t, distDir))
 }
 
 func TestRunCancelIntegration(t *testing.T) {
+	fixture.SkipShort(t, "a cold build with an empty GOCACHE")
 	if runtime.GOOS != "linux" {
 		t.Skip("finds leftover processes through /proc")
 	}
@@ -211,8 +201,11 @@ func TestRunCancelIntegration(t *testing.T) {
 	}()
 
 	// Cancel once go build has started compiling (more than one process).
-	require.Eventually(t, func() bool { return len(procsWithEnv(marker)) >= 2 }, 30*time.Second, 20*time.Millisecond,
-		"go build and a compile process start")
+	require.Eventually(t, func() bool {
+		procs, err := fixture.Processes(marker)
+		require.NoError(t, err)
+		return len(procs) >= 2
+	}, 30*time.Second, 20*time.Millisecond, "go build and a compile process start")
 	cancel()
 	cancelled := time.Now()
 
@@ -229,38 +222,12 @@ func TestRunCancelIntegration(t *testing.T) {
 	assert.False(t, errors.As(out.err, &be), "cancellation is not a compile error")
 	assert.Contains(t, out.err.Error(), "linux/amd64")
 
-	assert.Empty(t, procsWithEnv(marker), "no go, compile or link process outlives Run")
-	assert.Empty(t, tempFiles(t, distDir), "no temporary file left")
-	left, err := os.ReadDir(gotmp)
-	require.NoError(t, err)
-	assert.Empty(t, left, "no go-build work folder left")
+	fixture.AssertNoProcesses(t, marker, 0)
+	assert.Empty(t, fixture.Leftovers(t, distDir), "no temporary file left")
+	assert.Empty(t, fixture.Leftovers(t, gotmp), "no go-build work folder left")
 	got, err := os.ReadFile(previous)
 	require.NoError(t, err)
 	assert.Equal(t, "previous good binary", string(got))
-}
-
-// procsWithEnv returns the pids of live processes whose environment holds
-// kv (zombies have an empty environment and do not count).
-func procsWithEnv(kv string) []int {
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if err != nil {
-			continue
-		}
-		for _, v := range strings.Split(string(env), "\x00") {
-			if v == kv {
-				pids = append(pids, pid)
-				break
-			}
-		}
-	}
-	return pids
 }
 
 func TestRunMissingGo(t *testing.T) {
@@ -274,5 +241,5 @@ func TestRunMissingGo(t *testing.T) {
 	assert.Contains(t, err.Error(), `go command "magepack-no-such-go" not found`)
 	var be *BuildError
 	assert.False(t, errors.As(results[0].Err, &be))
-	assert.Empty(t, tempFiles(t, filepath.Join(dir, "dist")))
+	assert.Empty(t, fixture.Leftovers(t, filepath.Join(dir, "dist")))
 }

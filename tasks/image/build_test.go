@@ -25,7 +25,7 @@ func TestBuildScratchLayer(t *testing.T) {
 	require.Len(t, ls, 1, "scratch image has exactly the one added layer")
 	entries, order := layerEntries(t, ls[0])
 
-	bin, err := os.ReadFile(helloBin)
+	bin, err := os.ReadFile(helloBin(t))
 	require.NoError(t, err)
 	ca, err := os.ReadFile(spec.CABundle)
 	require.NoError(t, err)
@@ -99,7 +99,7 @@ func TestBuildReproducible(t *testing.T) {
 	want := digestsOf(t, mustBuild(t, base))
 
 	otherBin := filepath.Join(t.TempDir(), "other")
-	data, err := os.ReadFile(helloBin)
+	data, err := os.ReadFile(helloBin(t))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(otherBin, append(data, 0), 0o755))
 

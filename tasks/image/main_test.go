@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -16,11 +15,23 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/stretchr/testify/require"
+
+	"github.com/magepack/magepack/tasks/internal/fixture"
 )
 
-// helloBin is a tiny static Go program built once for the whole package;
-// sharedCA a stand-in CA bundle that lives as long.
-var helloBin, sharedCA string
+// sharedCA is a stand-in CA bundle that lives as long as the test process,
+// for images shared between tests.
+var sharedCA string
+
+// helloSource is the tiny program in the test images.
+const helloSource = "package main\n\nfunc main() { println(\"hello\") }\n"
+
+// helloBin returns helloSource built static for linux/amd64 (once, cached:
+// see fixture.Program).
+func helloBin(t testing.TB) string {
+	t.Helper()
+	return fixture.Program(t, helloSource, "linux", "amd64")
+}
 
 var (
 	platformImagesOnce sync.Once
@@ -34,9 +45,10 @@ var (
 // push tests.
 func platformImages(t *testing.T) []v1.Image {
 	t.Helper()
+	bin := helloBin(t)
 	platformImagesOnce.Do(func() {
 		for _, p := range [][2]string{{"amd64", ""}, {"arm64", ""}, {"arm", "v7"}} {
-			img, err := Build(Spec{Name: "hello", Binary: helloBin, OS: "linux", Arch: p[0], Variant: p[1], CABundle: sharedCA, Port: 8080, Created: testCreated})
+			img, err := Build(Spec{Name: "hello", Binary: bin, OS: "linux", Arch: p[0], Variant: p[1], CABundle: sharedCA, Port: 8080, Created: testCreated})
 			if err != nil {
 				platformImagesErr = err
 				return
@@ -59,22 +71,9 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	src := filepath.Join(dir, "main.go")
-	if err := os.WriteFile(src, []byte("package main\n\nfunc main() { println(\"hello\") }\n"), 0o644); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
 	sharedCA = filepath.Join(dir, "ca.pem")
 	if err := os.WriteFile(sharedCA, []byte("-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n"), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	helloBin = filepath.Join(dir, "hello")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", helloBin, src)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOFLAGS=")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build test binary: %v\n%s", err, out)
 		return 1
 	}
 	return m.Run()
@@ -94,7 +93,7 @@ func scratchSpec(t *testing.T) Spec {
 	t.Helper()
 	return Spec{
 		Name:     "hello",
-		Binary:   helloBin,
+		Binary:   helloBin(t),
 		OS:       "linux",
 		Arch:     "amd64",
 		CABundle: testCA(t),

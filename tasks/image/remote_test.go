@@ -2,13 +2,9 @@ package image
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"io"
 	"log"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -229,22 +225,6 @@ func TestRemoteBase(t *testing.T) {
 	})
 }
 
-// dockerConfig points DOCKER_CONFIG at a fresh config.json holding
-// user:password for host (none when user is empty).
-func dockerConfig(t *testing.T, host, user, password string) {
-	t.Helper()
-	dir := t.TempDir()
-	cfg := map[string]any{"auths": map[string]any{}}
-	if user != "" {
-		cfg["auths"] = map[string]any{host: map[string]string{"auth": base64.StdEncoding.EncodeToString([]byte(user + ":" + password))}}
-	}
-	data, err := json.Marshal(cfg)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), data, 0o600))
-	t.Setenv("DOCKER_CONFIG", dir)
-	t.Setenv("REGISTRY_AUTH_FILE", filepath.Join(dir, "none.json"))
-}
-
 func TestPushRegistryIntegration(t *testing.T) {
 	idx := testIndex(t)
 	tests := []struct {
@@ -266,7 +246,7 @@ func TestPushRegistryIntegration(t *testing.T) {
 				opts = append(opts, fixture.WithBasicAuth("ci", "s3cret"))
 			}
 			reg := fixture.StartRegistry(t, opts...)
-			dockerConfig(t, reg.Host, tt.user, tt.password)
+			fixture.DockerConfig(t, reg.Host, tt.user, tt.password)
 
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()

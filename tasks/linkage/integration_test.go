@@ -14,7 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sync/errgroup"
+
+	"github.com/magepack/magepack/tasks/internal/fixture"
 )
 
 // The sample program imports net and os/user, the two standard packages
@@ -37,109 +38,89 @@ func main() {
 type sampleBuild struct {
 	env   []string
 	flags []string
-	// optional builds (ones needing a C toolchain) are skipped, with the
-	// reason, when the toolchain is missing; the others must succeed.
-	optional bool
+	// cc names the C compiler a cgo build needs ("gcc" or "musl-gcc"); the
+	// fixture installs it on first use (or skips outside CI when it cannot).
+	cc string
 }
 
 var sampleBuilds = map[string]sampleBuild{
 	"static_linux_amd64": {env: []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64"}},
-	"cgo_glibc":          {env: []string{"CGO_ENABLED=1", "CC=gcc"}, optional: true},
+	"cgo_glibc":          {env: []string{"CGO_ENABLED=1"}, cc: "gcc"},
 	"pie_linux_amd64":    {env: []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64"}, flags: []string{"-buildmode=pie"}},
-	"cgo_musl":           {env: []string{"CGO_ENABLED=1", "CC=musl-gcc"}, optional: true},
-	"cgo_musl_static":    {env: []string{"CGO_ENABLED=1", "CC=musl-gcc"}, flags: []string{"-ldflags=-linkmode external -extldflags -static"}, optional: true},
+	"cgo_musl":           {env: []string{"CGO_ENABLED=1"}, cc: "musl-gcc"},
+	"cgo_musl_static":    {env: []string{"CGO_ENABLED=1"}, cc: "musl-gcc", flags: []string{"-ldflags=-linkmode external -extldflags -static"}},
 	"static_linux_arm64": {env: []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64"}},
 	"static_linux_riscv": {env: []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=riscv64"}},
 	"windows_amd64.exe":  {env: []string{"CGO_ENABLED=0", "GOOS=windows", "GOARCH=amd64"}},
 	"darwin_arm64":       {env: []string{"CGO_ENABLED=0", "GOOS=darwin", "GOARCH=arm64"}},
 }
 
+// samples are the sample binaries built so far in this test process, in
+// one folder TestMain removes.
 var samples struct {
-	once  sync.Once
+	mu    sync.Mutex
 	dir   string
-	paths map[string]string // build name -> binary
-	skip  map[string]string // build name -> why an optional build is missing
-	err   error
+	built map[string]*sample
 }
 
-// sampleBinary builds every sample once per test binary (two at a time: the
-// machines are small and shared) and returns the named one, skipping the
-// test when an optional C toolchain is missing.
+type sample struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// sampleBinary builds the named sample once per test process (tests that
+// share one wait for it) and returns its path. A cgo sample first gets its
+// C compiler from the fixture. Under -short the test is skipped: the
+// samples are cold cross-compiles on a fresh machine.
 func sampleBinary(t *testing.T, name string) string {
 	t.Helper()
-	samples.once.Do(buildSamples)
-	require.NoError(t, samples.err, "building the sample binaries")
-	if why, ok := samples.skip[name]; ok {
-		t.Skipf("sample %s not built: %s", name, why)
-	}
-	p, ok := samples.paths[name]
+	fixture.SkipShort(t, "builds real sample binaries (cold cross-compiles on a fresh machine)")
+	b, ok := sampleBuilds[name]
 	require.True(t, ok, "no sample build named %q", name)
-	return p
+	env := b.env
+	switch b.cc {
+	case "gcc":
+		env = append(env, "CC="+fixture.GCC(t))
+	case "musl-gcc":
+		env = append(env, "CC="+fixture.MuslGCC(t))
+	}
+	samples.mu.Lock()
+	if samples.built == nil {
+		samples.built = map[string]*sample{}
+	}
+	s := samples.built[name]
+	if s == nil {
+		s = &sample{}
+		samples.built[name] = s
+	}
+	if samples.dir == "" {
+		dir, err := os.MkdirTemp("", "linkage-samples-")
+		require.NoError(t, err)
+		samples.dir = dir
+		fixture.WriteModule(t, filepath.Join(dir, "src"), fixture.Module{Path: "example.com/sample", Files: map[string]string{"main.go": sampleMain}})
+	}
+	dir := samples.dir
+	samples.mu.Unlock()
+	s.once.Do(func() { s.path, s.err = buildSample(dir, name, env, b.flags) })
+	require.NoError(t, s.err, "building the sample binary %s", name)
+	return s.path
 }
 
-func buildSamples() {
-	dir, err := os.MkdirTemp("", "linkage-samples-")
-	if err != nil {
-		samples.err = err
-		return
-	}
-	samples.dir = dir
-	src := filepath.Join(dir, "src")
-	if err := os.MkdirAll(src, 0o755); err != nil {
-		samples.err = err
-		return
-	}
-	if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte("module example.com/sample\n\ngo 1.25\n"), 0o644); err != nil {
-		samples.err = err
-		return
-	}
-	if err := os.WriteFile(filepath.Join(src, "main.go"), []byte(sampleMain), 0o644); err != nil {
-		samples.err = err
-		return
-	}
+// buildSample builds the sample program into dir/name with env and flags.
+func buildSample(dir, name string, env, flags []string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	var mu sync.Mutex
-	samples.paths = map[string]string{}
-	samples.skip = map[string]string{}
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(2)
-	for name, b := range sampleBuilds {
-		g.Go(func() error {
-			out := filepath.Join(dir, name)
-			args := append([]string{"build", "-o", out}, b.flags...)
-			cmd := exec.CommandContext(ctx, "go", append(args, ".")...)
-			cmd.Dir = src
-			cmd.Env = append(os.Environ(), "GOFLAGS=", "GOWORK=off", "GOTOOLCHAIN=local")
-			cmd.Env = append(cmd.Env, b.env...)
-			msg, err := cmd.CombinedOutput()
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				samples.paths[name] = out
-			case b.optional && cCompilerMissing(b.env) && os.Getenv("CI") == "":
-				// Outside CI a missing C toolchain skips; under CI (.ci/install
-				// installs gcc and musl-tools) it is a failure.
-				samples.skip[name] = fmt.Sprintf("C compiler missing (%s)", strings.Join(b.env, " "))
-			default:
-				return fmt.Errorf("go build %s (%s): %v\n%s", name, strings.Join(b.env, " "), err, msg)
-			}
-			return nil
-		})
+	out := filepath.Join(dir, name)
+	args := append([]string{"build", "-o", out}, flags...)
+	cmd := exec.CommandContext(ctx, "go", append(args, ".")...)
+	cmd.Dir = filepath.Join(dir, "src")
+	cmd.Env = append(os.Environ(), "GOFLAGS=", "GOWORK=off", "GOTOOLCHAIN=local")
+	cmd.Env = append(cmd.Env, env...)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s (%s): %v\n%s", name, strings.Join(env, " "), err, msg)
 	}
-	samples.err = g.Wait()
-}
-
-// cCompilerMissing reports whether the CC named in env is not installed.
-func cCompilerMissing(env []string) bool {
-	for _, kv := range env {
-		if cc, ok := strings.CutPrefix(kv, "CC="); ok {
-			_, err := exec.LookPath(cc)
-			return err != nil
-		}
-	}
-	return false
+	return out, nil
 }
 
 func TestMain(m *testing.M) {
@@ -218,6 +199,7 @@ func TestInspectIntegrationRealBinaries(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.sample, func(t *testing.T) {
+			t.Parallel() // two builds at a time on two cores
 			path := sampleBinary(t, tt.sample)
 			r, err := Inspect(path)
 			require.NoError(t, err)

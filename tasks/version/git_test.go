@@ -3,7 +3,6 @@ package version
 import (
 	"context"
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -12,16 +11,20 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/magepack/magepack/tasks/internal/fixture"
 )
 
 // baseDate is the first test commit's time; commit i is i hours later.
 var baseDate = time.Date(2024, 3, 1, 12, 0, 0, 0, time.FixedZone("CET", 3600))
 
-// repo is a real git repository in a temp dir with fixed identities and
-// dates, so hashes and times are the same on every run.
+// repo is a real git repository in a temp dir, run by fixture.Git (no
+// machine configuration, fixed identity); commit i is dated i hours after
+// baseDate, so hashes and times are the same on every run.
 type repo struct {
 	t       testing.TB
 	dir     string
+	g       *fixture.Git
 	commits int
 }
 
@@ -30,32 +33,21 @@ func newRepo(t testing.TB) *repo {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git not on PATH:", err)
 	}
-	r := &repo{t: t, dir: t.TempDir()}
-	r.git("init", "-q", "-b", "main")
-	return r
+	g := fixture.GitInit(t, t.TempDir())
+	return &repo{t: t, dir: g.Dir, g: g}
 }
 
 func (r *repo) date() time.Time { return baseDate.Add(time.Duration(r.commits) * time.Hour) }
 
 func (r *repo) git(args ...string) string {
 	r.t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = r.dir
-	d := r.date().Format(time.RFC3339)
-	cmd.Env = append(os.Environ(),
-		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME=Test", "GIT_AUTHOR_EMAIL=test@example.com", "GIT_AUTHOR_DATE="+d,
-		"GIT_COMMITTER_NAME=Test", "GIT_COMMITTER_EMAIL=test@example.com", "GIT_COMMITTER_DATE="+d,
-	)
-	out, err := cmd.CombinedOutput()
-	require.NoError(r.t, err, "git %v: %s", args, out)
-	return strings.TrimSpace(string(out))
+	r.g.Date = r.date()
+	return r.g.Run(args...)
 }
 
 func (r *repo) write(name, content string) {
 	r.t.Helper()
-	require.NoError(r.t, os.MkdirAll(filepath.Dir(filepath.Join(r.dir, name)), 0o755))
-	require.NoError(r.t, os.WriteFile(filepath.Join(r.dir, name), []byte(content), 0o644))
+	fixture.WriteFiles(r.t, r.dir, map[string]string{name: content})
 }
 
 // commit changes a tracked file and commits it.
@@ -134,6 +126,7 @@ func TestFromGit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each case has its own repository
 			r := newRepo(t)
 			tt.setup(r)
 			head := r.git("rev-parse", "HEAD")
