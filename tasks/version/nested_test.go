@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/magepack/magepack/tasks/internal/fixture"
 )
 
 // nestedRepo is a repository with a root module and a nested module in
@@ -96,6 +98,7 @@ func shallowClone(t *testing.T, r *repo) *repo {
 	t.Helper()
 	c := &repo{t: t, dir: filepath.Join(t.TempDir(), "clone"), commits: r.commits}
 	r.git("clone", "-q", "--depth", "1", "file://"+r.dir, c.dir)
+	c.g = fixture.NewGit(t, c.dir)
 	return c
 }
 
