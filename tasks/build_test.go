@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/magepack/magepack/tasks/dist"
+	"github.com/magepack/magepack/tasks/internal/fixture"
 	"github.com/magepack/magepack/tasks/linkage"
 )
 
@@ -65,7 +66,7 @@ func TestPlanBuild(t *testing.T) {
 	if testing.Short() {
 		t.Skip("resolves a repository with go list and git")
 	}
-	dir := svcRepo(t, map[string]string{"cmd/api/main.go": svcMain, "cmd/worker/main.go": svcMain}, "v1.0.0")
+	dir := svcRepo(t, map[string]string{"cmd/api/main.go": fixture.ServiceMain, "cmd/worker/main.go": fixture.ServiceMain}, "v1.0.0")
 	r := mustRun(t, dir, Config{Main: "./cmd/api,./cmd/worker", Platforms: "linux/amd64,windows/amd64"}, nil)
 	jobs := r.p.jobs()
 	require.Len(t, jobs, 4)
@@ -98,7 +99,7 @@ func TestCrossCompileServicesIntegration(t *testing.T) {
 		t.Skip("builds binaries")
 	}
 	ctx := context.Background()
-	dir := svcRepo(t, map[string]string{"cmd/api/main.go": svcMain, "cmd/worker/main.go": svcMain, "lib.go": libGo}, "v1.0.0")
+	dir := svcRepo(t, map[string]string{"cmd/api/main.go": fixture.ServiceMain, "cmd/worker/main.go": fixture.ServiceMain, "lib.go": libGo}, "v1.0.0")
 	r := mustRun(t, dir, Config{Main: "./cmd/api,./cmd/worker", Platforms: "linux/amd64,linux/arm64"}, nil)
 	require.NoError(t, r.staticCheck(ctx), "staticCheck builds first")
 	out := output(r).String()
@@ -138,7 +139,7 @@ func TestCrossCompileServicesIntegration(t *testing.T) {
 func TestDistOutOfGitIntegration(t *testing.T) {
 	slow(t, "builds")
 	ctx := context.Background()
-	dir := svcRepo(t, map[string]string{"main.go": svcMain, ".gitignore": "*.swp\n"}, "v1.0.0")
+	dir := svcRepo(t, map[string]string{"main.go": fixture.ServiceMain, ".gitignore": "*.swp\n"}, "v1.0.0")
 	for i := range 2 { // the second build sees the first one's outputs
 		r := mustRun(t, dir, Config{Platforms: "linux/amd64"}, nil)
 		_, err := r.compile(ctx, r.p.jobs())
@@ -149,7 +150,7 @@ func TestDistOutOfGitIntegration(t *testing.T) {
 		assert.Contains(t, string(out), "vcs.modified=false", "build %d: %s", i+1, out)
 		assert.Equal(t, "1.0.0", r.p.versionString(), "build %d: no dirty version either", i+1)
 	}
-	status := pubGit(t, dir, "status", "--porcelain")
+	status := git(t, dir, "status", "--porcelain")
 	assert.Empty(t, status, "git sees nothing new")
 	assert.FileExists(t, filepath.Join(dir, "dist", ".gitignore"))
 

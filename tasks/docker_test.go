@@ -170,8 +170,8 @@ func TestEngineScratchImage(t *testing.T) {
 	d := newDockerEnv(t)
 	ctx := context.Background()
 	repo := d.testRepo(t, "scratch")
-	dir := svcRepo(t, map[string]string{"main.go": svcMain}, "v1.2.3")
-	head := strings.TrimSpace(pubGit(t, dir, "rev-parse", "HEAD"))
+	dir := svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, "v1.2.3")
+	head := strings.TrimSpace(git(t, dir, "rev-parse", "HEAD"))
 	r := d.run(t, dir, Config{Image: repo})
 	p := r.p
 	bin := d.binary(t, r)
@@ -191,7 +191,7 @@ func TestEngineScratchImage(t *testing.T) {
 		assert.Equal(t, []string{"/usr/local/bin/svc"}, info.Config.Entrypoint)
 		assert.Equal(t, []string{"8080/tcp"}, info.Config.ExposedPorts)
 		assert.Equal(t, d.pl.Arch, info.Architecture)
-		assert.Equal(t, svcCommitTime, info.Created.UTC(), "created is the commit time")
+		assert.Equal(t, fixture.CommitTime, info.Created.UTC(), "created is the commit time")
 	})
 	t.Run("labels", func(t *testing.T) {
 		for k, v := range map[string]string{
@@ -247,7 +247,7 @@ func TestEngineAlpineImage(t *testing.T) {
 	d := newDockerEnv(t)
 	ctx := context.Background()
 	repo := d.testRepo(t, "alpine")
-	dir := svcRepo(t, map[string]string{"main.go": svcMain}, "v1.2.3")
+	dir := svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, "v1.2.3")
 	r := d.run(t, dir, Config{Image: repo})
 	p := r.p
 	d.binary(t, r)
@@ -290,11 +290,11 @@ func TestEngineSameImageFromTwoClones(t *testing.T) {
 	d := newDockerEnv(t)
 	ctx := context.Background()
 	repo := d.testRepo(t, "clones")
-	origin := svcRepo(t, map[string]string{"main.go": svcMain}, "v1.2.3")
+	origin := svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, "v1.2.3")
 
 	ids := map[string][]string{}
 	for i, clone := range []string{filepath.Join(t.TempDir(), "one"), filepath.Join(t.TempDir(), "two", "deeper")} {
-		pubGit(t, origin, "clone", "-q", origin, clone)
+		git(t, origin, "clone", "-q", origin, clone)
 		r := d.run(t, clone, Config{Image: repo})
 		p := r.p
 		require.Equal(t, "1.2.3", p.versionString())
@@ -310,7 +310,7 @@ func TestEngineSameImageFromTwoClones(t *testing.T) {
 			}
 			info, err := d.eng.Inspect(ctx, img.ID)
 			require.NoError(t, err)
-			assert.Equal(t, svcCommitTime, info.Created.UTC(), "without SOURCE_DATE_EPOCH the creation time is the commit's")
+			assert.Equal(t, fixture.CommitTime, info.Created.UTC(), "without SOURCE_DATE_EPOCH the creation time is the commit's")
 		}
 	}
 	for variant, got := range ids {
@@ -325,13 +325,13 @@ func TestEngineMovedTagLeavesNoDanglingImage(t *testing.T) {
 	d := newDockerEnv(t)
 	ctx := context.Background()
 	repo := d.testRepo(t, "moved")
-	dir := svcRepo(t, map[string]string{"main.go": svcMain}, "")
+	dir := svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, "")
 
 	// Same version (configured) and tags, different binaries: the second
 	// image takes every tag from the first.
 	var loaded []string
 	for i, greeting := range []string{"first", "second"} {
-		writeFiles(t, dir, map[string]string{"main.go": strings.Replace(svcMain, `"svc", version`, `"`+greeting+`", version`, 1)})
+		fixture.WriteFiles(t, dir, map[string]string{"main.go": strings.Replace(fixture.ServiceMain, `"svc", version`, `"`+greeting+`", version`, 1)})
 		r := d.run(t, dir, Config{Image: repo, Version: "1.0.0"})
 		d.binary(t, r)
 		img, err := d.image(t, r, "scratch")
@@ -359,7 +359,7 @@ func TestEngineAlpineBasePull(t *testing.T) {
 	d := newDockerEnv(t)
 	ctx := context.Background()
 	repo := d.testRepo(t, "pull")
-	dir := svcRepo(t, map[string]string{"main.go": svcMain}, "v1.2.3")
+	dir := svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, "v1.2.3")
 
 	t.Run("never with a missing base", func(t *testing.T) {
 		missing := "magepack-test/no-such-base-" + randomSuffix(t) + ":3"
@@ -402,10 +402,10 @@ func TestEngineAlpineBasePull(t *testing.T) {
 func TestEngineLinkageRefusals(t *testing.T) {
 	slow(t, "the engine")
 	d := newDockerEnv(t)
-	needGCC(t)
+	fixture.GCC(t)
 	ctx := context.Background()
 	repo := d.testRepo(t, "glibc")
-	dir := svcRepo(t, map[string]string{"main.go": svcMain}, "v1.2.3")
+	dir := svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, "v1.2.3")
 
 	// A cgo build of a net/http program links glibc dynamically. The
 	// Alpine base is one the engine lacks and may not pull: the check must
@@ -569,7 +569,7 @@ func TestEngineOldBuilderRefused(t *testing.T) {
 	require.NoError(t, resp.Close())
 
 	dir := svcRepo(t, map[string]string{
-		"main.go":    svcMain,
+		"main.go":    fixture.ServiceMain,
 		"Dockerfile": "ARG GO_IMAGE\nFROM ${GO_IMAGE} AS build\nRUN exit 1\nFROM scratch\n",
 	}, "v1.2.3")
 	r := d.run(t, dir, Config{Image: repo, Dockerfile: "Dockerfile", Builder: builder})

@@ -18,6 +18,7 @@ import (
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/image"
+	"github.com/magepack/magepack/tasks/internal/fixture"
 	"github.com/magepack/magepack/tasks/linkage"
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/version"
@@ -44,7 +45,7 @@ func TestErrorClasses(t *testing.T) {
 	ports, err := platform.List(ctx, "")
 	require.NoError(t, err)
 	lib := t.TempDir()
-	writeFiles(t, lib, map[string]string{"go.mod": "module example.com/lib\n\ngo 1.25\n", "lib.go": "package lib\n"})
+	fixture.WriteFiles(t, lib, map[string]string{"go.mod": "module example.com/lib\n\ngo 1.25\n", "lib.go": "package lib\n"})
 	ls, err := linkage.Inspect("/bin/ls") // a glibc system binary stands in for a cgo build
 	require.NoError(t, err)
 
@@ -56,7 +57,7 @@ func TestErrorClasses(t *testing.T) {
 		slow  bool   // builds or resolves a repo: not under -short
 	}{
 		{name: "interrupted build", code: ExitInterrupted, slow: true, err: func(t *testing.T) error {
-			r := mustRun(t, svcRepo(t, map[string]string{"main.go": svcMain}, ""), Config{Platforms: "linux/arm64"}, nil)
+			r := mustRun(t, svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, ""), Config{Platforms: "linux/arm64"}, nil)
 			cctx, cancel := context.WithCancel(ctx)
 			cancel()
 			_, err := r.compile(cctx, r.p.jobs())
@@ -99,7 +100,7 @@ func TestErrorClasses(t *testing.T) {
 			return err
 		}},
 		{name: "static check", code: ExitCheck, slow: true, err: func(t *testing.T) error {
-			r := mustRun(t, svcRepo(t, map[string]string{"main.go": svcMain}, ""), Config{Platforms: "linux/amd64", Variants: "scratch"}, nil)
+			r := mustRun(t, svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, ""), Config{Platforms: "linux/amd64", Variants: "scratch"}, nil)
 			j := r.p.jobs()[0]
 			require.NoError(t, os.MkdirAll(r.p.dist, 0o755))
 			require.NoError(t, copyFile("/bin/ls", r.p.binaryPath(j.svc, j.pl)))
@@ -128,7 +129,7 @@ func TestErrorClasses(t *testing.T) {
 			require.NoError(t, err)
 			dead := l.Addr().String()
 			require.NoError(t, l.Close())
-			dir := svcRepo(t, map[string]string{"main.go": svcMain}, "v1.0.0")
+			dir := svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, "v1.0.0")
 			r := mustRun(t, dir, Config{Platforms: "linux/amd64", Variants: "scratch", Image: dead + "/app"}, nil)
 			err = r.publish(ctx)
 			assert.Contains(t, err.Error(), dead)
@@ -159,7 +160,7 @@ func TestErrorClasses(t *testing.T) {
 			return &image.MissingPlatformError{Ref: "alpine:3.22", Platform: "linux/s390x", Available: []string{"linux/amd64"}}
 		}},
 		{name: "image cannot be assembled", code: ExitImage, slow: true, err: func(t *testing.T) error {
-			r := mustRun(t, svcRepo(t, map[string]string{"main.go": svcMain}, ""), Config{Platforms: "linux/amd64"}, nil)
+			r := mustRun(t, svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, ""), Config{Platforms: "linux/amd64"}, nil)
 			s := r.p.services[0]
 			_, err := assemble(r.p.planImage(s, variantScratch, r.p.platforms[0], filepath.Join(t.TempDir(), "missing")), nil)
 			return err

@@ -5,90 +5,27 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/magepack/magepack/tasks/internal/fixture"
 )
 
-// svcCommitTime is the commit time pubGit stamps, so the version date and
-// the images' creation time of a test repository are known.
-var svcCommitTime = time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
-
-// svcMain is the service the target-level tests build: /healthz answers
-// 200 on $PORT (default 8080), and -version prints the stamped version,
-// commit and date.
-const svcMain = `package main
-
-import (
-	"flag"
-	"fmt"
-	"net/http"
-	"os"
-)
-
-var (
-	version = "dev"
-	commit  = "none"
-	date    = "unknown"
-)
-
-func main() {
-	showVersion := flag.Bool("version", false, "print the version and exit")
-	flag.Parse()
-	if *showVersion {
-		fmt.Println(version, commit, date)
-		return
-	}
-	port := os.Getenv("PORT")
-	if port == "" {
-		port = "8080"
-	}
-	http.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-	fmt.Println("svc", version, "listening on", port)
-	if err := http.ListenAndServe(":"+port, nil); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
-`
-
-// writeFiles writes files (slash-separated paths relative to dir) into dir.
-func writeFiles(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for name, content := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
-	}
-}
-
-// svcRepo writes module example.com/acme/svc with files into a new folder,
-// commits it at svcCommitTime (dist/ ignored) and, when tag is not empty,
-// tags the commit. It returns the folder.
+// svcRepo writes module example.com/acme/svc with files into a new git
+// repository, committed at fixture.CommitTime (dist/ ignored) and, when tag
+// is not empty, tagged. It returns the folder.
 func svcRepo(t *testing.T, files map[string]string, tag string) string {
 	t.Helper()
-	dir := t.TempDir()
-	all := map[string]string{
-		"go.mod":     "module example.com/acme/svc\n\ngo 1.25.0\n",
-		".gitignore": "/dist/\n",
-	}
-	for n, c := range files {
-		all[n] = c
-	}
-	writeFiles(t, dir, all)
-	pubGit(t, dir, "init", "-q", "-b", "main")
-	pubGit(t, dir, "add", "-A")
-	pubGit(t, dir, "commit", "-q", "-m", "svc")
-	if tag != "" {
-		pubGit(t, dir, "tag", tag)
-	}
-	return dir
+	return fixture.NewModule(t, fixture.Module{Path: "example.com/acme/svc", Go: "1.25.0", Files: files, GitIgnore: "/dist/\n", Git: true, Tag: tag})
+}
+
+// git runs git in dir, isolated from the user's configuration, and returns
+// its trimmed output.
+func git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	return fixture.NewGit(t, dir).Run(args...)
 }
 
 // testRun merges cfg with env (no other environment) and resolves a run
@@ -155,35 +92,6 @@ func envOf(env map[string]string) func(string) (string, bool) {
 	}
 }
 
-// needGCC skips the test when gcc (which cgo builds use) is missing and
-// CI is unset; under CI that fails the test.
-func needGCC(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("gcc"); err != nil {
-		msg := "cgo builds need a C compiler: install Debian's gcc (.ci/install does)"
-		if os.Getenv("CI") == "" {
-			t.Skip(msg)
-		}
-		t.Fatal(msg)
-	}
-}
-
-// pubGit runs git in dir with a fixed identity and commit time.
-func pubGit(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"GIT_AUTHOR_NAME=magepack test", "GIT_AUTHOR_EMAIL=test@magepack.invalid",
-		"GIT_COMMITTER_NAME=magepack test", "GIT_COMMITTER_EMAIL=test@magepack.invalid",
-		"GIT_AUTHOR_DATE=2024-05-06T07:08:09Z", "GIT_COMMITTER_DATE=2024-05-06T07:08:09Z",
-		"GIT_CONFIG_NOSYSTEM=1", "HOME="+dir,
-	)
-	b, err := cmd.CombinedOutput()
-	require.NoError(t, err, "git %s: %s", strings.Join(args, " "), b)
-	return strings.TrimSpace(string(b))
-}
-
 // randomSuffix is a short random suffix for image names no other test run
 // uses.
 func randomSuffix(t *testing.T) string {
@@ -202,3 +110,11 @@ func slow(t *testing.T, needs string) {
 		t.Skipf("-short: needs %s", needs)
 	}
 }
+
+// Old names integration_test.go still uses, until it moves to the fixture
+// helpers.
+const svcMain = fixture.ServiceMain
+
+func writeFiles(t *testing.T, dir string, files map[string]string) { fixture.WriteFiles(t, dir, files) }
+func pubGit(t *testing.T, dir string, args ...string) string       { return git(t, dir, args...) }
+func needGCC(t *testing.T)                                         { fixture.GCC(t) }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/gobuild"
+	"github.com/magepack/magepack/tasks/internal/fixture"
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/version"
 )
@@ -21,15 +22,15 @@ const libGo = "package svc\n"
 // TestResolve resolves configurations against real modules in real git
 // repositories (or none) and checks the plan, or the error and its fix.
 func TestResolve(t *testing.T) {
-	rootMain := svcRepo(t, map[string]string{"main.go": svcMain}, "v1.2.3")
-	cmdMain := svcRepo(t, map[string]string{"svc.go": libGo, "cmd/svcd/main.go": svcMain}, "")
+	rootMain := svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, "v1.2.3")
+	cmdMain := svcRepo(t, map[string]string{"svc.go": libGo, "cmd/svcd/main.go": fixture.ServiceMain}, "")
 	noMain := svcRepo(t, map[string]string{"svc.go": libGo}, "")
-	twoMains := svcRepo(t, map[string]string{"svc.go": libGo, "cmd/a/main.go": svcMain, "cmd/b/main.go": svcMain}, "")
+	twoMains := svcRepo(t, map[string]string{"svc.go": libGo, "cmd/a/main.go": fixture.ServiceMain, "cmd/b/main.go": fixture.ServiceMain}, "")
 	noGit := t.TempDir()
-	writeFiles(t, noGit, map[string]string{"go.mod": "module example.com/acme/svc\n\ngo 1.25.0\n", "main.go": svcMain})
+	fixture.WriteFiles(t, noGit, map[string]string{"go.mod": "module example.com/acme/svc\n\ngo 1.25.0\n", "main.go": fixture.ServiceMain})
 	noModule := t.TempDir()
-	mixedCase := svcRepo(t, map[string]string{"svc.go": libGo, "cmd/MyApp/main.go": svcMain}, "")
-	rootHead := strings.TrimSpace(pubGit(t, rootMain, "rev-parse", "HEAD"))
+	mixedCase := svcRepo(t, map[string]string{"svc.go": libGo, "cmd/MyApp/main.go": fixture.ServiceMain}, "")
+	rootHead := strings.TrimSpace(git(t, rootMain, "rev-parse", "HEAD"))
 	require.Len(t, rootHead, 40)
 
 	tests := []struct {
@@ -51,7 +52,7 @@ func TestResolve(t *testing.T) {
 				assert.Equal(t, filepath.Join(p.root, "dist"), p.dist)
 				assert.Equal(t, "1.2.3", p.versionString(), "HEAD is on tag v1.2.3")
 				assert.Equal(t, rootHead, p.ver.Commit)
-				assert.Equal(t, svcCommitTime, p.created.UTC(), "created is the commit time")
+				assert.Equal(t, fixture.CommitTime, p.created.UTC(), "created is the commit time")
 				assert.Len(t, p.platforms, 5, "the default platforms")
 				assert.True(t, strings.HasPrefix(p.goVersion, "go1."), p.goVersion)
 			},
@@ -135,7 +136,7 @@ func TestResolve(t *testing.T) {
 				p := r.p
 				assert.Equal(t, time.Date(2023, 11, 14, 22, 13, 20, 0, time.UTC), p.created)
 				assert.Equal(t, "2023-11-14T22:13:20Z", p.labels(p.services[0])["org.opencontainers.image.created"])
-				assert.Equal(t, svcCommitTime, p.ver.Date.UTC(), "the binaries keep the commit date")
+				assert.Equal(t, fixture.CommitTime, p.ver.Date.UTC(), "the binaries keep the commit date")
 			},
 		},
 		{
@@ -223,15 +224,15 @@ func TestResolveErrorsAreTyped(t *testing.T) {
 	assert.True(t, errors.Is(err, gobuild.ErrNoMain), "errors.Is(err, gobuild.ErrNoMain): %v", err)
 
 	noGit := t.TempDir()
-	writeFiles(t, noGit, map[string]string{"go.mod": "module example.com/x\n\ngo 1.25.0\n", "main.go": svcMain})
+	fixture.WriteFiles(t, noGit, map[string]string{"go.mod": "module example.com/x\n\ngo 1.25.0\n", "main.go": fixture.ServiceMain})
 	_, err = testRun(t, noGit, Config{}, nil)
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, version.ErrNoGit), "errors.Is(err, version.ErrNoGit): %v", err)
 }
 
 func TestProjectLabelsAndRefs(t *testing.T) {
-	dir := svcRepo(t, map[string]string{"main.go": svcMain}, "v1.2.3")
-	head := strings.TrimSpace(pubGit(t, dir, "rev-parse", "HEAD"))
+	dir := svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, "v1.2.3")
+	head := strings.TrimSpace(git(t, dir, "rev-parse", "HEAD"))
 	p := mustRun(t, dir, Config{}, nil).p
 	assert.Equal(t, map[string]string{
 		"org.opencontainers.image.title":    "svc",
@@ -244,10 +245,10 @@ func TestProjectLabelsAndRefs(t *testing.T) {
 
 	// One commit past the tag: a dev version, whose '+' becomes '-' in the
 	// tag, and no X.Y tags.
-	writeFiles(t, dir, map[string]string{"README": "svc\n"})
-	pubGit(t, dir, "add", "README")
-	pubGit(t, dir, "commit", "-q", "-m", "readme")
-	head = strings.TrimSpace(pubGit(t, dir, "rev-parse", "HEAD"))
+	fixture.WriteFiles(t, dir, map[string]string{"README": "svc\n"})
+	git(t, dir, "add", "README")
+	git(t, dir, "commit", "-q", "-m", "readme")
+	head = strings.TrimSpace(git(t, dir, "rev-parse", "HEAD"))
 	p = mustRun(t, dir, Config{}, nil).p
 	want := "1.2.3-dev.1+g" + head[:version.ShortLen]
 	assert.Equal(t, want, p.versionString())

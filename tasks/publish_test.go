@@ -45,52 +45,12 @@ import (
 // pubAppName is the binary name of the module pubModule writes.
 const pubAppName = "pubapp"
 
-// pubAppMain is a small stdlib service: /healthz answers 200 on :8080.
-const pubAppMain = `package main
-
-import (
-	"fmt"
-	"net/http"
-	"os"
-)
-
-var (
-	version = "dev"
-	commit  = "none"
-	date    = "unknown"
-)
-
-func main() {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "ok", version, commit, date)
-	})
-	if err := http.ListenAndServe(":8080", mux); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
-`
-
-// pubModule writes a consumer module (example.com/pubapp, package main at
-// the root) into a new git repository, commits it at a fixed time and tags
-// the commit v1.2.3. It returns the repository's folder.
+// pubModule writes a consumer module (example.com/pubapp, the fixture
+// service at the root) into a new git repository, committed at
+// fixture.CommitTime and tagged v1.2.3. It returns the repository's folder.
 func pubModule(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	files := map[string]string{
-		"go.mod":     "module example.com/" + pubAppName + "\n\ngo 1.25\n",
-		"main.go":    pubAppMain,
-		".gitignore": "/dist/\n",
-	}
-	for n, content := range files {
-		require.NoError(t, os.WriteFile(filepath.Join(dir, n), []byte(content), 0o644))
-	}
-	pubGit(t, dir, "init", "-q", "-b", "main")
-	pubGit(t, dir, "add", ".")
-	pubGit(t, dir, "commit", "-q", "-m", "pubapp")
-	pubGit(t, dir, "tag", "v1.2.3")
-	return dir
+	return fixture.NewModule(t, fixture.Module{Path: "example.com/" + pubAppName, Files: map[string]string{"main.go": fixture.ServiceMain}, GitIgnore: "/dist/\n", Tag: "v1.2.3"})
 }
 
 // pubLinuxRun resolves cfg (over the defaults, no environment) for the
@@ -336,7 +296,7 @@ func TestPublishRegistryIntegration(t *testing.T) {
 
 	t.Run("same commit in another clone gives the same digests", func(t *testing.T) {
 		clone := filepath.Join(t.TempDir(), "clone")
-		pubGit(t, dir, "clone", "-q", dir, clone)
+		git(t, dir, "clone", "-q", dir, clone)
 		c := cfg
 		c.Push = "never"
 		r2 := pubLinuxRun(t, clone, c)
@@ -611,7 +571,7 @@ func TestPublishBasicAuthIntegration(t *testing.T) {
 		{"unknown user", "nobody", "s3cret"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			pubDockerConfig(t, reg.Host, tt.user, tt.password)
+			fixture.DockerConfig(t, reg.Host, tt.user, tt.password)
 			var err error
 			pubWithoutEngine(t, func() { err = run.publishIndexes(ctx) })
 			require.Error(t, err)
@@ -629,7 +589,7 @@ func TestPublishBasicAuthIntegration(t *testing.T) {
 	}
 
 	t.Run("credentials from DOCKER_CONFIG", func(t *testing.T) {
-		pubDockerConfig(t, reg.Host, "ci", "s3cret")
+		fixture.DockerConfig(t, reg.Host, "ci", "s3cret")
 		buf.Reset()
 		pubWithoutEngine(t, func() { require.NoError(t, run.publishIndexes(ctx)) })
 		tags, err := remote.List(r, goodAuth)
@@ -737,7 +697,7 @@ func TestPublishMageEndToEndIntegration(t *testing.T) {
 	reg := fixture.StartRegistry(t)
 	alpine := fixture.PushAlpineIndex(t, reg)
 	clone := filepath.Join(t.TempDir(), "magepack")
-	pubGit(t, repo, "clone", "-q", repo, clone)
+	git(t, repo, "clone", "-q", repo, clone)
 
 	image := reg.Host + "/example-app"
 	env := pubMageEnv(
