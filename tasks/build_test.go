@@ -100,11 +100,11 @@ func TestCrossCompileServicesIntegration(t *testing.T) {
 	}
 	ctx := context.Background()
 	dir := svcRepo(t, map[string]string{"cmd/api/main.go": fixture.ServiceMain, "cmd/worker/main.go": fixture.ServiceMain, "lib.go": libGo}, "v1.0.0")
-	r := mustRun(t, dir, Config{Main: "./cmd/api,./cmd/worker", Platforms: "linux/amd64,linux/arm64"}, nil)
+	r := mustRun(t, dir, Config{Main: "./cmd/...", Platforms: "linux/amd64,linux/arm64"}, nil)
 	require.NoError(t, r.staticCheck(ctx), "staticCheck builds first")
 	out := output(r).String()
 	t.Logf("output:\n%s", out)
-	assert.Contains(t, out, "[build] api, worker 1.0.0: 4 build(s) of 2 service(s) with go")
+	assert.Contains(t, out, "[build] api, worker 1.0.0 (tag v1.0.0): 4 build(s) of 2 service(s) with go")
 	for _, j := range []string{"api linux/amd64", "api linux/arm64", "worker linux/amd64", "worker linux/arm64"} {
 		assert.Equal(t, 1, strings.Count(out, "["+j+"] built dist/"), "one line for %s", j)
 	}
