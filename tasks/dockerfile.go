@@ -91,6 +91,10 @@ func (r *run) checkBuilder(ctx context.Context, eng *engine.Engine, plan dockerf
 			return nil, &configError{err}
 		}
 		if err := engine.CheckBuilder(have, plan.goMod, image); err != nil {
+			var old *engine.BuilderTooOldError
+			if errors.As(err, &old) && !g.UsesArg {
+				old.Dockerfile, old.Line = plan.dockerfile, g.Line
+			}
 			return nil, err
 		}
 		return have, nil

@@ -68,7 +68,7 @@ var errorClasses = []errorClass{
 	{code: ExitConfig, match: as[*platform.MalformedError], hint: "MAGEPACK_PLATFORMS"},
 	{code: ExitConfig, match: as[*version.ParseError], hint: "MAGEPACK_VERSION"},
 	{code: ExitConfig, match: as[*version.NoGitError], fix: func(error) string { return "or set MAGEPACK_VERSION" }},
-	{code: ExitConfig, match: as[*engine.BuilderTooOldError], hint: "MAGEPACK_BUILDER"},
+	{code: ExitConfig, match: as[*engine.BuilderTooOldError], fix: builderFix},
 	{code: ExitConfig, match: is(image.ErrNoCABundle), hint: "MAGEPACK_CA_BUNDLE"},
 	{code: ExitNoEngine, match: is(engine.ErrNoEngine)},
 	{code: ExitCheck, match: as[*checkError]},
@@ -110,6 +110,16 @@ func mainFix(err error) string {
 	default:
 		return "set MAGEPACK_MAIN to the main package's path relative to the module root"
 	}
+}
+
+// builderFix names the builder setting, unless the Dockerfile names the
+// builder on a FROM line of its own, which no setting changes.
+func builderFix(err error) string {
+	var e *engine.BuilderTooOldError
+	if errors.As(err, &e) && e.Line > 0 {
+		return "update that FROM line"
+	}
+	return "(MAGEPACK_BUILDER)"
 }
 
 // smokeOptionsFix names the setting behind bad smoke options.

@@ -172,7 +172,7 @@ func TestBuildEngine(t *testing.T) {
 		{
 			name:    "missing Dockerfile",
 			files:   contextTree{"a": "a"},
-			wantErr: []string{"dockerfile Dockerfile does not exist in the build context", "MAGEPACK_DOCKERFILE"},
+			wantErr: []string{"dockerfile Dockerfile does not exist in the build context", "Dockerfile setting"},
 		},
 	}
 	for _, tt := range tests {

@@ -133,7 +133,7 @@ func dockerfileInContext(root, dockerfile string) (string, error) {
 	}
 	fi, err := os.Stat(abs)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("dockerfile %s does not exist in the build context %s; point the Dockerfile setting (MAGEPACK_DOCKERFILE) at an existing file: %w", filepath.ToSlash(rel), root, err)
+		return "", fmt.Errorf("dockerfile %s does not exist in the build context %s; point the Dockerfile setting at an existing file: %w", filepath.ToSlash(rel), root, err)
 	}
 	if err != nil {
 		return "", fmt.Errorf("dockerfile %s: %w", dockerfile, err)

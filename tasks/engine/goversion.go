@@ -24,12 +24,20 @@ type BuilderTooOldError struct {
 	Image    string          // the builder image reference, e.g. golang:1.18-alpine
 	Builder  *semver.Version // the Go version the image has
 	Required *semver.Version // the Go version go.mod asks for
+	// Dockerfile and Line name the FROM line that names Image, when the
+	// Dockerfile names it itself rather than taking a build argument.
+	Dockerfile string
+	Line       int
 }
 
 // Error names the image, both versions and the image to use instead.
 func (e *BuilderTooOldError) Error() string {
-	return fmt.Sprintf("builder image %s has Go %s, but go.mod asks for go %s: use %s or newer (MAGEPACK_BUILDER)",
-		e.Image, e.Builder.Original(), e.Required.Original(), DefaultBuilder(e.Required))
+	where := ""
+	if e.Line > 0 {
+		where = fmt.Sprintf(" (%s line %d)", e.Dockerfile, e.Line)
+	}
+	return fmt.Sprintf("builder image %s%s has Go %s, but go.mod asks for go %s: use %s or newer",
+		e.Image, where, e.Builder.Original(), e.Required.Original(), DefaultBuilder(e.Required))
 }
 
 // goVersionRe matches Go release names as go.mod, GOLANG_VERSION and image
@@ -165,7 +173,7 @@ func BuilderGoVersion(ctx context.Context, e *Engine, image string) (*semver.Ver
 	case inspectErr != nil:
 		why = fmt.Sprintf("the engine cannot inspect it (%v)", inspectErr)
 	}
-	return nil, fmt.Errorf("%w of builder image %s: %s and its tag names no Go version; use an official golang image (e.g. golang:1.25-alpine) or one that sets ENV GOLANG_VERSION (MAGEPACK_BUILDER)",
+	return nil, fmt.Errorf("%w of builder image %s: %s and its tag names no Go version; use an official golang image (e.g. golang:1.25-alpine) or one that sets ENV GOLANG_VERSION",
 		ErrUnknownBuilderVersion, image, why)
 }
 

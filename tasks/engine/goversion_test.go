@@ -123,7 +123,7 @@ func TestCheckBuilder(t *testing.T) {
 		wantErr                        string
 	}{
 		{name: "too old", builder: "1.18", required: "1.25.0", image: "golang:1.18-alpine",
-			wantErr: "builder image golang:1.18-alpine has Go 1.18, but go.mod asks for go 1.25.0: use golang:1.25-alpine or newer (MAGEPACK_BUILDER)"},
+			wantErr: "builder image golang:1.18-alpine has Go 1.18, but go.mod asks for go 1.25.0: use golang:1.25-alpine or newer"},
 		{name: "newer minor", builder: "1.26.8", required: "1.25.0", image: "golang:1.26"},
 		{name: "major.minor tag meets .0", builder: "1.25", required: "1.25.0", image: "golang:1.25-alpine"},
 		{name: "exact", builder: "1.25.0", required: "1.25", image: "golang:1.25.0"},

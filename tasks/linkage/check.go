@@ -79,7 +79,7 @@ func CheckAlpine(r Report) error {
 	case r.Linkage == Dynamic && r.Libc == Musl:
 		return nil
 	case r.Linkage == Dynamic:
-		fix := "build with CGO_ENABLED=0 (MAGEPACK_CGO=0), or build against musl with CC=musl-gcc CGO_ENABLED=1"
+		fix := "build with CGO_ENABLED=0, or build against musl with CC=musl-gcc CGO_ENABLED=1"
 		if r.CGO == "0" && r.PIE {
 			fix = "build without -buildmode=pie: with CGO_ENABLED=0 Go then links a static binary"
 		}
@@ -119,9 +119,9 @@ func scratchFix(r Report) string {
 	case r.CGO == "0" && r.PIE:
 		return "build without -buildmode=pie: with CGO_ENABLED=0 Go then links a static binary"
 	case r.Libc == Musl:
-		return "build with CGO_ENABLED=0 (MAGEPACK_CGO=0) and without -buildmode=pie, or ship it on the alpine variant, which has the musl loader"
+		return "build with CGO_ENABLED=0 and without -buildmode=pie, or ship it on the alpine variant, which has the musl loader"
 	default:
-		return "build with CGO_ENABLED=0 (MAGEPACK_CGO=0) and without -buildmode=pie"
+		return "build with CGO_ENABLED=0 and without -buildmode=pie"
 	}
 }
 

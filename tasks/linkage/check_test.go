@@ -51,11 +51,11 @@ func TestCheckScratch(t *testing.T) {
 		{name: "darwin is not applicable", report: darwin},
 		{
 			name: "cgo glibc", report: glibcReport,
-			wantErr: "dist/app_linux_amd64 is dynamically linked (interpreter /lib64/ld-linux-x86-64.so.2, needs libc.so.6): it will not run on scratch; build with CGO_ENABLED=0 (MAGEPACK_CGO=0) and without -buildmode=pie",
+			wantErr: "dist/app_linux_amd64 is dynamically linked (interpreter /lib64/ld-linux-x86-64.so.2, needs libc.so.6): it will not run on scratch; build with CGO_ENABLED=0 and without -buildmode=pie",
 		},
 		{
 			name: "musl points at alpine", report: muslReport,
-			wantErr: "dist/app_linux_amd64 is dynamically linked (interpreter /lib/ld-musl-x86_64.so.1, needs libc.so): it will not run on scratch; build with CGO_ENABLED=0 (MAGEPACK_CGO=0) and without -buildmode=pie, or ship it on the alpine variant, which has the musl loader",
+			wantErr: "dist/app_linux_amd64 is dynamically linked (interpreter /lib/ld-musl-x86_64.so.1, needs libc.so): it will not run on scratch; build with CGO_ENABLED=0 and without -buildmode=pie, or ship it on the alpine variant, which has the musl loader",
 		},
 		{
 			name: "pie without cgo", report: pieReport,
@@ -100,7 +100,7 @@ func TestCheckAlpine(t *testing.T) {
 		{name: "darwin is not applicable", report: darwin},
 		{
 			name: "cgo glibc", report: glibcReport,
-			wantErr: "dist/app_linux_amd64 needs glibc: it is dynamically linked (interpreter /lib64/ld-linux-x86-64.so.2, needs libc.so.6): it will not run on alpine; build with CGO_ENABLED=0 (MAGEPACK_CGO=0), or build against musl with CC=musl-gcc CGO_ENABLED=1",
+			wantErr: "dist/app_linux_amd64 needs glibc: it is dynamically linked (interpreter /lib64/ld-linux-x86-64.so.2, needs libc.so.6): it will not run on alpine; build with CGO_ENABLED=0, or build against musl with CC=musl-gcc CGO_ENABLED=1",
 		},
 		{
 			name: "pie without cgo uses glibc's loader", report: pieReport,
@@ -108,7 +108,7 @@ func TestCheckAlpine(t *testing.T) {
 		},
 		{
 			name: "unrecognised loader", report: oddLoader,
-			wantErr: "dist/app is dynamically linked (interpreter /opt/ld.so) against an unrecognised C library: it will not run on alpine; build with CGO_ENABLED=0 (MAGEPACK_CGO=0), or build against musl with CC=musl-gcc CGO_ENABLED=1",
+			wantErr: "dist/app is dynamically linked (interpreter /opt/ld.so) against an unrecognised C library: it will not run on alpine; build with CGO_ENABLED=0, or build against musl with CC=musl-gcc CGO_ENABLED=1",
 		},
 		{
 			name: "unknown", report: unreadable,
