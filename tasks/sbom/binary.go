@@ -32,6 +32,9 @@ const (
 	PropBuildPrefix = "magepack:go:build:"
 	// PropPackage is the main package's import path.
 	PropPackage = "magepack:go:package"
+	// PropRevision is the commit the caller says the binary was built
+	// from (Options.Revision), beside Go's own vcs.revision.
+	PropRevision = "magepack:revision"
 	// PropModuleSum is a module's go.sum hash ("h1:…") exactly as Go
 	// recorded it; the component's SHA-256 hash is the same value in hex,
 	// as cyclonedx-gomod writes it.
@@ -130,9 +133,24 @@ func application(info *debug.BuildInfo, sum string, o Options) cdx.Component {
 	if info.Path != "" {
 		props = append(props, cdx.Property{Name: PropPackage, Value: info.Path})
 	}
+	if o.Ldflags != "" && !hasSetting(info, "-ldflags") {
+		props = append(props, cdx.Property{Name: PropBuildPrefix + "-ldflags", Value: o.Ldflags})
+	}
+	if o.Revision != "" {
+		props = append(props, cdx.Property{Name: PropRevision, Value: o.Revision})
+	}
 	sortProperties(props)
 	c.Properties = &props
 	return c
+}
+
+func hasSetting(info *debug.BuildInfo, key string) bool {
+	for _, s := range info.Settings {
+		if s.Key == key {
+			return true
+		}
+	}
+	return false
 }
 
 // buildProperties turns the Go version and every build setting into

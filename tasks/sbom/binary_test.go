@@ -134,6 +134,31 @@ func TestFromBuildInfoDefaults(t *testing.T) {
 	assert.Equal(t, "api", bom.Metadata.Component.Name)
 }
 
+func TestFromBuildInfoLdflagsAndRevision(t *testing.T) {
+	// A -trimpath build: Go records no -ldflags.
+	info := testInfo()
+	var settings []debug.BuildSetting
+	for _, s := range info.Settings {
+		if s.Key != "-ldflags" {
+			settings = append(settings, s)
+		}
+	}
+	info.Settings = settings
+	bom, err := FromBuildInfo(info, "", Options{Ldflags: "-s -w -X main.version=1.2.3", Revision: "feedface"})
+	require.NoError(t, err)
+	p := props(*bom.Metadata.Component)
+	assert.Equal(t, "-s -w -X main.version=1.2.3", p[PropBuildPrefix+"-ldflags"], "the caller's ldflags fill the gap")
+	assert.Equal(t, "feedface", p[PropRevision])
+	assert.Equal(t, "0123456789abcdef0123456789abcdef01234567", p[PropBuildPrefix+"vcs.revision"], "Go's own stays")
+
+	// What the binary records wins.
+	bom, err = FromBuildInfo(testInfo(), "", Options{Ldflags: "-X other=1"})
+	require.NoError(t, err)
+	p = props(*bom.Metadata.Component)
+	assert.Equal(t, "-s -w -X main.version=1.2.3", p[PropBuildPrefix+"-ldflags"])
+	assert.NotContains(t, p, PropRevision)
+}
+
 func TestFromBuildInfoErrors(t *testing.T) {
 	_, err := FromBuildInfo(nil, "", Options{})
 	assert.ErrorContains(t, err, "no build information")

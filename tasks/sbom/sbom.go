@@ -60,6 +60,15 @@ type Options struct {
 	// SOURCE_DATE_EPOCH) so builds of one commit give the same bytes; zero
 	// leaves the timestamp out.
 	Time time.Time
+	// Ldflags are the -ldflags the binary was built with. Go leaves them
+	// out of the build information of a -trimpath build (they may hold
+	// paths, go.dev/issue/52372); given here, they are recorded as the
+	// -ldflags build setting when the binary has none. "" records nothing.
+	Ldflags string
+	// Revision is the commit the binary was built from, recorded as
+	// PropRevision. Go records its own vcs.revision only when it finds the
+	// repository (not, e.g., from a git worktree or a source archive).
+	Revision string
 }
 
 // Encode returns bom as indented CycloneDX 1.6 JSON ending in a newline.
