@@ -1,11 +1,11 @@
 package image
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -158,11 +158,11 @@ func (e *ReferrerError) Unwrap() error { return e.Err }
 // fallbackTagName is the OCI distribution spec's referrers tag for a
 // digest ("sha256:abc" → "sha256-abc").
 func fallbackTagName(digest string) string {
-	alg, hex, ok := bytes.Cut([]byte(digest), []byte(":"))
+	alg, hex, ok := strings.Cut(digest, ":")
 	if !ok {
 		return digest
 	}
-	return string(alg) + "-" + string(hex)
+	return alg + "-" + hex
 }
 
 // PushedReferrer is one artifact PushReferrers wrote.
