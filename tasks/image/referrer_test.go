@@ -419,3 +419,21 @@ func TestPublishRegistryIntegration(t *testing.T) {
 		assert.NoError(t, err, "the referrers tag %s exists", fallback)
 	}
 }
+
+func TestRemoteDigest(t *testing.T) {
+	host := memRegistry(t)
+	idx := testIndex(t)
+	ctx := context.Background()
+	_, err := Push(ctx, host+"/alpine", idx, []string{"3.20"}, anonymous)
+	require.NoError(t, err)
+	want, err := idx.Digest()
+	require.NoError(t, err)
+	got, err := RemoteDigest(ctx, host+"/alpine:3.20", anonymous)
+	require.NoError(t, err)
+	assert.Equal(t, want.String(), got, "a multi-platform base resolves to its index digest")
+
+	_, err = RemoteDigest(ctx, host+"/alpine:missing", anonymous)
+	assert.ErrorContains(t, err, "digest of "+host+"/alpine:missing")
+	_, err = RemoteDigest(ctx, "Not A Ref", anonymous)
+	assert.ErrorContains(t, err, "is not a valid reference")
+}
