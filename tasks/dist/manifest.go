@@ -49,6 +49,9 @@ type Binary struct {
 	GoVersion   string   `json:"go_version,omitempty"`
 	CGO         string   `json:"cgo,omitempty"`
 	BuildMode   string   `json:"build_mode,omitempty"`
+	// SBOM is the path of the binary's CycloneDX SBOM, named like Path
+	// (e.g. "dist/app_linux_amd64.cdx.json"); empty when none was written.
+	SBOM string `json:"sbom,omitempty"`
 }
 
 // Image is one image magepack built or loaded into an engine.

@@ -21,7 +21,7 @@ func TestManifestRoundtrip(t *testing.T) {
 	want := Manifest{
 		SchemaVersion: SchemaVersion,
 		Binaries: []Binary{
-			{Path: "dist/app_linux_amd64", OS: "linux", Arch: "amd64", Size: 123, SHA256: "ab", Linkage: "static", Libc: "none", GoVersion: "go1.26.8", CGO: "0", BuildMode: "exe"},
+			{Path: "dist/app_linux_amd64", OS: "linux", Arch: "amd64", Size: 123, SHA256: "ab", Linkage: "static", Libc: "none", GoVersion: "go1.26.8", CGO: "0", BuildMode: "exe", SBOM: "dist/app_linux_amd64.cdx.json"},
 			{Path: "dist/app_linux_arm64", OS: "linux", Arch: "arm64", Size: 456, SHA256: "cd", Linkage: "dynamic", Interpreter: "/lib/ld-musl-aarch64.so.1", Needed: []string{"libc.musl-aarch64.so.1"}, Libc: "musl"},
 		},
 		Images: []Image{{Reference: "app:1.2.3-scratch", Variant: "scratch", Platform: "linux/amd64", ID: "sha256:11", ConfigDigest: "sha256:22", ManifestDigest: "sha256:33", Size: 789, Tags: []string{"app:scratch"}}},
@@ -35,7 +35,7 @@ func TestManifestRoundtrip(t *testing.T) {
 
 	data, err := os.ReadFile(filepath.Join(dir, ManifestFile))
 	require.NoError(t, err)
-	for _, key := range []string{`"schema_version": 2`, `"service"`, `"go_version"`, `"build_mode"`, `"config_digest"`, `"manifest_digest"`, `"interpreter"`} {
+	for _, key := range []string{`"schema_version": 2`, `"service"`, `"go_version"`, `"build_mode"`, `"config_digest"`, `"manifest_digest"`, `"interpreter"`, `"sbom": "dist/app_linux_amd64.cdx.json"`} {
 		assert.Contains(t, string(data), key, "lower_snake JSON names")
 	}
 }

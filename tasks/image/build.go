@@ -74,6 +74,11 @@ type Spec struct {
 	Port int
 	// Labels are merged over the base image's labels.
 	Labels map[string]string
+	// Annotations go on the image's manifest (see Annotations for the
+	// OCI ones); none leaves the manifest as it was. They change the
+	// manifest digest, not the config (the engine's image ID). A base's
+	// manifest annotations are not inherited.
+	Annotations map[string]string
 	// Created is the image's creation time, and the modification time of
 	// every file in the added layer. The caller picks it (SOURCE_DATE_EPOCH
 	// or the commit's time) so builds are reproducible; zero means the Unix
@@ -164,6 +169,9 @@ func Build(spec Spec) (v1.Image, error) {
 	img, err = mutate.ConfigFile(img, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: set config: %w", s.Name, err)
+	}
+	if len(s.Annotations) > 0 {
+		img = mutate.Annotations(img, s.Annotations).(v1.Image)
 	}
 	return img, nil
 }

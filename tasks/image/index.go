@@ -11,12 +11,30 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
+// IndexOption configures Index.
+type IndexOption func(*indexOptions)
+
+type indexOptions struct {
+	annotations map[string]string
+}
+
+// WithIndexAnnotations puts annotations on the index manifest itself (see
+// Annotations for the OCI ones). They change the index digest only.
+func WithIndexAnnotations(annotations map[string]string) IndexOption {
+	return func(o *indexOptions) { o.annotations = annotations }
+}
+
 // Index returns an OCI image index of imgs, one manifest per image, each
 // descriptor's platform (os, architecture, variant) taken from the image's
 // config, ordered by platform string so the same images give the same
-// index digest whatever order they come in. It fails on no images, an
-// image whose config names no platform, or two images for one platform.
-func Index(imgs []v1.Image) (v1.ImageIndex, error) {
+// index digest whatever order they come in; WithIndexAnnotations adds
+// annotations to it. It fails on no images, an image whose config names
+// no platform, or two images for one platform.
+func Index(imgs []v1.Image, opts ...IndexOption) (v1.ImageIndex, error) {
+	var o indexOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if len(imgs) == 0 {
 		return nil, errors.New("image index of no images: build at least one image first")
 	}
@@ -53,5 +71,9 @@ func Index(imgs []v1.Image) (v1.ImageIndex, error) {
 			Descriptor: v1.Descriptor{Platform: &p},
 		})
 	}
-	return mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...), nil
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
+	if len(o.annotations) > 0 {
+		idx = mutate.Annotations(idx, o.annotations).(v1.ImageIndex)
+	}
+	return idx, nil
 }

@@ -163,6 +163,23 @@ func zoneInfoFiles(src string) ([]file, []string, error) {
 	return files, nil, nil
 }
 
+// ReadFiles returns the contents of the regular files at paths (absolute,
+// e.g. "/lib/apk/db/installed") as img's filesystem shows them, keyed by
+// path: it reads the layers from the top down and honours whiteouts and
+// opaque directories. A path no layer has, or one a layer deletes, is
+// missing from the map. It fails when a layer cannot be read or a path is
+// not a regular file (a symlink or directory).
+func ReadFiles(img v1.Image, paths ...string) (map[string][]byte, error) {
+	if img == nil {
+		return nil, errors.New("read files of a nil image")
+	}
+	found, err := readImageFiles(img, paths...)
+	if err != nil {
+		return nil, fmt.Errorf("read %s from the image: %w", strings.Join(paths, ", "), err)
+	}
+	return found, nil
+}
+
 // readImageFiles returns the contents of the regular files at paths
 // (absolute) as img's filesystem shows them: it reads layers from the top
 // down and honours whiteouts (.wh.<name>) and opaque directories
@@ -226,7 +243,7 @@ func scanLayer(layer v1.Layer, want map[string]bool, found map[string][]byte) er
 		}
 		delete(want, name)
 		if h.Typeflag != tar.TypeReg {
-			return fmt.Errorf("/%s is not a regular file (tar type %q): magepack reads the base's accounts only from regular files", name, h.Typeflag)
+			return fmt.Errorf("/%s is not a regular file (tar type %q): magepack reads only regular files from an image", name, h.Typeflag)
 		}
 		data, err := io.ReadAll(tr)
 		if err != nil {

@@ -21,12 +21,18 @@ type Named struct {
 	Variant string
 	Index   v1.ImageIndex
 	Tags    []string
+	// Referrers are artifacts attached to the index's images (Referrer),
+	// e.g. each platform image's SBOM; none is fine.
+	Referrers []v1.Image
 }
 
 // WriteLayout writes an OCI image layout at dir holding every index in
 // indexes. index.json gets one descriptor per (variant, tag), in the order
 // given, each pointing at its variant's index and annotated with
-// org.opencontainers.image.ref.name = tag; blobs are stored once.
+// org.opencontainers.image.ref.name = tag; after them one descriptor per
+// referrer (with its artifactType and no ref name, so tag lookups ignore
+// it, while tools that follow subjects, like `oras discover --oci-layout`,
+// find it); blobs are stored once.
 //
 // The layout is built in a temporary sibling directory and swapped in with
 // renames, so readers see the old layout or the new one, and a failure
@@ -88,6 +94,16 @@ func WriteLayout(dir string, indexes []Named) (err error) {
 		for _, tag := range n.Tags {
 			if err := p.AppendIndex(n.Index, layout.WithAnnotations(map[string]string{RefNameAnnotation: tag})); err != nil {
 				return fmt.Errorf("write OCI layout %s: variant %q tag %q: %w", dir, n.Variant, tag, err)
+			}
+		}
+	}
+	for _, n := range indexes {
+		for i, r := range n.Referrers {
+			if r == nil {
+				return fmt.Errorf("write OCI layout %s: variant %q: referrer %d is nil", dir, n.Variant, i)
+			}
+			if err := p.AppendImage(r); err != nil {
+				return fmt.Errorf("write OCI layout %s: variant %q: referrer %d: %w", dir, n.Variant, i, err)
 			}
 		}
 	}

@@ -377,3 +377,30 @@ func availablePlatforms(ds []v1.Descriptor) []string {
 	sort.Strings(out)
 	return out
 }
+
+// RemoteDigest returns the digest ("sha256:…") that ref (e.g.
+// "alpine:3.20") resolves to in its registry: for a multi-platform base,
+// the index's digest, which is what the index-level
+// org.opencontainers.image.base.digest annotation names. It asks with a
+// HEAD request, falling back to GET where a registry does not answer HEAD
+// with a digest. It fails with an *AuthError when the registry refuses the
+// credentials, otherwise with an error naming ref.
+func RemoteDigest(ctx context.Context, ref string, opts ...Option) (string, error) {
+	o, err := makeOptions(opts)
+	if err != nil {
+		return "", fmt.Errorf("digest of %s: %w", ref, err)
+	}
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return "", fmt.Errorf("image %q is not a valid reference (%v): use e.g. alpine:3.20 or registry.example.com/alpine:3.20", ref, err)
+	}
+	desc, err := remote.Head(r, o.remote(ctx)...)
+	if err != nil {
+		d, gerr := remote.Get(r, o.remote(ctx)...)
+		if gerr != nil {
+			return "", fmt.Errorf("digest of %s: %w", ref, classify(r.Context().RegistryStr(), gerr))
+		}
+		return d.Digest.String(), nil
+	}
+	return desc.Digest.String(), nil
+}
