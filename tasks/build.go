@@ -15,6 +15,7 @@ import (
 	"github.com/magepack/magepack/tasks/linkage"
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/report"
+	"github.com/magepack/magepack/tasks/sbom"
 )
 
 // CrossCompile builds every main package for every configured platform, in parallel, into dist/.
@@ -278,21 +279,68 @@ func dedicated(dist, root string) bool {
 	return err == nil && rel != "." && filepath.IsLocal(rel)
 }
 
-// recordBinaries puts the binaries that built into artifacts.json, with what
-// their headers say, and rewrites SHA256SUMS over every recorded binary that
-// is still on disk.
+// recordBinaries writes an SBOM next to each binary that built, puts the
+// binaries into artifacts.json with what their headers say, and rewrites
+// SHA256SUMS over every recorded binary and SBOM still on disk.
 func (r *run) recordBinaries(jobs []job, results []gobuild.Result) error {
 	p := r.p
-	return dist.Update(p.dist, func(m *dist.Manifest) error {
+	var errs []error
+	boms := make([]string, len(results))
+	for i, res := range results {
+		if res.Err != nil {
+			continue
+		}
+		var err error
+		if boms[i], err = p.writeBinarySBOM(jobs[i].svc, res.Path); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	err := dist.Update(p.dist, func(m *dist.Manifest) error {
 		for i, res := range results {
 			if res.Err != nil {
 				continue
 			}
 			rep, _ := linkage.Inspect(res.Path)
-			m.PutBinary(binaryEntry(p, jobs[i], res.Path, res.Size, res.SHA256, rep))
+			b := binaryEntry(p, jobs[i], res.Path, res.Size, res.SHA256, rep)
+			if boms[i] != "" {
+				b.SBOM = filepath.ToSlash(p.rel(boms[i]))
+			}
+			m.PutBinary(b)
 		}
 		return writeChecksums(p, m)
 	})
+	return errors.Join(append(errs, err)...)
+}
+
+// writeBinarySBOM writes the CycloneDX SBOM of s's binary at bin, read from
+// the binary's own build information, next to it (<bin>.cdx.json), and
+// returns its path.
+func (p *project) writeBinarySBOM(s *service, bin string) (string, error) {
+	opts, err := p.sbomOptions(s)
+	if err != nil {
+		return "", err
+	}
+	bom, err := sbom.Binary(bin, opts)
+	if err != nil {
+		return "", fmt.Errorf("SBOM of %s: %w", p.rel(bin), err)
+	}
+	data, err := sbom.Encode(bom)
+	if err != nil {
+		return "", fmt.Errorf("SBOM of %s: %w", p.rel(bin), err)
+	}
+	path := sbom.FileName(bin)
+	return path, dist.WriteFile(path, data, 0o644)
+}
+
+// sbomOptions are the facts about s's binaries that they do not record
+// themselves: the version, the commit and its time, and the -ldflags (a
+// -trimpath build leaves them out of its build information).
+func (p *project) sbomOptions(s *service) (sbom.Options, error) {
+	ld, err := gobuild.Ldflags(p.buildConfig(s))
+	if err != nil {
+		return sbom.Options{}, err
+	}
+	return sbom.Options{Name: s.name, Version: p.versionString(), Time: p.created, Ldflags: ld, Revision: p.ver.Commit}, nil
 }
 
 func binaryEntry(p *project, j job, path string, size int64, sum string, rep linkage.Report) dist.Binary {
@@ -303,16 +351,21 @@ func binaryEntry(p *project, j job, path string, size int64, sum string, rep lin
 	}
 }
 
-// writeChecksums lists every binary in m that exists in dist.
+// writeChecksums lists every binary in m, and its SBOM, that exists in dist.
 func writeChecksums(p *project, m *dist.Manifest) error {
 	var files []string
 	for _, b := range m.Binaries {
-		abs := filepath.Join(p.root, filepath.FromSlash(b.Path))
-		if filepath.Dir(abs) != p.dist {
-			continue
-		}
-		if _, err := os.Stat(abs); err == nil {
-			files = append(files, abs)
+		for _, f := range []string{b.Path, b.SBOM} {
+			if f == "" {
+				continue
+			}
+			abs := filepath.Join(p.root, filepath.FromSlash(f))
+			if filepath.Dir(abs) != p.dist {
+				continue
+			}
+			if _, err := os.Stat(abs); err == nil {
+				files = append(files, abs)
+			}
 		}
 	}
 	return dist.WriteChecksums(p.dist, files)

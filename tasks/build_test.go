@@ -15,6 +15,7 @@ import (
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/internal/fixture"
 	"github.com/magepack/magepack/tasks/linkage"
+	"github.com/magepack/magepack/tasks/sbom"
 )
 
 // TestJudge decides verdicts from reports alone: which checks apply to a
@@ -115,6 +116,14 @@ func TestCrossCompileServicesIntegration(t *testing.T) {
 	for _, b := range m.Binaries {
 		assert.True(t, strings.HasPrefix(filepath.Base(b.Path), b.Service+"_linux_"), "%s belongs to %s", b.Path, b.Service)
 		assert.Equal(t, "static", b.Linkage)
+		assert.Equal(t, b.Path+".cdx.json", b.SBOM, "the SBOM sits next to its binary")
+		data, err := os.ReadFile(filepath.Join(dir, b.SBOM))
+		require.NoError(t, err)
+		bom, err := sbom.Decode(data)
+		require.NoError(t, err)
+		require.NotNil(t, bom.Metadata.Component)
+		assert.Equal(t, b.Service, bom.Metadata.Component.Name)
+		assert.Equal(t, "1.0.0", bom.Metadata.Component.Version)
 	}
 	require.Len(t, m.Checks, 8, "two variants for each of four binaries")
 	for _, c := range m.Checks {
@@ -125,6 +134,7 @@ func TestCrossCompileServicesIntegration(t *testing.T) {
 	require.NoError(t, err)
 	for _, n := range []string{"api_linux_amd64", "api_linux_arm64", "worker_linux_amd64", "worker_linux_arm64"} {
 		assert.Contains(t, string(sums), "  "+n+"\n")
+		assert.Contains(t, string(sums), "  "+n+".cdx.json\n", "SHA256SUMS covers the SBOMs")
 	}
 
 	output(r).Reset()
@@ -140,16 +150,21 @@ func TestDistOutOfGitIntegration(t *testing.T) {
 	slow(t, "builds")
 	ctx := context.Background()
 	dir := svcRepo(t, map[string]string{"main.go": fixture.ServiceMain, ".gitignore": "*.swp\n"}, "v1.0.0")
+	var boms []string
 	for i := range 2 { // the second build sees the first one's outputs
 		r := mustRun(t, dir, Config{Platforms: "linux/amd64"}, nil)
 		_, err := r.compile(ctx, r.p.jobs())
 		require.NoError(t, err, "build %d", i+1)
 		bin := r.p.binaryPath(r.p.services[0], r.p.platforms[0])
+		bom, err := os.ReadFile(sbom.FileName(bin))
+		require.NoError(t, err)
+		boms = append(boms, string(bom))
 		out, err := exec.Command("go", "version", "-m", bin).CombinedOutput()
 		require.NoError(t, err, "%s", out)
 		assert.Contains(t, string(out), "vcs.modified=false", "build %d: %s", i+1, out)
 		assert.Equal(t, "1.0.0", r.p.versionString(), "build %d: no dirty version either", i+1)
 	}
+	assert.Equal(t, boms[0], boms[1], "the SBOM is the same, byte for byte")
 	status := git(t, dir, "status", "--porcelain")
 	assert.Empty(t, status, "git sees nothing new")
 	assert.FileExists(t, filepath.Join(dir, "dist", ".gitignore"))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"strings"
 
@@ -138,6 +139,11 @@ type imagePlan struct {
 	base    string // the Alpine base reference; "" for scratch
 }
 
+// meta is what the OCI annotations say of s's images.
+func (p *project) meta(s *service) image.Meta {
+	return image.Meta{Title: s.name, Version: p.versionString(), Revision: p.ver.Commit, Source: sourceURL(p.modulePath), Created: p.created}
+}
+
 // planImage decides s's variant image for pl from the binary at binary.
 func (p *project) planImage(s *service, variant string, pl platform.Platform, binary string) imagePlan {
 	o := p.opts
@@ -156,17 +162,25 @@ func (p *project) planImage(s *service, variant string, pl platform.Platform, bi
 			Created:  p.created,
 		},
 	}
+	meta := p.meta(s)
 	if variant == variantAlpine {
 		ip.base = o.alpineBase
+		meta.BaseName = o.alpineBase
 	}
+	ip.spec.Annotations = image.Annotations(meta)
 	return ip
 }
 
-// assemble builds the planned image on base (nil for scratch): the one way
+// assemble builds the planned image on base (nil for scratch), whose
+// digest, when known, the manifest's annotations name: the one way
 // magepack makes an image, shared by the engine targets and publish.
-func assemble(ip imagePlan, base v1.Image) (v1.Image, error) {
+func assemble(ip imagePlan, base v1.Image, baseDigest string) (v1.Image, error) {
 	spec := ip.spec
 	spec.Base = base
+	if baseDigest != "" {
+		spec.Annotations = maps.Clone(spec.Annotations)
+		spec.Annotations[image.AnnotationBaseDigest] = baseDigest
+	}
 	img, err := image.Build(spec)
 	if err != nil {
 		if errors.Is(err, image.ErrNoCABundle) {
@@ -198,14 +212,14 @@ func (r *run) assembledImage(ctx context.Context, eng *engine.Engine, s *service
 	}
 	ip := p.planImage(s, variant, pl, bin.Path)
 	subject := p.imageSubject(s, variant)
-	var base v1.Image
+	var base engineBase
 	if ip.base != "" {
 		if base, err = r.engineBase(ctx, eng, ip.base, pl); err != nil {
 			return dist.Image{}, err
 		}
 	}
 	stop := r.phase("assemble")
-	img, err := assemble(ip, base)
+	img, err := assemble(ip, base.img, base.digest)
 	stop()
 	if err != nil {
 		return dist.Image{}, err
@@ -232,25 +246,36 @@ func (r *run) assembledImage(ctx context.Context, eng *engine.Engine, s *service
 	}, nil
 }
 
+// engineBase is a base image read from the engine and the registry digest
+// it was pulled by ("" for one that was never pulled).
+type engineBase struct {
+	img    v1.Image
+	digest string
+}
+
 // engineBase makes sure the Alpine base is in the engine (per the pull
 // policy) and reads it from there, once per run.
-func (r *run) engineBase(ctx context.Context, eng *engine.Engine, ref string, pl platform.Platform) (v1.Image, error) {
-	return do(r, "engine base "+ref, func() (v1.Image, error) {
+func (r *run) engineBase(ctx context.Context, eng *engine.Engine, ref string, pl platform.Platform) (engineBase, error) {
+	return do(r, "engine base "+ref, func() (engineBase, error) {
 		if err := eng.EnsureImage(ctx, ref, r.p.opts.pull); err != nil {
-			return nil, &imageError{err}
+			return engineBase{}, &imageError{err}
 		}
 		info, err := eng.Inspect(ctx, ref)
 		if err != nil {
-			return nil, &imageError{err}
+			return engineBase{}, &imageError{err}
 		}
 		if info.Os != pl.OS || info.Architecture != pl.Arch {
-			return nil, &imageError{fmt.Errorf("base %s is %s/%s, but the engine runs %s: use a base for %s (MAGEPACK_ALPINE_BASE)", ref, info.Os, info.Architecture, pl, pl)}
+			return engineBase{}, &imageError{fmt.Errorf("base %s is %s/%s, but the engine runs %s: use a base for %s (MAGEPACK_ALPINE_BASE)", ref, info.Os, info.Architecture, pl, pl)}
 		}
-		base, err := eng.Image(ctx, ref)
+		img, err := eng.Image(ctx, ref)
 		if err != nil {
-			return nil, &imageError{err}
+			return engineBase{}, &imageError{err}
 		}
-		return base, nil
+		b := engineBase{img: img}
+		if len(info.RepoDigests) > 0 {
+			_, b.digest, _ = strings.Cut(info.RepoDigests[0], "@")
+		}
+		return b, nil
 	})
 }
 

@@ -440,7 +440,7 @@ func TestEngineLinkageRefusals(t *testing.T) {
 	t.Run("bypassed, the smoke run shows the failure", func(t *testing.T) {
 		base, err := d.eng.Image(ctx, fixture.AlpineBase(t))
 		require.NoError(t, err)
-		img, err := assemble(p.planImage(p.services[0], "alpine", d.pl, bin.Path), base)
+		img, err := assemble(p.planImage(p.services[0], "alpine", d.pl, bin.Path), base, "")
 		require.NoError(t, err)
 		refs := p.refs(p.services[0], "alpine")
 		_, err = d.eng.Load(ctx, img, refs, nil)

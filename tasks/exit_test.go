@@ -162,7 +162,7 @@ func TestErrorClasses(t *testing.T) {
 		{name: "image cannot be assembled", code: ExitImage, slow: true, err: func(t *testing.T) error {
 			r := mustRun(t, svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, ""), Config{Platforms: "linux/amd64"}, nil)
 			s := r.p.services[0]
-			_, err := assemble(r.p.planImage(s, variantScratch, r.p.platforms[0], filepath.Join(t.TempDir(), "missing")), nil)
+			_, err := assemble(r.p.planImage(s, variantScratch, r.p.platforms[0], filepath.Join(t.TempDir(), "missing")), nil, "")
 			return err
 		}},
 	}

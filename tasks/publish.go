@@ -2,7 +2,13 @@ package tasks
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +20,8 @@ import (
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/image"
 	"github.com/magepack/magepack/tasks/platform"
+	"github.com/magepack/magepack/tasks/report"
+	"github.com/magepack/magepack/tasks/sbom"
 )
 
 // Publish builds multi-platform images of every service for every configured Linux platform without a Docker engine, writes them to dist/oci/ and pushes them when MAGEPACK_IMAGE names a registry.
@@ -148,15 +156,24 @@ func (r *run) publishIndexes(ctx context.Context) error {
 		for _, b := range built {
 			// image.Push names the reference and, for a refused login,
 			// says how to log in.
+			subject := p.imageSubject(b.plan.svc, b.plan.variant)
 			res, err := image.Push(ctx, b.plan.svc.image, b.named.Index, b.named.Tags)
 			if err != nil {
 				stop()
 				return &pushError{err}
 			}
 			for _, ref := range res {
-				r.log.printf(p.imageSubject(b.plan.svc, b.plan.variant), "pushed %s %s %s in %s", ref.Reference, short(ref.Digest), mb(ref.Bytes), secs(ref.Duration))
+				r.log.printf(subject, "pushed %s %s %s in %s", ref.Reference, short(ref.Digest), mb(ref.Bytes), secs(ref.Duration))
 				pushed = append(pushed, dist.Pushed{Service: b.plan.svc.name, Reference: ref.Reference, Digest: ref.Digest})
 			}
+			// The SBOMs go after the images they refer to; a registry that
+			// refuses one fails the push, never drops it.
+			refs, err := image.PushReferrers(ctx, b.plan.svc.image, b.named.Referrers)
+			if err != nil {
+				stop()
+				return &pushError{err}
+			}
+			r.log.printf(subject, "attached %d SBOM(s) to the platform images as OCI referrers", len(refs))
 		}
 		stop()
 	}
@@ -186,18 +203,23 @@ func (r *run) publishIndexes(ctx context.Context) error {
 	if err := r.recordPublish(built, pushed); err != nil {
 		return err
 	}
+	if err := r.ciOutputs(built, pushed); err != nil {
+		return err
+	}
 	for _, ref := range pushed {
 		fmt.Fprintf(r.log, "%s@%s\n", ref.Reference, ref.Digest)
 	}
 	return nil
 }
 
-// buildIndexes assembles every planned image, in parallel, and gathers
-// each service's variant into an index. The Alpine base is read from its
-// registry once for all services.
+// buildIndexes assembles every planned image, in parallel, with its SBOM
+// as a referrer, and gathers each service's variant into an annotated
+// index. The Alpine base is read from its registry once for all services.
 func (r *run) buildIndexes(ctx context.Context, pp publishPlan) ([]published, error) {
 	p := r.p
 	var bases []v1.Image
+	var baseDigests []string
+	var indexBaseDigest string
 	if slices.ContainsFunc(pp.indexes, func(ip indexPlan) bool { return ip.variant == variantAlpine }) {
 		want := make([]v1.Platform, len(pp.platforms))
 		for i, pl := range pp.platforms {
@@ -207,20 +229,37 @@ func (r *run) buildIndexes(ctx context.Context, pp publishPlan) ([]published, er
 		if bases, err = image.RemoteBase(ctx, p.opts.alpineBase, want); err != nil {
 			return nil, &imageError{fmt.Errorf("alpine base (MAGEPACK_ALPINE_BASE): %w", err)}
 		}
+		for _, b := range bases {
+			d, err := b.Digest()
+			if err != nil {
+				return nil, &imageError{fmt.Errorf("alpine base %s: %w", p.opts.alpineBase, err)}
+			}
+			baseDigests = append(baseDigests, d.String())
+		}
+		if indexBaseDigest, err = image.RemoteDigest(ctx, p.opts.alpineBase); err != nil {
+			return nil, &imageError{fmt.Errorf("alpine base (MAGEPACK_ALPINE_BASE): %w", err)}
+		}
 	}
 	imgs := make([][]v1.Image, len(pp.indexes))
+	sboms := make([][]v1.Image, len(pp.indexes))
 	var g errgroup.Group
 	g.SetLimit(max(2, p.opts.parallel))
 	for i, ip := range pp.indexes {
 		imgs[i] = make([]v1.Image, len(ip.images))
+		sboms[i] = make([]v1.Image, len(ip.images))
 		for j, im := range ip.images {
 			g.Go(func() error {
 				var base v1.Image
+				var baseDigest string
 				if ip.variant == variantAlpine {
-					base = bases[j]
+					base, baseDigest = bases[j], baseDigests[j]
 				}
-				img, err := assemble(im, base)
+				img, err := assemble(im, base, baseDigest)
+				if err != nil {
+					return err
+				}
 				imgs[i][j] = img
+				sboms[i][j], err = r.imageSBOM(im, img, base, baseDigest)
 				return err
 			})
 		}
@@ -230,7 +269,11 @@ func (r *run) buildIndexes(ctx context.Context, pp publishPlan) ([]published, er
 	}
 	out := make([]published, len(pp.indexes))
 	for i, ip := range pp.indexes {
-		idx, err := image.Index(imgs[i])
+		meta := p.meta(ip.svc)
+		if ip.variant == variantAlpine {
+			meta.BaseName, meta.BaseDigest = p.opts.alpineBase, indexBaseDigest
+		}
+		idx, err := image.Index(imgs[i], image.WithIndexAnnotations(image.Annotations(meta)))
 		if err != nil {
 			return nil, &imageError{err}
 		}
@@ -242,10 +285,144 @@ func (r *run) buildIndexes(ctx context.Context, pp publishPlan) ([]published, er
 		for k, pl := range pp.platforms {
 			names[k] = pl.String()
 		}
-		r.log.printf(p.imageSubject(ip.svc, ip.variant), "index %s for %s", short(d.String()), strings.Join(names, ", "))
-		out[i] = published{plan: ip, named: image.Named{Variant: ip.variant, Index: idx, Tags: ip.tags}}
+		r.log.printf(p.imageSubject(ip.svc, ip.variant), "index %s for %s, with an SBOM for each", short(d.String()), strings.Join(names, ", "))
+		out[i] = published{plan: ip, named: image.Named{Variant: ip.variant, Index: idx, Tags: ip.tags, Referrers: sboms[i]}}
 	}
 	return out, nil
+}
+
+// imageSBOM describes the planned image img, built on base (nil for
+// scratch), as a CycloneDX SBOM and returns it as an OCI 1.1 referrer of
+// img: its binary's modules read from the binary itself, plus the CA
+// bundle, the time-zone data and the base (with its APK packages) the
+// image adds.
+func (r *run) imageSBOM(ip imagePlan, img, base v1.Image, baseDigest string) (v1.Image, error) {
+	p := r.p
+	fail := func(err error) (v1.Image, error) {
+		return nil, &imageError{fmt.Errorf("SBOM of the %s image of %s for %s: %w", ip.variant, ip.svc.name, ip.pl, err)}
+	}
+	opts, err := p.sbomOptions(ip.svc)
+	if err != nil {
+		return fail(err)
+	}
+	bin, err := sbom.Binary(ip.spec.Binary, opts)
+	if err != nil {
+		return fail(err)
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		return fail(err)
+	}
+	files, err := image.ReadFiles(img, image.CABundlePath, image.ZoneInfoZip)
+	if err != nil {
+		return fail(err)
+	}
+	facts := sbom.Image{
+		Name: ip.svc.image, Digest: digest.String(), OS: ip.pl.OS, Arch: ip.pl.Arch, Variant: ip.pl.ImageVariant(),
+		BinaryPath: path.Join(image.BinDir, ip.svc.name),
+	}
+	if b, ok := files[image.CABundlePath]; ok {
+		facts.CABundle = &sbom.File{Path: image.CABundlePath, SHA256: sha256Hex(b)}
+	}
+	if b, ok := files[image.ZoneInfoZip]; ok {
+		facts.TZData = &sbom.File{Path: image.ZoneInfoZip, SHA256: sha256Hex(b)}
+	} else if ip.spec.TZData {
+		facts.TZData = &sbom.File{Path: image.ZoneInfoDir}
+	}
+	if base != nil {
+		apk, err := image.ReadFiles(base, sbom.APKInstalledPath)
+		if err != nil {
+			return fail(err)
+		}
+		facts.Base = &sbom.Base{Name: ip.base, Digest: baseDigest, APKInstalled: apk[sbom.APKInstalledPath]}
+	}
+	bom, err := sbom.ForImage(bin, facts, opts)
+	if err != nil {
+		return fail(err)
+	}
+	data, err := sbom.Encode(bom)
+	if err != nil {
+		return fail(err)
+	}
+	ref, err := image.Referrer(img, image.Attachment{
+		ArtifactType: sbom.MediaType, Data: data,
+		Title:       sbom.FileName(path.Base(ip.spec.Binary)),
+		Annotations: map[string]string{image.AnnotationCreated: p.created.UTC().Format(time.RFC3339)},
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return ref, nil
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// ciOutputs hands the pushed digests to CI: dist/digests.txt lists every
+// pushed reference with its digest (the form actions/attest-build-provenance
+// reads as subject-checksums), and with GITHUB_OUTPUT set, the version,
+// each index's digest and the pushed references become step outputs.
+func (r *run) ciOutputs(built []published, pushed []dist.Pushed) error {
+	p := r.p
+	digestsFile := filepath.Join(p.dist, "digests.txt")
+	if len(pushed) > 0 {
+		subjects := make([]report.Subject, len(pushed))
+		for i, ps := range pushed {
+			subjects[i] = report.Subject{Name: ps.Reference, Digest: ps.Digest}
+		}
+		data, err := report.Digests(subjects)
+		if err != nil {
+			return err
+		}
+		if err := dist.WriteFile(digestsFile, data, 0o644); err != nil {
+			return err
+		}
+	} else if err := os.Remove(digestsFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		// A list from an earlier push would name images this run did not push.
+		return err
+	}
+	out := r.getenv("GITHUB_OUTPUT")
+	if out == "" {
+		return nil
+	}
+	var indexes []report.PublishedIndex
+	for _, b := range built {
+		d, err := b.named.Index.Digest()
+		if err != nil {
+			return err
+		}
+		ix := report.PublishedIndex{Variant: b.plan.variant, Digest: d.String()}
+		if len(p.services) > 1 {
+			ix.Service = b.plan.svc.name
+		}
+		for _, ps := range pushed {
+			if ps.Service == b.plan.svc.name && ps.Digest == ix.Digest {
+				ix.Refs = append(ix.Refs, ps.Reference)
+			}
+		}
+		indexes = append(indexes, ix)
+	}
+	outs, err := report.PublishOutputs(p.versionString(), indexes)
+	if err != nil {
+		return err
+	}
+	data, err := report.GitHubOutput(outs)
+	if err != nil {
+		return err
+	}
+	// The runner owns the file: append to it, as every step does.
+	f, err := os.OpenFile(out, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("GITHUB_OUTPUT=%s: %w", out, err)
+	}
+	defer f.Close()
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("GITHUB_OUTPUT=%s: %w", out, err)
+	}
+	r.log.printf("publish", "wrote the outputs version, digest and refs to GITHUB_OUTPUT")
+	return nil
 }
 
 // recordPublish puts each index and every pushed reference into

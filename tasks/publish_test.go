@@ -39,6 +39,7 @@ import (
 	"github.com/magepack/magepack/tasks/image"
 	"github.com/magepack/magepack/tasks/internal/fixture"
 	"github.com/magepack/magepack/tasks/platform"
+	"github.com/magepack/magepack/tasks/sbom"
 	"github.com/magepack/magepack/tasks/version"
 )
 
@@ -53,12 +54,16 @@ func pubModule(t *testing.T) string {
 	return fixture.NewModule(t, fixture.Module{Path: "example.com/" + pubAppName, Files: map[string]string{"main.go": fixture.ServiceMain}, GitIgnore: "/dist/\n", Tag: "v1.2.3"})
 }
 
-// pubLinuxRun resolves cfg (over the defaults, no environment) for the
-// module in dir and builds its Linux binaries, the ones publish puts into
-// images.
-func pubLinuxRun(t *testing.T, dir string, cfg Config) *run {
+// pubLinuxRun resolves cfg (over the defaults, no environment but env) for
+// the module in dir and builds its Linux binaries, the ones publish puts
+// into images.
+func pubLinuxRun(t *testing.T, dir string, cfg Config, env ...map[string]string) *run {
 	t.Helper()
-	r := mustRun(t, dir, cfg, nil)
+	var e map[string]string
+	if len(env) > 0 {
+		e = env[0]
+	}
+	r := mustRun(t, dir, cfg, e)
 	var linux []job
 	for _, j := range r.p.jobs() {
 		if j.pl.OS == "linux" {
@@ -99,6 +104,9 @@ func pubLayoutDigests(t *testing.T, dir string) map[string]string {
 	require.NoError(t, err)
 	tags := map[string]string{}
 	for _, d := range im.Manifests {
+		if d.ArtifactType == sbom.MediaType {
+			continue // an SBOM, found by its subject, not by a tag
+		}
 		tag := d.Annotations[image.RefNameAnnotation]
 		require.NotEmpty(t, tag, "layout descriptor %s has no %s", d.Digest, image.RefNameAnnotation)
 		tags[tag] = d.Digest.String()
@@ -158,7 +166,8 @@ func TestPublishRegistryIntegration(t *testing.T) {
 		Platforms: "linux/amd64,linux/arm64,darwin/arm64", Image: repo, AlpineBase: alpine, Smoke: "/healthz",
 	}
 	start := time.Now()
-	r0 := pubLinuxRun(t, dir, cfg)
+	ghOutput := filepath.Join(t.TempDir(), "github-output")
+	r0 := pubLinuxRun(t, dir, cfg, map[string]string{"GITHUB_OUTPUT": ghOutput})
 	p := r0.p
 	require.Equal(t, "1.2.3", p.versionString())
 	buf := output(r0)
@@ -195,6 +204,17 @@ func TestPublishRegistryIntegration(t *testing.T) {
 		tags, err := remote.List(reg2)
 		require.NoError(t, err)
 		want := append(pubTags("scratch"), pubTags("alpine")...)
+		// This registry has no referrers API: each platform image's SBOM
+		// is found through the fallback tag sha256-<image digest>.
+		for _, variant := range []string{"scratch", "alpine"} {
+			idx, err := remote.Index(reg2.Tag(variant))
+			require.NoError(t, err)
+			im, err := idx.IndexManifest()
+			require.NoError(t, err)
+			for _, d := range im.Manifests {
+				want = append(want, "sha256-"+d.Digest.Hex)
+			}
+		}
 		assert.ElementsMatch(t, want, tags)
 		for _, variant := range []string{"scratch", "alpine"} {
 			tags := pubTags(variant)
@@ -248,6 +268,102 @@ func TestPublishRegistryIntegration(t *testing.T) {
 		for _, variant := range []string{"scratch", "alpine"} {
 			assert.Regexp(t, `(?m)^\[`+variant+`\] pushed \S+:1\.2\.3-`+variant+` sha256:[0-9a-f]+ [1-9][0-9.]* [kM]?B in`, coldOut, "cold run uploads the blobs")
 			assert.Regexp(t, `(?m)^\[`+variant+`\] pushed \S+:1\.2\.3-`+variant+` sha256:[0-9a-f]+ 0 B in`, warmOut, "second run uploads nothing")
+		}
+	})
+
+	t.Run("annotations on the index and every manifest", func(t *testing.T) {
+		head := git(t, dir, "rev-parse", "HEAD")
+		for _, variant := range []string{"scratch", "alpine"} {
+			idx, err := remote.Index(reg2.Tag(variant))
+			require.NoError(t, err)
+			im, err := idx.IndexManifest()
+			require.NoError(t, err)
+			want := map[string]string{
+				"org.opencontainers.image.title":    pubAppName,
+				"org.opencontainers.image.version":  "1.2.3",
+				"org.opencontainers.image.revision": head,
+				"org.opencontainers.image.created":  "2024-05-06T07:08:09Z",
+				"org.opencontainers.image.source":   "https://example.com/" + pubAppName,
+			}
+			check := func(what string, got map[string]string) {
+				for k, v := range want {
+					assert.Equal(t, v, got[k], "%s %s: %s", variant, what, k)
+				}
+				if variant == "alpine" {
+					assert.Equal(t, alpine, got["org.opencontainers.image.base.name"], "%s %s", variant, what)
+					assert.Regexp(t, `^sha256:[0-9a-f]{64}$`, got["org.opencontainers.image.base.digest"], "%s %s", variant, what)
+				} else {
+					assert.NotContains(t, got, "org.opencontainers.image.base.name", "%s %s", variant, what)
+				}
+			}
+			check("index", im.Annotations)
+			alpineDigest, err := remote.Head(pubRef(t, alpine))
+			require.NoError(t, err)
+			if variant == "alpine" {
+				assert.Equal(t, alpineDigest.Digest.String(), im.Annotations["org.opencontainers.image.base.digest"], "the index names the base's index")
+			}
+			for _, d := range im.Manifests {
+				img, err := idx.Image(d.Digest)
+				require.NoError(t, err)
+				m, err := img.Manifest()
+				require.NoError(t, err)
+				check(d.Platform.String(), m.Annotations)
+				if variant == "alpine" {
+					assert.Equal(t, pubPlatformDigest(t, alpineIdx, *d.Platform).String(), m.Annotations["org.opencontainers.image.base.digest"], "%s names its platform's base", d.Platform)
+				}
+			}
+		}
+	})
+
+	t.Run("every platform image has its SBOM as a referrer", func(t *testing.T) {
+		for _, variant := range []string{"scratch", "alpine"} {
+			idx, err := remote.Index(reg2.Tag(variant))
+			require.NoError(t, err)
+			im, err := idx.IndexManifest()
+			require.NoError(t, err)
+			for _, d := range im.Manifests {
+				refs, err := remote.Referrers(reg2.Digest(d.Digest.String()))
+				require.NoError(t, err, "%s %s", variant, d.Platform)
+				rm, err := refs.IndexManifest()
+				require.NoError(t, err)
+				require.Len(t, rm.Manifests, 1, "%s %s: one SBOM", variant, d.Platform)
+				assert.Equal(t, sbom.MediaType, rm.Manifests[0].ArtifactType)
+				art, err := remote.Image(reg2.Digest(rm.Manifests[0].Digest.String()))
+				require.NoError(t, err)
+				layers, err := art.Layers()
+				require.NoError(t, err)
+				require.Len(t, layers, 1)
+				rc, err := layers[0].Uncompressed()
+				require.NoError(t, err)
+				data, err := io.ReadAll(rc)
+				rc.Close()
+				require.NoError(t, err)
+				bom, err := sbom.Decode(data)
+				require.NoError(t, err, "%s %s: a CycloneDX document", variant, d.Platform)
+				require.NotNil(t, bom.Metadata)
+				require.NotNil(t, bom.Metadata.Component)
+				assert.Contains(t, bom.Metadata.Component.PackageURL, d.Digest.Hex, "%s %s: the SBOM describes this image", variant, d.Platform)
+				assert.Contains(t, string(data), "ca-certificates.crt", "the CA bundle the image adds")
+				if variant == "alpine" {
+					assert.Contains(t, string(data), alpine, "the base by name")
+				}
+			}
+		}
+	})
+
+	t.Run("CI gets the registry's digests", func(t *testing.T) {
+		out, err := os.ReadFile(ghOutput)
+		require.NoError(t, err)
+		for _, variant := range []string{"scratch", "alpine"} {
+			assert.Contains(t, string(out), "digest-"+variant+"<<", "a multi-line output per variant")
+			assert.Contains(t, string(out), "\n"+pushed[variant]+"\n", "the %s index's digest as the registry has it", variant)
+		}
+		assert.Contains(t, string(out), "version<<")
+		assert.Contains(t, string(out), "\n1.2.3\n")
+		digests, err := os.ReadFile(filepath.Join(p.dist, "digests.txt"))
+		require.NoError(t, err)
+		for tag, d := range pushed {
+			assert.Contains(t, string(digests), strings.TrimPrefix(d, "sha256:")+"  "+repo+":"+tag+"\n")
 		}
 	})
 

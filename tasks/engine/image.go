@@ -351,6 +351,9 @@ type ImageInfo struct {
 	Size int64
 	// RepoTags are the image's tags.
 	RepoTags []string
+	// RepoDigests are the registry digests the image was pulled by, e.g.
+	// "alpine@sha256:…"; none for an image that was never pulled.
+	RepoDigests []string
 	// Architecture, Os and Variant are the image's platform.
 	Architecture, Os, Variant string
 	// Created is the image's creation time (zero if the engine gave none).
@@ -378,7 +381,7 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (ImageInfo, error) {
 		return ImageInfo{}, e.inspectErr(ref, err)
 	}
 	info := ImageInfo{
-		ID: res.ID, Size: res.Size, RepoTags: res.RepoTags,
+		ID: res.ID, Size: res.Size, RepoTags: res.RepoTags, RepoDigests: res.RepoDigests,
 		Architecture: res.Architecture, Os: res.Os, Variant: res.Variant,
 	}
 	if t, err := time.Parse(time.RFC3339Nano, res.Created); err == nil {

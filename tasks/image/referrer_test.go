@@ -335,7 +335,7 @@ func TestPublishRegistryIntegration(t *testing.T) {
 		t.Skip("starts a registry")
 	}
 	reg := fixture.StartRegistry(t)
-	dockerConfig(t, reg.Host, "", "")
+	fixture.DockerConfig(t, reg.Host, "", "")
 	repo := reg.Host + "/magepack/hello"
 
 	meta := Meta{Title: "hello", Version: "1.2.3", Revision: "0123456789abcdef", Source: "https://example.com/hello", Created: testCreated}
