@@ -24,7 +24,7 @@ import (
 )
 
 func TestIntegrationBadInput(t *testing.T) {
-	slow(t, "mage compiles")
+	fixture.SkipShort(t, "compiles the targets into a mage binary")
 	const libOnly = "package relapp\n"
 	tests := []struct {
 		name   string
@@ -74,7 +74,7 @@ func TestIntegrationBadInput(t *testing.T) {
 		},
 		{
 			name:  "several main packages and none configured",
-			files: map[string]string{"main.go": libOnly, "cmd/a/main.go": relCrashGo, "cmd/b/main.go": relCrashGo}, code: tasks.ExitConfig,
+			files: map[string]string{"main.go": libOnly, "cmd/a/main.go": fixture.CrashMain, "cmd/b/main.go": fixture.CrashMain}, code: tasks.ExitConfig,
 			want: []string{"has several main packages (./cmd/a, ./cmd/b)", "MAGEPACK_MAIN=./cmd/a"},
 		},
 		{
@@ -177,7 +177,7 @@ func TestIntegrationBadInput(t *testing.T) {
 				env = append(env, "MAGEPACK_BUILDER="+builder)
 				tc.want = append(tc.want, "builder image "+builder)
 			}
-			app := relNewApp(t, tc.files)
+			app := relApp(t, tc.files)
 			goMod, err := os.ReadFile(filepath.Join(app, "go.mod"))
 			require.NoError(t, err)
 			target := tc.target
@@ -185,21 +185,21 @@ func TestIntegrationBadInput(t *testing.T) {
 				target = "crossCompile"
 			}
 
-			res := relRun(t, app, env, target)
-			t.Logf("exit %d: %s", res.code, strings.TrimSpace(res.stderr))
+			res := fixture.RunMage(t, tasksCmd(t, app, env, target))
+			t.Logf("exit %d: %s", res.Code, strings.TrimSpace(res.Stderr))
 
-			assert.Equal(t, tc.code, res.code, "exit code\nstdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+			assert.Equal(t, tc.code, res.Code, "exit code\nstdout:\n%s\nstderr:\n%s", res.Stdout, res.Stderr)
 			for _, w := range tc.want {
-				assert.Contains(t, res.stderr, w)
+				assert.Contains(t, res.Stderr, w)
 			}
-			relAssertNoPanic(t, res.stdout+res.stderr)
-			assert.NotContains(t, res.stdout, "[build]", "no build starts")
+			relAssertNoPanic(t, res.Stdout+res.Stderr)
+			assert.NotContains(t, res.Stdout, "[build]", "no build starts")
 			assert.NoDirExists(t, filepath.Join(app, "dist"), "nothing written to dist/")
 			after, err := os.ReadFile(filepath.Join(app, "go.mod"))
 			require.NoError(t, err)
 			assert.Equal(t, string(goMod), string(after), "the module is left alone")
 			if tc.code == tasks.ExitNoEngine {
-				assert.Equal(t, 1, strings.Count(strings.TrimSpace(res.stderr), "\n")+1, "one line: %q", res.stderr)
+				assert.Equal(t, 1, strings.Count(strings.TrimSpace(res.Stderr), "\n")+1, "one line: %q", res.Stderr)
 			}
 		})
 	}
@@ -223,8 +223,8 @@ func relFakeBuilder(t *testing.T, cli *client.Client, goVersion string, shell bo
 	}
 	add(&tar.Header{Name: "README", Mode: 0o644}, []byte("a stand-in for golang:"+goVersion+"\n"))
 	if shell {
-		bb, err := os.ReadFile("/bin/busybox")
-		require.NoError(t, err, "the host's busybox-static (.ci/install installs it)")
+		bb, err := os.ReadFile(fixture.Busybox(t))
+		require.NoError(t, err)
 		add(&tar.Header{Name: "bin/busybox", Mode: 0o755}, bb)
 		require.NoError(t, tw.WriteHeader(&tar.Header{Name: "bin/sh", Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777}))
 		require.NoError(t, tw.WriteHeader(&tar.Header{Name: "tmp/", Typeflag: tar.TypeDir, Mode: 0o1777}))
