@@ -10,6 +10,7 @@ package tasks_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -187,9 +188,13 @@ func TestIntegrationDistFileModes(t *testing.T) {
 	distDir := filepath.Join(app, "dist")
 	// A strict umask must not make artifacts unreadable to others (CI
 	// uploads, a web server), nor binaries unexecutable.
+	probe := filepath.Join(t.TempDir(), "umask-probe")
 	cmd := tasksCmd(t, app, []string{"MAGEPACK_PLATFORMS=linux/amd64,windows/amd64"}, "crossCompile")
-	cmd.Wrap = []string{"sh", "-c", `umask 077 && exec "$0" "$@"`}
+	cmd.Wrap = []string{"sh", "-c", fmt.Sprintf(`umask 077 && : > %q && exec "$0" "$@"`, probe)}
 	fixture.RunMage(t, cmd).RequireOK(t)
+	fi, err := os.Stat(probe)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "the run had umask 077, so the modes below mean something")
 
 	modes := map[string]os.FileMode{
 		"relapp_linux_amd64":       0o755,
