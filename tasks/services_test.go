@@ -11,6 +11,7 @@ import (
 	"context"
 	"debug/buildinfo"
 	"fmt"
+	"maps"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -331,7 +332,7 @@ func TestRegistrySeveralServicesPublish(t *testing.T) {
 			printed[mm[1]] = mm[2]
 		}
 	}
-	assert.ElementsMatch(t, want, keys(printed), "every service's every variant and tag is pushed and printed")
+	assert.ElementsMatch(t, want, slices.Collect(maps.Keys(printed)), "every service's every variant and tag is pushed and printed")
 	assert.Nil(t, pushedLine.FindStringSubmatch(lines[len(lines)-len(want)-1]), "no other pushed reference before the last %d lines", len(want))
 
 	m := relManifest(t, filepath.Join(dir, "dist"))
@@ -377,12 +378,4 @@ func TestRegistrySeveralServicesPublish(t *testing.T) {
 			assert.ElementsMatch(t, []string{"linux/amd64", "linux/arm64"}, plats, "platforms of %s", ref)
 		}
 	}
-}
-
-func keys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
