@@ -8,7 +8,9 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,7 +26,7 @@ import (
 )
 
 func TestIntegrationBadInput(t *testing.T) {
-	slow(t, "mage compiles")
+	fixture.SkipShort(t, "compiles the targets into a mage binary")
 	const libOnly = "package relapp\n"
 	tests := []struct {
 		name   string
@@ -37,7 +39,7 @@ func TestIntegrationBadInput(t *testing.T) {
 	}{
 		{
 			name: "unknown platform", env: []string{"MAGEPACK_PLATFORMS=linux/amd65"}, code: tasks.ExitConfig,
-			want: []string{`MAGEPACK_PLATFORMS: platform "linux/amd65" is not supported by go1.`, "did you mean linux/amd64?"},
+			want: []string{`platform "linux/amd65" is not supported by go1.`, "did you mean linux/amd64?", "(MAGEPACK_PLATFORMS)"},
 		},
 		{
 			name: "platform with a dash", env: []string{"MAGEPACK_PLATFORMS=linux-amd64"}, code: tasks.ExitConfig,
@@ -58,7 +60,7 @@ func TestIntegrationBadInput(t *testing.T) {
 		{
 			name: "main is not a main package", env: []string{"MAGEPACK_MAIN=./lib"},
 			files: map[string]string{"lib/lib.go": "package lib\n"}, code: tasks.ExitConfig,
-			want: []string{`MAGEPACK_MAIN: main package "./lib"`, "is package lib, not main", "set MAGEPACK_MAIN"},
+			want: []string{`main package "./lib"`, "is package lib, not main", "set MAGEPACK_MAIN"},
 		},
 		{
 			name: "main does not exist", env: []string{"MAGEPACK_MAIN=./cmd/nope"}, code: tasks.ExitConfig,
@@ -74,12 +76,12 @@ func TestIntegrationBadInput(t *testing.T) {
 		},
 		{
 			name:  "several main packages and none configured",
-			files: map[string]string{"main.go": libOnly, "cmd/a/main.go": relCrashGo, "cmd/b/main.go": relCrashGo}, code: tasks.ExitConfig,
-			want: []string{"has several main packages (./cmd/a, ./cmd/b)", "MAGEPACK_MAIN=./cmd/a"},
+			files: map[string]string{"main.go": libOnly, "cmd/a/main.go": fixture.CrashMain, "cmd/b/main.go": fixture.CrashMain}, code: tasks.ExitConfig,
+			want: []string{"has several main packages (./cmd/a, ./cmd/b)", "MAGEPACK_MAIN=./cmd/...", "MAGEPACK_MAIN=./cmd/a"},
 		},
 		{
 			name: "version not semver", env: []string{"MAGEPACK_VERSION=1.2"}, code: tasks.ExitConfig,
-			want: []string{`MAGEPACK_VERSION: version "1.2" is not semver`, "e.g. 1.2.0"},
+			want: []string{`version "1.2" is not semver`, "e.g. 1.2.0", "(MAGEPACK_VERSION)"},
 		},
 		{
 			name: "version with four parts", env: []string{"MAGEPACK_VERSION=v1.2.3.4"}, code: tasks.ExitConfig,
@@ -91,11 +93,11 @@ func TestIntegrationBadInput(t *testing.T) {
 		},
 		{
 			name: "bogus pull policy", env: []string{"MAGEPACK_PULL=sometimes"}, code: tasks.ExitConfig,
-			want: []string{`pull policy "sometimes" is not valid: want missing, always or never (MAGEPACK_PULL)`},
+			want: []string{`pull policy "sometimes" is not valid`, "missing, always or never (MAGEPACK_PULL)"},
 		},
 		{
 			name: "bogus smoke mode", env: []string{"MAGEPACK_SMOKE=healthz"}, code: tasks.ExitConfig,
-			want: []string{`smoke mode "healthz" is not valid: want off, start, or an HTTP path such as /healthz (MAGEPACK_SMOKE)`},
+			want: []string{`smoke setting "healthz" is not valid`, "off, start, run:<args> for a command-line tool", "an HTTP path starting with / (e.g. /healthz)", "(MAGEPACK_SMOKE)"},
 		},
 		{
 			name: "bogus cgo", env: []string{"MAGEPACK_CGO=maybe"}, code: tasks.ExitConfig,
@@ -177,7 +179,7 @@ func TestIntegrationBadInput(t *testing.T) {
 				env = append(env, "MAGEPACK_BUILDER="+builder)
 				tc.want = append(tc.want, "builder image "+builder)
 			}
-			app := relNewApp(t, tc.files)
+			app := relApp(t, tc.files)
 			goMod, err := os.ReadFile(filepath.Join(app, "go.mod"))
 			require.NoError(t, err)
 			target := tc.target
@@ -185,24 +187,40 @@ func TestIntegrationBadInput(t *testing.T) {
 				target = "crossCompile"
 			}
 
-			res := relRun(t, app, env, target)
-			t.Logf("exit %d: %s", res.code, strings.TrimSpace(res.stderr))
+			res := fixture.RunMage(t, tasksCmd(t, app, env, target))
+			t.Logf("exit %d: %s", res.Code, strings.TrimSpace(res.Stderr))
 
-			assert.Equal(t, tc.code, res.code, "exit code\nstdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+			assert.Equal(t, tc.code, res.Code, "exit code\nstdout:\n%s\nstderr:\n%s", res.Stdout, res.Stderr)
 			for _, w := range tc.want {
-				assert.Contains(t, res.stderr, w)
+				assert.Contains(t, res.Stderr, w)
 			}
-			relAssertNoPanic(t, res.stdout+res.stderr)
-			assert.NotContains(t, res.stdout, "[build]", "no build starts")
-			assert.NoDirExists(t, filepath.Join(app, "dist"), "nothing written to dist/")
+			relAssertNoPanic(t, res.Stdout+res.Stderr)
+			assert.NotContains(t, res.Stdout, "[build]", "no build starts")
+			relAssertNoDist(t, filepath.Join(app, "dist"))
 			after, err := os.ReadFile(filepath.Join(app, "go.mod"))
 			require.NoError(t, err)
 			assert.Equal(t, string(goMod), string(after), "the module is left alone")
 			if tc.code == tasks.ExitNoEngine {
-				assert.Equal(t, 1, strings.Count(strings.TrimSpace(res.stderr), "\n")+1, "one line: %q", res.stderr)
+				assert.Equal(t, 1, strings.Count(strings.TrimSpace(res.Stderr), "\n")+1, "one line: %q", res.Stderr)
 			}
 		})
 	}
+}
+
+// relAssertNoDist fails, naming what it holds, when the dist folder
+// exists: a run that stops at a configuration mistake writes nothing.
+func relAssertNoDist(t *testing.T, distDir string) {
+	t.Helper()
+	entries, err := os.ReadDir(distDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	t.Errorf("nothing should be written to dist/, but %s exists holding %q", distDir, names)
 }
 
 // relFakeBuilder imports a stand-in for a golang builder image, its Go
@@ -223,8 +241,8 @@ func relFakeBuilder(t *testing.T, cli *client.Client, goVersion string, shell bo
 	}
 	add(&tar.Header{Name: "README", Mode: 0o644}, []byte("a stand-in for golang:"+goVersion+"\n"))
 	if shell {
-		bb, err := os.ReadFile("/bin/busybox")
-		require.NoError(t, err, "the host's busybox-static (.ci/install installs it)")
+		bb, err := os.ReadFile(fixture.Busybox(t))
+		require.NoError(t, err)
 		add(&tar.Header{Name: "bin/busybox", Mode: 0o755}, bb)
 		require.NoError(t, tw.WriteHeader(&tar.Header{Name: "bin/sh", Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777}))
 		require.NoError(t, tw.WriteHeader(&tar.Header{Name: "tmp/", Typeflag: tar.TypeDir, Mode: 0o1777}))

@@ -10,8 +10,8 @@ package tasks_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -106,15 +106,14 @@ func relRunEntrypoint(t *testing.T, cli *client.Client, image string, entrypoint
 }
 
 func TestEngineImagesRunAsNonRootWithoutSecrets(t *testing.T) {
-	slow(t, "the engine")
 	cli := fixture.Engine(t)
 	base := fixture.AlpineBase(t)
 	repo := relImageRepo(t, cli, "nonroot")
-	app := relNewApp(t, nil)
+	app := relApp(t, nil)
 	secretEnv, secrets := relSecrets()
 
 	env := append([]string{"MAGEPACK_IMAGE=" + repo, "MAGEPACK_ALPINE_BASE=" + base}, secretEnv...)
-	relRun(t, app, env, "dockerScratch", "dockerAlpine").requireOK(t)
+	fixture.RunMage(t, tasksCmd(t, app, env, "dockerScratch", "dockerAlpine")).RequireOK(t)
 
 	for _, variant := range []string{"scratch", "alpine"} {
 		t.Run(variant, func(t *testing.T) {
@@ -136,7 +135,6 @@ func TestEngineImagesRunAsNonRootWithoutSecrets(t *testing.T) {
 }
 
 func TestEngineDockerfileContextAndBuildArgs(t *testing.T) {
-	slow(t, "the engine")
 	cli := fixture.Engine(t)
 	// A light stand-in for golang:1.26 with a shell: what matters here is
 	// what magepack sends and passes, not Go.
@@ -145,7 +143,7 @@ func TestEngineDockerfileContextAndBuildArgs(t *testing.T) {
 	px := relStartProxy(t, cli, relForward)
 	secretEnv, secrets := relSecrets()
 	ignored := "relsecret-in-file-" + relRandom()
-	app := relNewApp(t, map[string]string{
+	app := relApp(t, map[string]string{
 		// The build arguments magepack passes, used in a RUN step of the
 		// final stage so the legacy builder records them in the history
 		// of the image itself.
@@ -160,7 +158,7 @@ func TestEngineDockerfileContextAndBuildArgs(t *testing.T) {
 
 	env := append([]string{"DOCKER_HOST=" + px.host, "MAGEPACK_IMAGE=" + repo, "MAGEPACK_DOCKERFILE=Dockerfile",
 		"MAGEPACK_BUILDER=" + builder, "MAGEPACK_SMOKE=off"}, secretEnv...)
-	relRun(t, app, env, "dockerScratch").requireOK(t)
+	fixture.RunMage(t, tasksCmd(t, app, env, "dockerScratch")).RequireOK(t)
 
 	sent := px.buildContext()
 	require.NotEmpty(t, sent, "the proxy saw the build context")
@@ -185,14 +183,18 @@ func TestEngineDockerfileContextAndBuildArgs(t *testing.T) {
 }
 
 func TestIntegrationDistFileModes(t *testing.T) {
-	slow(t, "mage compiles")
-	app := relNewApp(t, nil)
+	fixture.SkipShort(t, "compiles the targets into a mage binary")
+	app := relApp(t, nil)
 	distDir := filepath.Join(app, "dist")
 	// A strict umask must not make artifacts unreadable to others (CI
 	// uploads, a web server), nor binaries unexecutable.
-	cmd := exec.Command("sh", "-c", `umask 077 && exec "$0" "$@"`, relMage(t), "crossCompile")
-	p := relStartCmd(t, cmd, app, []string{"MAGEPACK_PLATFORMS=linux/amd64,windows/amd64"})
-	require.Equal(t, 0, p.wait(t, 3*time.Minute), "stdout:\n%s\nstderr:\n%s", p.out(), p.errOut())
+	probe := filepath.Join(t.TempDir(), "umask-probe")
+	cmd := tasksCmd(t, app, []string{"MAGEPACK_PLATFORMS=linux/amd64,windows/amd64"}, "crossCompile")
+	cmd.Wrap = []string{"sh", "-c", fmt.Sprintf(`umask 077 && : > %q && exec "$0" "$@"`, probe)}
+	fixture.RunMage(t, cmd).RequireOK(t)
+	fi, err := os.Stat(probe)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "the run had umask 077, so the modes below mean something")
 
 	modes := map[string]os.FileMode{
 		"relapp_linux_amd64":       0o755,
