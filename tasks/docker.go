@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -92,6 +93,10 @@ func (r *run) dockerImages(ctx context.Context, variant string) ([]dist.Image, e
 			})
 		}
 		_ = g.Wait()
+		if !slices.Contains(errs, nil) {
+			// Nothing to record: a run that made no image writes nothing.
+			return nil, errors.Join(errs...)
+		}
 		// Under the lock, which also creates dist/: a Dockerfile build
 		// writes nothing else there, and another run may be updating
 		// artifacts.json.

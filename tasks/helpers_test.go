@@ -110,11 +110,3 @@ func slow(t *testing.T, needs string) {
 		t.Skipf("-short: needs %s", needs)
 	}
 }
-
-// Old names integration_test.go still uses, until it moves to the fixture
-// helpers.
-const svcMain = fixture.ServiceMain
-
-func writeFiles(t *testing.T, dir string, files map[string]string) { fixture.WriteFiles(t, dir, files) }
-func pubGit(t *testing.T, dir string, args ...string) string       { return git(t, dir, args...) }
-func needGCC(t *testing.T)                                         { fixture.GCC(t) }

@@ -146,12 +146,40 @@ func (p *project) resolveServices(ctx context.Context) ([]*service, error) {
 		}
 		svcs = append(svcs, s)
 	}
-	for n := range o.services {
-		if _, ok := byName[n]; !ok {
-			return nil, &configError{fmt.Errorf("Settings.Services has settings for %q, which is not a service here: the services are %s", n, strings.Join(slices.Sorted(maps.Keys(byName)), ", "))}
-		}
+	if err := p.checkServiceSettings(ctx, byName); err != nil {
+		return nil, err
 	}
 	return svcs, nil
+}
+
+// checkServiceSettings refuses per-service settings for a name that no
+// main package of the module has (a typo would otherwise go unnoticed).
+// Settings for a service this run leaves out are fine: a CI matrix builds
+// one service per job with the same magefile.
+func (p *project) checkServiceSettings(ctx context.Context, selected map[string]string) error {
+	var unknown []string
+	for n := range p.opts.services {
+		if _, ok := selected[n]; !ok {
+			unknown = append(unknown, n)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	all, err := gobuild.ResolveMains(ctx, p.root, "./...")
+	if err != nil {
+		return &configError{err}
+	}
+	names := map[string]bool{}
+	for _, m := range all {
+		names[m.Name] = true
+	}
+	for _, n := range slices.Sorted(slices.Values(unknown)) {
+		if !names[n] {
+			return &configError{fmt.Errorf("Settings.Services has settings for %q, which no main package of the module is named: the services are %s", n, strings.Join(slices.Sorted(maps.Keys(names)), ", "))}
+		}
+	}
+	return nil
 }
 
 // imageRepo is a service's image repository: the configured one (a prefix

@@ -297,7 +297,10 @@ func selectMains(moduleDir string, entries []string, pkgs []listedPackage) ([]Ma
 			}
 			if n == 0 {
 				reason := "it matches no packages"
-				if len(libs) > 0 {
+				base := strings.TrimSuffix(strings.TrimSuffix(e, "..."), "/")
+				if _, err := os.Stat(filepath.Join(moduleDir, filepath.FromSlash(base))); errors.Is(err, fs.ErrNotExist) {
+					reason = "folder " + base + " does not exist"
+				} else if len(libs) > 0 {
 					reason = "it matches only " + strings.Join(libs, ", ")
 				}
 				errs = append(errs, &NoMainError{ModuleDir: moduleDir, Pattern: e, Reason: reason})

@@ -52,7 +52,7 @@ func TestResolveMains(t *testing.T) {
 		{name: "pattern matching libraries only", spec: "./internal/...",
 			errs: []string{`pattern "./internal/..." in module "` + dir + `" matches no main package: it matches only ./internal/store`}},
 		{name: "pattern matching nothing", spec: "./docs/...", errs: []string{`pattern "./docs/..." in module`, "it matches no packages"}},
-		{name: "pattern on a missing folder", spec: "./svc/...", errs: []string{`pattern "./svc/..."`, "no such file or directory"}},
+		{name: "pattern on a missing folder", spec: "./svc/...", errs: []string{`pattern "./svc/..."`, "folder ./svc does not exist"}},
 		{name: "pattern outside the module", spec: "../...", errs: []string{`pattern "../..."`, "reaches outside the module"}},
 		{name: "library path", spec: "./cmd/shared", errs: []string{`main package "./cmd/shared"`, "is package shared, not main"}},
 		{name: "missing path", spec: "./cmd/nope", errs: []string{"does not exist"}},
