@@ -190,7 +190,9 @@ func TestResolve(t *testing.T) {
 		{name: "settings for a service that is not one", dir: twoMains, cfg: Config{Main: "./cmd/a", Services: map[string]Service{"c": {Port: 1}}}, err: []string{`settings for "c", which no main package of the module is named`, "the services are a, b"}},
 		{
 			name: "settings for a service this run leaves out", dir: twoMains, cfg: Config{Main: "./cmd/a", Services: map[string]Service{"b": {Smoke: "off"}}},
-			check: func(t *testing.T, r *run) { assert.Len(t, r.p.services, 1, "a CI job may build one service with the shared magefile") },
+			check: func(t *testing.T, r *run) {
+				assert.Len(t, r.p.services, 1, "a CI job may build one service with the shared magefile")
+			},
 		},
 		{
 			name: "derived name that is not an image name", dir: mixedCase,
