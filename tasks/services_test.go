@@ -163,11 +163,11 @@ func TestIntegrationSeveralServicesBuild(t *testing.T) {
 		assert.Equal(t, "cli 1.2.3\n", run("cli"))
 	})
 
-	t.Run("SHA256SUMS verifies every binary", func(t *testing.T) {
+	t.Run("SHA256SUMS verifies every binary and its SBOM", func(t *testing.T) {
 		var want []string
 		for _, svc := range services {
 			for _, pl := range platforms {
-				want = append(want, binaryName(svc, pl[0], pl[1]))
+				want = append(want, binaryName(svc, pl[0], pl[1]), binaryName(svc, pl[0], pl[1])+".cdx.json")
 			}
 		}
 		slices.Sort(want)
