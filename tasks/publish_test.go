@@ -787,7 +787,6 @@ func pubStrings(ps []platform.Platform) []string {
 	return slices.Clip(s)
 }
 
-
 // TestPublishMageEndToEndIntegration runs `go tool mage publish` twice in a
 // fresh clone of this repository (example-app, two platforms, two
 // variants) against a test registry with no engine reachable, as the
