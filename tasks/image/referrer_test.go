@@ -348,7 +348,7 @@ func TestPublishRegistryIntegration(t *testing.T) {
 	idx, err := Index(imgs, WithIndexAnnotations(Annotations(meta)))
 	require.NoError(t, err)
 
-	bin, err := sbom.Binary(helloBin, sbom.Options{Version: "1.2.3", Time: testCreated})
+	bin, err := sbom.Binary(helloBin(t), sbom.Options{Version: "1.2.3", Time: testCreated})
 	require.NoError(t, err)
 	var refs []v1.Image
 	sboms := map[string]string{}
