@@ -581,7 +581,7 @@ func TestEngineOldBuilderRefused(t *testing.T) {
 	require.True(t, errors.As(err, &old), "a *engine.BuilderTooOldError, got %T: %v", err, err)
 	assert.Equal(t, ExitConfig, exitCode(err))
 	for _, want := range []string{builder, "1.18.0", "go 1.25.0", "golang:1.25-alpine", "MAGEPACK_BUILDER"} {
-		assert.Contains(t, err.Error(), want)
+		assert.Contains(t, fail(err).Error(), want, "as mage shows it")
 	}
 	assert.NotContains(t, buf.String(), "building", "no build starts")
 	assert.ElementsMatch(t, []string{builder}, d.tags(t, repo), "no image is made")

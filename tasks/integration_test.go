@@ -104,7 +104,8 @@ func TestIntegrationImportedTargets(t *testing.T) {
 		for _, e := range entries {
 			names = append(names, e.Name())
 		}
-		assert.ElementsMatch(t, []string{"hello_linux_amd64", "hello_windows_amd64.exe", dist.ChecksumsFile, dist.ManifestFile, dist.GitignoreFile, ".magepack.lock"}, names,
+		assert.ElementsMatch(t, []string{"hello_linux_amd64", "hello_windows_amd64.exe", "hello_linux_amd64.cdx.json", "hello_windows_amd64.exe.cdx.json",
+			dist.ChecksumsFile, dist.ManifestFile, dist.GitignoreFile, ".magepack.lock"}, names,
 			"the environment's platforms, not the magefile's linux/arm64")
 
 		assert.Equal(t, []string{"hello_linux_amd64", "hello_windows_amd64.exe"}, relVerifySums(t, distDir))

@@ -43,6 +43,7 @@ import (
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/internal/fixture"
+	"github.com/magepack/magepack/tasks/sbom"
 )
 
 // relApp writes the test app into a new git repository with one commit
@@ -88,23 +89,31 @@ func relAssertNoLeftovers(t *testing.T, dir string) {
 
 // relVerifySums checks dist's SHA256SUMS the way `sha256sum -c` does: each
 // line is "<64 hex digits>  <file>" (or " *<file>") naming a file in dist
-// whose SHA-256 is that. It returns the files listed, in order.
+// whose SHA-256 is that, and every binary listed has its SBOM listed too.
+// It returns the binaries listed, in order.
 func relVerifySums(t *testing.T, distDir string) []string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(distDir, dist.ChecksumsFile))
 	require.NoError(t, err)
 	line := regexp.MustCompile(`^([0-9a-f]{64}) [ *](.+)$`)
 	var names []string
+	listed := map[string]bool{}
 	for i, l := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
 		m := line.FindStringSubmatch(l)
 		if !assert.NotNil(t, m, "%s line %d is not in sha256sum's format: %q", dist.ChecksumsFile, i+1, l) {
 			continue
 		}
-		names = append(names, m[2])
+		listed[m[2]] = true
+		if !strings.HasSuffix(m[2], sbom.FileSuffix) {
+			names = append(names, m[2])
+		}
 		sum, err := dist.Sum(filepath.Join(distDir, filepath.FromSlash(m[2])))
 		if assert.NoError(t, err, "%s line %d names %s", dist.ChecksumsFile, i+1, m[2]) {
 			assert.Equal(t, m[1], sum, "%s: FAILED (its SHA-256 is not the one %s lists)", m[2], dist.ChecksumsFile)
 		}
+	}
+	for _, n := range names {
+		assert.True(t, listed[sbom.FileName(n)], "%s lists %s's SBOM too", dist.ChecksumsFile, n)
 	}
 	return names
 }
