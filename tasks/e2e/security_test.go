@@ -1,4 +1,4 @@
-package tasks_test
+package e2e_test
 
 // Security (issue 6): images run as the non-root user 65532, the own-
 // Dockerfile build context never carries .git or what .dockerignore

@@ -1,4 +1,4 @@
-package tasks_test
+package e2e_test
 
 // A newcomer's first hour (issue 18): the rough edges met on real
 // repositories, each through the compiled targets on a throw-away

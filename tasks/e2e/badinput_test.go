@@ -1,4 +1,4 @@
-package tasks_test
+package e2e_test
 
 // Bad input (issue 6): every mistake a user can make in the configuration
 // ends the run with a named error that says how to fix it, the right exit

@@ -1,4 +1,4 @@
-package tasks_test
+package e2e_test
 
 // Importable, proven (issue 2): a throw-away consumer module imports the
 // targets with an alias, the way other repos use magepack, and runs them

@@ -1,4 +1,4 @@
-package tasks_test
+package e2e_test
 
 // Several services in one repository (issue 13), end to end: a throw-away
 // consumer module holds two HTTP services (cmd/api, cmd/worker) and a

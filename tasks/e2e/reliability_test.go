@@ -1,4 +1,4 @@
-package tasks_test
+package e2e_test
 
 // Reliability tests (issue 6): the targets run as a user runs them, as a
 // compiled mage binary in a throw-away module, and are faulted: a compile
