@@ -40,7 +40,9 @@ func fileName(job shard.Job) string {
 
 // content is the bytes a part holds for job: the same in every part, as a
 // reproducible build gives.
-func content(job shard.Job) []byte { return []byte("binary of " + job.String() + strings.Repeat(".", 1000)) }
+func content(job shard.Job) []byte {
+	return []byte("binary of " + job.String() + strings.Repeat(".", 1000))
+}
 
 // writePart writes dir as a shard's crossCompile leaves its dist folder:
 // its binaries, SHA256SUMS over them and artifacts.json with the build
