@@ -1,0 +1,111 @@
+package merge
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/magepack/magepack/tasks/dist"
+	"github.com/magepack/magepack/tasks/gobuild"
+	"github.com/magepack/magepack/tasks/shard"
+)
+
+// twoServices is a module with two main packages, api and worker.
+var twoServices = map[string]string{
+	"go.mod":             "module example.com/svc\n\ngo 1.25\n",
+	"cmd/api/main.go":    "package main\n\nvar version string\n\nfunc main() { println(\"api\", version) }\n",
+	"cmd/worker/main.go": "package main\n\nvar version string\n\nfunc main() { println(\"worker\", version) }\n",
+}
+
+var flowTargets = []gobuild.Target{{OS: "linux", Arch: "amd64"}, {OS: "linux", Arch: "arm64"}, {OS: "windows", Arch: "amd64"}}
+
+// buildRun is what crossCompile does on one machine: plan every job of the
+// run, take the shard's share, build it, and record the binaries and the
+// build in distDir.
+func buildRun(t *testing.T, checkout, distDir string, spec shard.Spec) shard.Selection {
+	t.Helper()
+	for name, data := range twoServices {
+		p := filepath.Join(checkout, filepath.FromSlash(name))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(data), 0o644))
+	}
+	var cfgs []gobuild.Config
+	var jobs []gobuild.Job
+	for _, svc := range []string{"api", "worker"} {
+		cfg := gobuild.Config{ModuleDir: checkout, Main: "./cmd/" + svc, Name: svc, Dist: distDir, Version: "1.2.3", Commit: "abc", Date: time.Unix(1700000000, 0)}
+		js, err := gobuild.Plan(cfg, flowTargets, os.Environ())
+		require.NoError(t, err)
+		cfgs = append(cfgs, cfg)
+		jobs = append(jobs, js...)
+	}
+	id := func(j gobuild.Job) shard.Job { return shard.Job{Service: j.Name, Platform: j.Target.String()} }
+	ids := make([]shard.Job, len(jobs))
+	for i, j := range jobs {
+		ids[i] = id(j)
+	}
+	sel := shard.Select(spec, ids)
+	digest, lines := gobuild.ConfigDigest(jobs) // every job of the run, before sharding
+	results, err := gobuild.Run(context.Background(), shard.Filter(sel, jobs, id), cfgs[0], nil)
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(distDir, 0o755))
+	require.NoError(t, dist.Update(distDir, func(m *dist.Manifest) error {
+		var files []string
+		for _, r := range results {
+			m.PutBinary(dist.Binary{Service: r.Job.Name, Path: "dist/" + filepath.Base(r.Path), OS: r.Job.Target.OS, Arch: r.Job.Target.Arch, Size: r.Size, SHA256: r.SHA256})
+			files = append(files, r.Path)
+		}
+		m.Build = &dist.Build{Shard: spec.String(), Commit: "abc", Version: "1.2.3", Toolchain: runtime.Version(),
+			ConfigDigest: digest, Config: lines, Jobs: sel.All, Built: sel.Taken}
+		return dist.WriteChecksums(distDir, files)
+	}))
+	return sel
+}
+
+// TestShardMergeIntegration builds two services for three platforms with
+// real go builds (warm cache; skipped with -short): once whole, and split
+// three ways in three separate checkouts; the merged folder must hold the
+// shards' own bytes and the same SHA256SUMS and artifacts.json as the
+// single-machine run.
+func TestShardMergeIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real go builds of two services for three platforms: skipped with -short")
+	}
+	root := t.TempDir()
+	single := filepath.Join(root, "single", "dist")
+	buildRun(t, filepath.Join(root, "single"), single, shard.Spec{})
+	var parts []string
+	for k := 1; k <= 3; k++ {
+		checkout := filepath.Join(root, "machine", string(rune('0'+k)), "src")
+		d := filepath.Join(checkout, "dist")
+		sel := buildRun(t, checkout, d, shard.Spec{K: k, N: 3})
+		assert.Len(t, sel.Taken, 2, "six jobs, three shards: two each")
+		parts = append(parts, d)
+	}
+	dest := filepath.Join(root, "merged", "dist")
+	_, err := Merge(context.Background(), parts, dest, "dist")
+	require.NoError(t, err)
+	for _, f := range []string{dist.ChecksumsFile, dist.ManifestFile} {
+		want, err := os.ReadFile(filepath.Join(single, f))
+		require.NoError(t, err)
+		got, err := os.ReadFile(filepath.Join(dest, f))
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(got), "%s as one machine writes it", f)
+	}
+	for _, p := range parts {
+		v, err := dist.Verify(p)
+		require.NoError(t, err)
+		for _, b := range v.Binaries {
+			shardBytes, err := os.ReadFile(b.File)
+			require.NoError(t, err)
+			merged, err := os.ReadFile(filepath.Join(dest, filepath.Base(b.File)))
+			require.NoError(t, err)
+			assert.Equal(t, shardBytes, merged, "%s is the shard's own binary", b.Job)
+		}
+	}
+}
