@@ -3,6 +3,7 @@ package merge
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -108,4 +109,51 @@ func TestShardMergeIntegration(t *testing.T) {
 			assert.Equal(t, shardBytes, merged, "%s is the shard's own binary", b.Job)
 		}
 	}
+}
+
+// TestShardMergeModifiedCheckoutIntegration builds two shards from clones
+// of one git commit, one clone with an untracked file in it (as a CI
+// workspace holding downloaded parts has): Go stamps vcs.modified=true
+// into that shard's binaries, and merge must refuse to mix them. Real go
+// builds, skipped with -short.
+func TestShardMergeModifiedCheckoutIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real go builds in git checkouts: skipped with -short")
+	}
+	root := t.TempDir()
+	clean := filepath.Join(root, "clean")
+	for name, data := range twoServices {
+		p := filepath.Join(clean, filepath.FromSlash(name))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(data), 0o644))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(clean, ".gitignore"), []byte("/dist/\n"), 0o644))
+	git := func(dir string, args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_NOSYSTEM=1", "HOME="+root)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "git %v: %s", args, out)
+	}
+	git(clean, "init", "-q")
+	git(clean, "add", ".")
+	git(clean, "commit", "-q", "-m", "services")
+	dirty := filepath.Join(root, "dirty")
+	git(root, "clone", "-q", clean, dirty)
+	require.NoError(t, os.MkdirAll(filepath.Join(dirty, "dist-1"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dirty, "dist-1", "downloaded"), []byte("x"), 0o644))
+
+	one := filepath.Join(clean, "dist")
+	two := filepath.Join(dirty, "dist")
+	buildRun(t, clean, one, shard.Spec{K: 1, N: 2})
+	buildRun(t, dirty, two, shard.Spec{K: 2, N: 2})
+	_, err := Merge(context.Background(), []string{one, two}, filepath.Join(root, "merged"), "dist")
+	require.ErrorIs(t, err, ErrRefused)
+	var m *MismatchError
+	require.ErrorAs(t, err, &m)
+	assert.Equal(t, "vcs.modified", m.Field)
+	assert.Equal(t, []Group{{Value: "false", Parts: []string{one}}, {Value: "true", Parts: []string{two}}}, m.Groups)
+	assert.Contains(t, err.Error(), "untracked files")
+	t.Log(err)
 }

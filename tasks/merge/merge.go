@@ -13,6 +13,7 @@ package merge
 import (
 	"context"
 	"crypto/sha256"
+	"debug/buildinfo"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -73,7 +74,8 @@ type Group struct {
 // configurations, or planned different runs.
 type MismatchError struct {
 	// Field is the build record's field: "commit", "version",
-	// "toolchain", "config_digest" or "jobs".
+	// "toolchain", "config_digest" or "jobs"; or "vcs.modified", what the
+	// binaries' own build info says of their checkout.
 	Field string
 	// Groups holds each value and the parts that have it, in folder order
 	// of each group's first part.
@@ -93,6 +95,7 @@ func (e *MismatchError) Error() string {
 	what := map[string]string{
 		"commit": "commits", "version": "versions", "toolchain": "Go toolchains",
 		"config_digest": "build configurations", "jobs": "runs (job lists)",
+		"vcs.modified": "checkout states (vcs.modified in the binaries: true means built with uncommitted or untracked files in the checkout)",
 	}[e.Field]
 	msg := fmt.Sprintf("the parts come from different %s: %s; build every shard from the same commit with the same settings", what, strings.Join(sides, " vs "))
 	for _, d := range e.Detail {
@@ -185,6 +188,11 @@ type Part struct {
 	// Err joins what is wrong with the part on its own (see dist.Verify);
 	// nil when every recorded binary checks out.
 	Err error
+	// Modified is what its binaries' build info says of the checkout they
+	// were built in (vcs.modified): "true", "false", "" when none says
+	// (not built in a git checkout, or not Go binaries), or both values
+	// comma-separated when its binaries disagree.
+	Modified string
 }
 
 // Read verifies each part folder on its own with dist.Verify: its
@@ -195,9 +203,27 @@ func Read(dirs []string) []Part {
 	parts := make([]Part, len(dirs))
 	for i, d := range dirs {
 		v, err := dist.Verify(d)
-		parts[i] = Part{Verified: v, Err: err}
+		parts[i] = Part{Verified: v, Err: err, Modified: modified(v.Binaries)}
 	}
 	return parts
+}
+
+// modified reads vcs.modified from each binary's build info.
+func modified(bins []dist.VerifiedBinary) string {
+	var values []string
+	for _, b := range bins {
+		info, err := buildinfo.ReadFile(b.File)
+		if err != nil {
+			continue
+		}
+		for _, s := range info.Settings {
+			if s.Key == "vcs.modified" {
+				values = append(values, s.Value)
+			}
+		}
+	}
+	slices.Sort(values)
+	return strings.Join(slices.Compact(values), ",")
 }
 
 // Source is one binary of the merged folder: the job, the part and file it
@@ -248,7 +274,10 @@ func (p Plan) String() string {
 // (errors.Is ErrRefused) listing every problem, when a part has problems
 // of its own (Part.Err), when the parts' build records disagree on the
 // commit, version, toolchain, configuration digest or the run's job list
-// (*MismatchError, naming the parts on each side), when two parts hold the
+// (*MismatchError, naming the parts on each side), when the binaries' own
+// build info shows some parts built in a checkout with uncommitted or
+// untracked files and others not (a *MismatchError on "vcs.modified": Go
+// stamps it into the bytes), when two parts hold the
 // same job with different bytes (*ConflictError), or when a job of the run
 // is in no part (*GapError, naming the shard that should have built it).
 // A job in more than one part with the same bytes is taken from the first
@@ -374,6 +403,18 @@ func compare(parts []Part) []error {
 			})
 		}
 		errs = append(errs, m)
+	}
+	// Go stamps vcs.modified=true into binaries built in a checkout with
+	// uncommitted or untracked files: such binaries differ from the
+	// others' though the records agree.
+	var stamped []Part
+	for _, p := range parts {
+		if p.Modified != "" {
+			stamped = append(stamped, p)
+		}
+	}
+	if groups := groupBy(stamped, func(p Part) string { return p.Modified }); len(groups) > 1 {
+		errs = append(errs, &MismatchError{Field: "vcs.modified", Groups: groups})
 	}
 	return errs
 }
