@@ -147,13 +147,7 @@ func (b *bench) build(spec shard.Spec, distDir string, env ...string) (measure, 
 	if err != nil {
 		return measure{}, shard.Selection{}, nil, err
 	}
-	id := func(j gobuild.Job) shard.Job { return shard.Job{Service: j.Name, Platform: j.Target.String()} }
-	ids := make([]shard.Job, len(jobs))
-	for i, j := range jobs {
-		ids[i] = id(j)
-	}
-	sel := shard.Select(spec, ids)
-	mine := shard.Filter(sel, jobs, id)
+	sel, mine := gobuild.Shard(spec, jobs)
 	cpu0 := childCPU()
 	start := time.Now()
 	results, err := gobuild.Run(b.ctx, mine, cfg, nil)
@@ -161,9 +155,7 @@ func (b *bench) build(spec shard.Spec, distDir string, env ...string) (measure, 
 	if err != nil {
 		return m, sel, results, err
 	}
-	digest, lines := gobuild.ConfigDigest(jobs)
-	rec := dist.Build{Shard: spec.String(), Commit: cfg.Commit, Version: cfg.Version, Toolchain: runtime.Version(),
-		ConfigDigest: digest, Config: lines, Jobs: sel.All, Built: sel.Taken}
+	rec := gobuild.BuildRecord(jobs, sel, results, cfg.Commit, cfg.Version, runtime.Version())
 	err = dist.Update(distDir, func(man *dist.Manifest) error {
 		var files []string
 		for _, r := range results {

@@ -45,14 +45,8 @@ func buildRun(t *testing.T, checkout, distDir string, spec shard.Spec) shard.Sel
 		cfgs = append(cfgs, cfg)
 		jobs = append(jobs, js...)
 	}
-	id := func(j gobuild.Job) shard.Job { return shard.Job{Service: j.Name, Platform: j.Target.String()} }
-	ids := make([]shard.Job, len(jobs))
-	for i, j := range jobs {
-		ids[i] = id(j)
-	}
-	sel := shard.Select(spec, ids)
-	digest, lines := gobuild.ConfigDigest(jobs) // every job of the run, before sharding
-	results, err := gobuild.Run(context.Background(), shard.Filter(sel, jobs, id), cfgs[0], nil)
+	sel, mine := gobuild.Shard(spec, jobs)
+	results, err := gobuild.Run(context.Background(), mine, cfgs[0], nil)
 	require.NoError(t, err)
 	require.NoError(t, os.MkdirAll(distDir, 0o755))
 	require.NoError(t, dist.Update(distDir, func(m *dist.Manifest) error {
@@ -61,8 +55,8 @@ func buildRun(t *testing.T, checkout, distDir string, spec shard.Spec) shard.Sel
 			m.PutBinary(dist.Binary{Service: r.Job.Name, Path: "dist/" + filepath.Base(r.Path), OS: r.Job.Target.OS, Arch: r.Job.Target.Arch, Size: r.Size, SHA256: r.SHA256})
 			files = append(files, r.Path)
 		}
-		m.Build = &dist.Build{Shard: spec.String(), Commit: "abc", Version: "1.2.3", Toolchain: runtime.Version(),
-			ConfigDigest: digest, Config: lines, Jobs: sel.All, Built: sel.Taken}
+		rec := gobuild.BuildRecord(jobs, sel, results, "abc", "1.2.3", runtime.Version())
+		m.Build = &rec
 		return dist.WriteChecksums(distDir, files)
 	}))
 	return sel
