@@ -31,6 +31,13 @@ type Build struct {
 	Jobs []shard.Job `json:"jobs"`
 	// Built is the jobs whose binaries this folder holds.
 	Built []shard.Job `json:"built"`
+	// Merged lists the shards of the parts a merged folder was put
+	// together from ("1/3", …; "all" for a part that was a whole run);
+	// empty for a folder its binaries were built in. A checkout with
+	// uncommitted or untracked changes keeps the commit and version of its
+	// last build, so only merged binaries are safe to use without
+	// compiling again: they were built elsewhere from a clean commit.
+	Merged []string `json:"merged,omitempty"`
 }
 
 // normalized returns b with its job lists deduplicated, sorted (by
@@ -45,6 +52,7 @@ func (b Build) normalized() Build {
 		b.Built = []shard.Job{}
 	}
 	b.Config = slices.Clone(b.Config)
+	b.Merged = slices.Clone(b.Merged)
 	return b
 }
 
@@ -59,8 +67,8 @@ type Difference struct {
 
 // Differences lists the fields that make have another build than want:
 // commit, version, toolchain and configuration digest, in that order. The
-// shard and the job lists are not compared: parts of one run differ in
-// them.
+// shard, the job lists and Merged are not compared: parts of one run
+// differ in them.
 func Differences(have, want Build) []Difference {
 	var d []Difference
 	for _, f := range []struct{ name, have, want string }{

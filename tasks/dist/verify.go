@@ -286,6 +286,8 @@ func (e *OtherBuildError) Is(target error) bool { return target == ErrOtherBuild
 
 // Prebuilt is what a dist folder holds of a wanted build.
 type Prebuilt struct {
+	// Build is the folder's build record, nil when it has none.
+	Build *Build
 	// Present are the wanted jobs whose binaries are verified in the
 	// folder, in job order (by platform, then service).
 	Present []VerifiedBinary
@@ -299,18 +301,22 @@ type Prebuilt struct {
 // that later steps can use them instead of compiling again.
 //
 // It returns an *OtherBuildError (errors.Is ErrOtherBuild) when dir records
-// no build or another one: then nothing there is this build's. Otherwise
+// no build or another one: then nothing there is this build's. Whether to
+// trust a matching record is the caller's decision: Prebuilt.Build.Merged
+// tells binaries merged from parts built elsewhere from those built in
+// this checkout, whose uncommitted changes the record cannot see. Otherwise
 // the error, if any, joins a *ChecksumError for each file that changed
 // after it was built; those jobs count as Missing, as do jobs whose
 // binaries are gone or were never built there.
 func FindPrebuilt(dir string, want Build) (Prebuilt, error) {
 	v, err := Verify(dir)
+	rec := v.Manifest.Build
 	if errors.Is(err, ErrNoRecord) {
 		return Prebuilt{Missing: shard.Sort(want.Jobs)}, &OtherBuildError{Dir: dir, NoRecord: true}
 	}
 	if v.Manifest.Build != nil {
 		if d := Differences(*v.Manifest.Build, want); len(d) > 0 {
-			return Prebuilt{Missing: shard.Sort(want.Jobs)}, &OtherBuildError{Dir: dir, Differences: d}
+			return Prebuilt{Build: rec, Missing: shard.Sort(want.Jobs)}, &OtherBuildError{Dir: dir, Differences: d}
 		}
 	}
 	var changed []error
@@ -324,7 +330,7 @@ func FindPrebuilt(dir string, want Build) (Prebuilt, error) {
 		// artifacts.json unreadable: nothing can be trusted, nothing changed.
 		return Prebuilt{Missing: shard.Sort(want.Jobs)}, err
 	}
-	var p Prebuilt
+	p := Prebuilt{Build: rec}
 	for _, job := range shard.Sort(want.Jobs) {
 		if b, ok := findVerified(v.Binaries, job); ok {
 			p.Present = append(p.Present, b)

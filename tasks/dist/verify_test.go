@@ -353,6 +353,10 @@ func TestFindPrebuilt(t *testing.T) {
 				tc.spoil(t, dir)
 			}
 			p, err := FindPrebuilt(dir, want)
+			if tc.other != "records no build" {
+				require.NotNil(t, p.Build, "the folder's record")
+				assert.Equal(t, tc.build.Commit, p.Build.Commit)
+			}
 			var present []shard.Job
 			for _, b := range p.Present {
 				present = append(present, b.Job)

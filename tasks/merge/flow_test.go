@@ -85,13 +85,18 @@ func TestShardMergeIntegration(t *testing.T) {
 	dest := filepath.Join(root, "merged", "dist")
 	_, err := Merge(context.Background(), parts, dest, "dist")
 	require.NoError(t, err)
-	for _, f := range []string{dist.ChecksumsFile, dist.ManifestFile} {
-		want, err := os.ReadFile(filepath.Join(single, f))
-		require.NoError(t, err)
-		got, err := os.ReadFile(filepath.Join(dest, f))
-		require.NoError(t, err)
-		assert.Equal(t, string(want), string(got), "%s as one machine writes it", f)
-	}
+	want, err := os.ReadFile(filepath.Join(single, dist.ChecksumsFile))
+	require.NoError(t, err)
+	got, err := os.ReadFile(filepath.Join(dest, dist.ChecksumsFile))
+	require.NoError(t, err)
+	assert.Equal(t, string(want), string(got), "SHA256SUMS as one machine writes it")
+	singleManifest, err := dist.ReadManifest(single)
+	require.NoError(t, err)
+	mergedManifest, err := dist.ReadManifest(dest)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"1/3", "2/3", "3/3"}, mergedManifest.Build.Merged)
+	mergedManifest.Build.Merged = nil
+	assert.Equal(t, singleManifest, mergedManifest, "artifacts.json as one machine writes it, but for the parts merged")
 	for _, p := range parts {
 		v, err := dist.Verify(p)
 		require.NoError(t, err)

@@ -243,7 +243,8 @@ type PartSummary struct {
 }
 
 // Plan is the merged folder, decided: the build record (no shard, every
-// job built) and where each binary comes from.
+// job built, Merged naming the parts' shards) and where each binary comes
+// from.
 type Plan struct {
 	Parts    []PartSummary
 	Build    dist.Build
@@ -348,7 +349,7 @@ func Decide(parts []Part) (Plan, error) {
 	plan := Plan{Build: dist.Build{
 		Commit: first.Commit, Version: first.Version, Toolchain: first.Toolchain,
 		ConfigDigest: first.ConfigDigest, Config: slices.Clone(first.Config),
-		Jobs: shard.Sort(first.Jobs), Built: shard.Sort(first.Jobs),
+		Jobs: shard.Sort(first.Jobs), Built: shard.Sort(first.Jobs), Merged: mergedShards(recorded),
 	}}
 	for _, j := range order {
 		plan.Binaries = append(plan.Binaries, sources[j][0])
@@ -357,6 +358,31 @@ func Decide(parts []Part) (Plan, error) {
 		plan.Parts = append(plan.Parts, PartSummary{Dir: p.Dir, Shard: p.Manifest.Build.Shard, Jobs: len(p.Binaries)})
 	}
 	return plan, nil
+}
+
+// mergedShards lists the parts' shards for the merged record: distinct,
+// whole runs first as "all", then by shard count and number.
+func mergedShards(parts []Part) []string {
+	var specs []shard.Spec
+	for _, p := range parts {
+		s, _ := shard.Parse(p.Manifest.Build.Shard)
+		specs = append(specs, s)
+	}
+	slices.SortFunc(specs, func(a, b shard.Spec) int {
+		if a.N != b.N {
+			return a.N - b.N
+		}
+		return a.K - b.K
+	})
+	var out []string
+	for _, s := range slices.Compact(specs) {
+		if s.IsZero() {
+			out = append(out, "all")
+		} else {
+			out = append(out, s.String())
+		}
+	}
+	return out
 }
 
 // flatten returns the errors err joins, or err alone.

@@ -137,7 +137,8 @@ func TestMerge(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, m.Build)
 	whole := record(shard.Spec{})
-	assert.Equal(t, whole, *m.Build, "the record of a whole run: no shard, every job built")
+	whole.Merged = []string{"1/3", "2/3", "3/3"}
+	assert.Equal(t, whole, *m.Build, "the record of a whole run (no shard, every job built), merged from three shards")
 	require.Len(t, m.Binaries, 5)
 	for _, b := range m.Binaries {
 		assert.True(t, strings.HasPrefix(b.Path, "dist/"), b.Path)
@@ -149,8 +150,10 @@ func TestMerge(t *testing.T) {
 	v, err := dist.Verify(dest)
 	require.NoError(t, err, "the merged folder verifies")
 	assert.Len(t, v.Binaries, 5)
-	p, err := dist.FindPrebuilt(dest, whole)
+	p, err := dist.FindPrebuilt(dest, record(shard.Spec{}))
 	require.NoError(t, err)
+	require.NotNil(t, p.Build)
+	assert.Equal(t, whole.Merged, p.Build.Merged, "a caller can tell merged binaries")
 	assert.Len(t, p.Present, 5)
 	assert.Empty(t, p.Missing)
 	assert.Empty(t, tempFiles(t, dest))
@@ -326,14 +329,15 @@ func TestMergeRefuses(t *testing.T) {
 func TestMergeAccepts(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
-		name  string
-		specs []shard.Spec
+		name   string
+		specs  []shard.Spec
+		merged []string
 	}{
-		{name: "one whole run", specs: []shard.Spec{{}}},
-		{name: "two of two", specs: []shard.Spec{{K: 1, N: 2}, {K: 2, N: 2}}},
-		{name: "a shard again and the whole run: same bytes", specs: []shard.Spec{{K: 1, N: 2}, {}}},
-		{name: "splits of different sizes that cover the run", specs: []shard.Spec{{K: 1, N: 2}, {K: 3, N: 3}, {K: 2, N: 3}}},
-		{name: "more shards than jobs", specs: []shard.Spec{{K: 1, N: 6}, {K: 2, N: 6}, {K: 3, N: 6}, {K: 4, N: 6}, {K: 5, N: 6}, {K: 6, N: 6}}},
+		{name: "one whole run", specs: []shard.Spec{{}}, merged: []string{"all"}},
+		{name: "two of two", specs: []shard.Spec{{K: 2, N: 2}, {K: 1, N: 2}}, merged: []string{"1/2", "2/2"}},
+		{name: "a shard again and the whole run: same bytes", specs: []shard.Spec{{K: 1, N: 2}, {}, {K: 1, N: 2}}, merged: []string{"all", "1/2"}},
+		{name: "splits of different sizes that cover the run", specs: []shard.Spec{{K: 1, N: 2}, {K: 3, N: 3}, {K: 2, N: 3}}, merged: []string{"1/2", "2/3", "3/3"}},
+		{name: "more shards than jobs", specs: []shard.Spec{{K: 1, N: 6}, {K: 2, N: 6}, {K: 3, N: 6}, {K: 4, N: 6}, {K: 5, N: 6}, {K: 6, N: 6}}, merged: []string{"1/6", "2/6", "3/6", "4/6", "5/6", "6/6"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -351,6 +355,7 @@ func TestMergeAccepts(t *testing.T) {
 			m, err := dist.ReadManifest(dest)
 			require.NoError(t, err)
 			assert.Equal(t, filepath.ToSlash(dest)+"/api_linux_amd64", m.Binaries[0].Path, "no prefix: the folder as given")
+			assert.Equal(t, tc.merged, m.Build.Merged)
 			_, err = dist.Verify(dest)
 			require.NoError(t, err)
 		})
