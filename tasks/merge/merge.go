@@ -272,15 +272,19 @@ func (p Plan) String() string {
 
 // Decide checks the parts against each other and plans the merged folder,
 // without touching the file system. It refuses, with a *RefusedError
-// (errors.Is ErrRefused) listing every problem, when a part has problems
-// of its own (Part.Err), when the parts' build records disagree on the
-// commit, version, toolchain, configuration digest or the run's job list
-// (*MismatchError, naming the parts on each side), when the binaries' own
-// build info shows some parts built in a checkout with uncommitted or
-// untracked files and others not (a *MismatchError on "vcs.modified": Go
-// stamps it into the bytes), when two parts hold the
-// same job with different bytes (*ConflictError), or when a job of the run
-// is in no part (*GapError, naming the shard that should have built it).
+// (errors.Is ErrRefused) listing every problem, when:
+//
+//   - a part has problems of its own (Part.Err);
+//   - the parts' build records disagree on the commit, version, toolchain,
+//     configuration digest or the run's job list (*MismatchError, naming
+//     the parts on each side);
+//   - the binaries' own build info shows some parts built in a checkout
+//     with uncommitted or untracked files and others not (*MismatchError on
+//     "vcs.modified": Go stamps it into the bytes);
+//   - two parts hold the same job with different bytes (*ConflictError);
+//   - a job of the run is in no part (*GapError, naming the shard that
+//     should have built it).
+//
 // A job in more than one part with the same bytes is taken from the first
 // part in folder order. It returns a plain error for no parts.
 func Decide(parts []Part) (Plan, error) {
