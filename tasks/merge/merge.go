@@ -768,3 +768,37 @@ func Merge(ctx context.Context, dirs []string, dest, pathPrefix string) (Plan, e
 	}
 	return plan, nil
 }
+
+// CheckoutError says that parts that agree with each other were built from
+// another commit, version, toolchain or configuration than the checkout
+// the merge runs in would build: targets after the merge would not use
+// them, and must not compile there instead.
+type CheckoutError struct {
+	// Differences lists each field: Have is the parts' value, Want this
+	// checkout's.
+	Differences []dist.Difference
+}
+
+// Error names each difference and what to do.
+func (e *CheckoutError) Error() string {
+	parts := make([]string, len(e.Differences))
+	for i, d := range e.Differences {
+		parts[i] = fmt.Sprintf("%s %q (this checkout: %q)", d.Field, d.Have, d.Want)
+	}
+	return fmt.Sprintf("the parts were built from another build than this checkout makes: %s; merge in a checkout of the parts' commit, with the same Go and the same settings as the shards", strings.Join(parts, ", "))
+}
+
+// Is reports whether target is ErrRefused.
+func (e *CheckoutError) Is(target error) bool { return target == ErrRefused }
+
+// CheckFits returns a *CheckoutError (errors.Is ErrRefused) when the
+// planned merge is not the build want describes (the one the checkout the
+// merge runs in would make: its commit, version, toolchain and
+// configuration digest), else nil. The shard and job lists are not
+// compared.
+func CheckFits(plan Plan, want dist.Build) error {
+	if d := dist.Differences(plan.Build, want); len(d) > 0 {
+		return &CheckoutError{Differences: d}
+	}
+	return nil
+}

@@ -409,3 +409,17 @@ func TestDecideNoParts(t *testing.T) {
 	_, err := Decide(nil)
 	require.EqualError(t, err, "no parts to merge")
 }
+
+func TestCheckFits(t *testing.T) {
+	plan, err := Decide(Read(threeShards(t, t.TempDir())))
+	require.NoError(t, err)
+	want := record(shard.Spec{})
+	require.NoError(t, CheckFits(plan, want))
+	want.Toolchain, want.Commit = "go1.25.4", "fedcba"
+	err = CheckFits(plan, want)
+	require.ErrorIs(t, err, ErrRefused)
+	var ce *CheckoutError
+	require.ErrorAs(t, err, &ce)
+	assert.Len(t, ce.Differences, 2)
+	assert.Contains(t, err.Error(), `commit "0123456789abcdef0123456789abcdef01234567" (this checkout: "fedcba"), toolchain "go1.26.8" (this checkout: "go1.25.4")`)
+}
