@@ -2,7 +2,11 @@ module github.com/magepack/magepack
 
 go 1.25.0
 
-tool github.com/magefile/mage
+tool (
+	github.com/bradfitz/go-tool-cache/cmd/go-cacher
+	github.com/bradfitz/go-tool-cache/cmd/go-cacher-server
+	github.com/magefile/mage
+)
 
 require (
 	github.com/CycloneDX/cyclonedx-go v0.12.0
@@ -22,6 +26,7 @@ require (
 
 require (
 	github.com/Microsoft/go-winio v0.6.2 // indirect
+	github.com/bradfitz/go-tool-cache v0.0.0-20260722201841-0bb331e19f64 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/containerd/errdefs/pkg v0.3.0 // indirect
 	github.com/distribution/reference v0.6.0 // indirect
@@ -35,6 +40,7 @@ require (
 	github.com/klauspost/compress v1.19.2 // indirect
 	github.com/moby/docker-image-spec v1.3.1 // indirect
 	github.com/opencontainers/go-digest v1.0.0 // indirect
+	github.com/pierrec/lz4/v4 v4.1.25 // indirect
 	github.com/sirupsen/logrus v1.9.4 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
 	go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp v0.61.0 // indirect

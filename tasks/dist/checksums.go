@@ -61,6 +61,14 @@ func WriteChecksums(dir string, files []string) error {
 		}
 		sums[name] = sum
 	}
+	return WriteFile(filepath.Join(dir, ChecksumsFile), FormatChecksums(sums), 0o644)
+}
+
+// FormatChecksums returns the content WriteChecksums writes for sums (file
+// name → lower-case hex SHA-256): one "<hex>  <name>" line per file, sorted
+// by name. Whoever writes SHA256SUMS from sums it already has (merge) gets
+// the same bytes a build writes.
+func FormatChecksums(sums map[string]string) []byte {
 	names := make([]string, 0, len(sums))
 	for n := range sums {
 		names = append(names, n)
@@ -72,5 +80,5 @@ func WriteChecksums(dir string, files []string) error {
 		// platform (binary and text are the same on POSIX).
 		fmt.Fprintf(&b, "%s  %s\n", sums[n], n)
 	}
-	return WriteFile(filepath.Join(dir, ChecksumsFile), []byte(b.String()), 0o644)
+	return []byte(b.String())
 }

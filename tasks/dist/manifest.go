@@ -20,14 +20,20 @@ const SchemaVersion = 2
 
 // Manifest is the content of dist/artifacts.json: what magepack built,
 // checked and pushed. Update keeps its lists sorted (binaries by path,
-// images by reference, checks by subject then name, pushes by reference),
-// so the file only changes when its content does.
+// images by reference, checks by subject then name, pushes by reference,
+// the build record's jobs by platform then service), so the file only
+// changes when its content does.
 type Manifest struct {
 	SchemaVersion int      `json:"schema_version"`
 	Binaries      []Binary `json:"binaries"`
 	Images        []Image  `json:"images"`
 	Checks        []Check  `json:"checks"`
 	Pushed        []Pushed `json:"pushed"`
+	// Build records the go builds the binaries come from, so that parts
+	// of a sharded run can be checked against each other and a later
+	// target can tell whether the binaries are this checkout's. Nil in
+	// folders written before it existed.
+	Build *Build `json:"build,omitempty"`
 }
 
 // Binary is one built executable and what its headers say about it.
@@ -143,6 +149,10 @@ func (m *Manifest) sort() {
 		return a.Name < b.Name
 	})
 	sort.SliceStable(m.Pushed, func(i, j int) bool { return m.Pushed[i].Reference < m.Pushed[j].Reference })
+	if m.Build != nil {
+		b := m.Build.normalized()
+		m.Build = &b
+	}
 }
 
 // ReadManifest reads dir/artifacts.json. A missing file gives an empty
@@ -173,13 +183,23 @@ func ReadManifest(dir string) (Manifest, error) {
 // WriteManifest writes m to dir/artifacts.json atomically, sorted and with
 // SchemaVersion set, or returns an error naming the file.
 func WriteManifest(dir string, m Manifest) error {
+	data, err := EncodeManifest(m)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Join(dir, ManifestFile), err)
+	}
+	return WriteFile(filepath.Join(dir, ManifestFile), data, 0o644)
+}
+
+// EncodeManifest returns the bytes WriteManifest writes for m: indented
+// JSON, lists sorted, SchemaVersion set, ending in a newline.
+func EncodeManifest(m Manifest) ([]byte, error) {
 	m.SchemaVersion = SchemaVersion
 	m.sort()
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Join(dir, ManifestFile), err)
+		return nil, err
 	}
-	return WriteFile(filepath.Join(dir, ManifestFile), append(data, '\n'), 0o644)
+	return append(data, '\n'), nil
 }
 
 // updateMu serialises Update calls within a process; Lock serialises runs.
