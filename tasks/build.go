@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/report"
 	"github.com/magepack/magepack/tasks/sbom"
+	"github.com/magepack/magepack/tasks/shard"
 )
 
 // CrossCompile builds every main package for every configured platform, in parallel, into dist/.
@@ -67,34 +69,142 @@ func (p *project) subject(j job) string {
 // crossCompile builds this run's share of the jobs, once per run.
 func (r *run) crossCompile(ctx context.Context) error {
 	_, err := do(r, "crossCompile", func() (struct{}, error) {
-		_, err := r.compile(ctx, r.myJobs())
+		jobs, err := r.myJobs()
+		if err != nil {
+			return struct{}{}, err
+		}
+		_, err = r.compile(ctx, jobs)
 		return struct{}{}, err
 	})
 	return err
 }
 
+// planned is the go build of every job of the run, in p.jobs() order, and
+// the settings the pool runs with, decided once per run.
+func (r *run) planned() (runPlan, error) {
+	return do(r, "plan", func() (runPlan, error) {
+		jobs := r.p.jobs()
+		gjobs, cfg, err := r.planBuild(jobs)
+		return runPlan{jobs: jobs, gjobs: gjobs, cfg: cfg}, err
+	})
+}
+
+// runPlan is the run's jobs, their planned go builds (same order) and the
+// pool's settings.
+type runPlan struct {
+	jobs  []job
+	gjobs []gobuild.Job
+	cfg   gobuild.Config
+}
+
+// selection is the configured shard's share of the run's jobs; all of
+// them when the run is not sharded.
+func (r *run) selection() (shard.Selection, error) {
+	plan, err := r.planned()
+	if err != nil {
+		return shard.Selection{}, err
+	}
+	sel, _ := gobuild.Shard(r.p.opts.shard, plan.gjobs)
+	return sel, nil
+}
+
 // myJobs are this run's jobs: all of them, or the configured shard's
 // share, said in one line the first time.
-func (r *run) myJobs() []job {
-	jobs, _ := do(r, "myJobs", func() ([]job, error) {
-		all := r.p.jobs()
-		s := r.p.opts.shard
-		if s == (shard{}) {
-			return all, nil
+func (r *run) myJobs() ([]job, error) {
+	return do(r, "myJobs", func() ([]job, error) {
+		plan, err := r.planned()
+		if err != nil {
+			return nil, err
+		}
+		sel, err := r.selection()
+		if err != nil {
+			return nil, err
 		}
 		var mine []job
-		var names []string
-		for i, j := range all {
-			if i%s.n == s.k-1 {
-				mine = append(mine, j)
-				names = append(names, j.String())
+		for i, gj := range plan.gjobs {
+			if sel.Has(gj.ID()) {
+				mine = append(mine, plan.jobs[i])
 			}
 		}
-		r.log.printf("shard", "%s: took %d of %d jobs: %s", s, len(mine), len(all), strings.Join(names, ", "))
+		if !sel.Spec.IsZero() {
+			r.log.printf("shard", "%s", sel)
+		}
 		return mine, nil
 	})
-	return jobs
 }
+
+// wantBuild is the build record of the whole run as this checkout makes
+// it: what merged binaries in dist must match to be used.
+func (r *run) wantBuild() (dist.Build, error) {
+	plan, err := r.planned()
+	if err != nil {
+		return dist.Build{}, err
+	}
+	sel, _ := gobuild.Shard(shard.Spec{}, plan.gjobs)
+	return gobuild.BuildRecord(plan.gjobs, sel, nil, r.p.ver.Commit, r.p.versionString(), r.p.goVersion), nil
+}
+
+// binaries makes sure the binaries of jobs are in dist, once per run and
+// job: when dist holds binaries merged from CI shards of this very build
+// (same commit, version, toolchain and configuration), verified by
+// checksum, they are used as they are, and nothing is compiled (in a
+// merge job's workspace the downloaded parts would make a new build say
+// vcs.modified=true); otherwise the jobs are built.
+func (r *run) binaries(ctx context.Context, jobs []job) error {
+	merged, err := r.merged(ctx)
+	if err != nil {
+		return err
+	}
+	if merged == nil {
+		_, err := r.compile(ctx, jobs)
+		return err
+	}
+	var missing []string
+	for _, j := range jobs {
+		if !slices.ContainsFunc(merged.Present, func(b dist.VerifiedBinary) bool { return b.Job == j.id() }) {
+			missing = append(missing, j.String())
+		}
+	}
+	if len(missing) > 0 {
+		return &configError{fmt.Errorf("%s holds binaries merged from shards %s, without %s: merge the parts of every shard (MAGEPACK_MERGE), or remove %s to build here", r.p.rel(r.p.dist), strings.Join(merged.Build.Merged, ", "), strings.Join(missing, ", "), r.p.rel(r.p.dist))}
+	}
+	return nil
+}
+
+// merged returns what dist holds of this run's build when it holds a
+// merge of CI shards (said once), nil when it holds none. A merge of
+// another build, or one whose files changed, is an error: nothing is
+// compiled over it.
+func (r *run) merged(ctx context.Context) (*dist.Prebuilt, error) {
+	return do(r, "merged", func() (*dist.Prebuilt, error) {
+		want, err := r.wantBuild()
+		if err != nil {
+			return nil, err
+		}
+		unlock, err := r.lockDist(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+		pre, err := dist.FindPrebuilt(r.p.dist, want)
+		if pre.Build == nil || len(pre.Build.Merged) == 0 {
+			return nil, nil
+		}
+		dir := r.p.rel(r.p.dist)
+		var other *dist.OtherBuildError
+		switch {
+		case errors.As(err, &other):
+			return nil, &configError{fmt.Errorf("%s holds binaries merged from shards %s of another build: %w; merge parts built from this commit with these settings, or remove %s to build here", dir, strings.Join(pre.Build.Merged, ", "), err, dir)}
+		case err != nil:
+			return nil, err
+		}
+		r.log.printf("build", "using the %d binaries in %s merged from shards %s, verified by checksum; not compiling", len(pre.Present), dir, strings.Join(pre.Build.Merged, ", "))
+		return &pre, nil
+	})
+}
+
+// id is the job's identity in build records and shards.
+func (j job) id() shard.Job { return shard.Job{Service: j.svc.name, Platform: j.pl.String()} }
 
 // compile builds the jobs this run has not built yet into dist under the
 // dist lock, then records the binaries in SHA256SUMS and artifacts.json.
@@ -295,7 +405,12 @@ func (r *run) recordBinaries(jobs []job, results []gobuild.Result) error {
 			errs = append(errs, err)
 		}
 	}
+	rec, rerr := r.buildRecord(results)
+	if rerr != nil {
+		errs = append(errs, rerr)
+	}
 	err := dist.Update(p.dist, func(m *dist.Manifest) error {
+		m.Build = mergeRecord(m.Build, rec)
 		for i, res := range results {
 			if res.Err != nil {
 				continue
@@ -310,6 +425,32 @@ func (r *run) recordBinaries(jobs []job, results []gobuild.Result) error {
 		return writeChecksums(p, m)
 	})
 	return errors.Join(append(errs, err)...)
+}
+
+// buildRecord is the build record of this run's builds: the run's jobs,
+// the shard, the jobs built, and what makes the bytes (commit, version,
+// toolchain, configuration digest).
+func (r *run) buildRecord(results []gobuild.Result) (dist.Build, error) {
+	plan, err := r.planned()
+	if err != nil {
+		return dist.Build{}, err
+	}
+	sel, err := r.selection()
+	if err != nil {
+		return dist.Build{}, err
+	}
+	return gobuild.BuildRecord(plan.gjobs, sel, results, r.p.ver.Commit, r.p.versionString(), r.p.goVersion), nil
+}
+
+// mergeRecord is the record after a build: the jobs built earlier for the
+// same build (same shard, commit, version, toolchain, configuration) stay
+// recorded beside the new ones; a record of another build is replaced,
+// and so is a merge's (what is built here is not what was merged).
+func mergeRecord(old *dist.Build, rec dist.Build) *dist.Build {
+	if old != nil && len(old.Merged) == 0 && old.Shard == rec.Shard && len(dist.Differences(*old, rec)) == 0 {
+		rec.Built = shard.Sort(append(slices.Clone(old.Built), rec.Built...))
+	}
+	return &rec
 }
 
 // writeBinarySBOM writes the CycloneDX SBOM of s's binary at bin, read from
@@ -374,10 +515,13 @@ func writeChecksums(p *project, m *dist.Manifest) error {
 // staticCheck checks the binaries of this run's jobs, after building them.
 func (r *run) staticCheck(ctx context.Context) error {
 	_, err := do(r, "staticCheck", func() (struct{}, error) {
-		if err := r.crossCompile(ctx); err != nil {
+		jobs, err := r.myJobs()
+		if err != nil {
 			return struct{}{}, err
 		}
-		jobs := r.myJobs()
+		if err := r.binaries(ctx, jobs); err != nil {
+			return struct{}{}, err
+		}
 		unlock, err := r.lockDist(ctx)
 		if err != nil {
 			return struct{}{}, err

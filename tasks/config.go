@@ -185,11 +185,11 @@ func clearServices(c *Config, fn func(*Service)) {
 	}
 }
 
-// merge returns base overridden by every set variable that lookup finds,
+// mergeEnv returns base overridden by every set variable that lookup finds,
 // with the defaults that do not depend on the repo filled in. base is not
 // modified. Every bad value is reported, each naming its variable, in one
 // *configError.
-func merge(base Config, lookup func(string) (string, bool)) (Config, error) {
+func mergeEnv(base Config, lookup func(string) (string, bool)) (Config, error) {
 	c := base
 	c.Services = maps.Clone(base.Services)
 	var errs []error

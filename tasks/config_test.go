@@ -10,6 +10,7 @@ import (
 
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/platform"
+	"github.com/magepack/magepack/tasks/shard"
 )
 
 func strPtr(s string) *string { return &s }
@@ -59,21 +60,21 @@ func TestMergeEveryVariable(t *testing.T) {
 	for _, tt := range tests {
 		seen[tt.env] = true
 		t.Run(tt.env, func(t *testing.T) {
-			got, err := merge(Config{}, envOf(nil))
+			got, err := mergeEnv(Config{}, envOf(nil))
 			require.NoError(t, err)
 			assert.Equal(t, tt.def, tt.get(got), "default")
 
 			var goCfg Config
 			tt.goSet(&goCfg)
-			got, err = merge(goCfg, envOf(nil))
+			got, err = mergeEnv(goCfg, envOf(nil))
 			require.NoError(t, err)
 			assert.Equal(t, tt.goVal, tt.get(got), "Go over the default")
 
-			got, err = merge(goCfg, envOf(map[string]string{tt.env: tt.value}))
+			got, err = mergeEnv(goCfg, envOf(map[string]string{tt.env: tt.value}))
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, tt.get(got), "environment over Go")
 
-			got, err = merge(Config{}, envOf(map[string]string{tt.env: tt.value}))
+			got, err = mergeEnv(Config{}, envOf(map[string]string{tt.env: tt.value}))
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, tt.get(got), "environment over the default")
 		})
@@ -86,7 +87,7 @@ func TestMergeEveryVariable(t *testing.T) {
 
 func TestMergeLeavesOtherFieldsAlone(t *testing.T) {
 	goCfg := Config{Main: "./cmd/app", Platforms: "linux/arm64", Port: 9000, CGO: true}
-	got, err := merge(goCfg, envOf(map[string]string{"MAGEPACK_PLATFORMS": "linux/amd64", "UNRELATED": "x"}))
+	got, err := mergeEnv(goCfg, envOf(map[string]string{"MAGEPACK_PLATFORMS": "linux/amd64", "UNRELATED": "x"}))
 	require.NoError(t, err)
 	assert.Equal(t, "./cmd/app", got.Main)
 	assert.Equal(t, "linux/amd64", got.Platforms)
@@ -105,9 +106,9 @@ func TestMergeEmptyIsUnset(t *testing.T) {
 			env[ev.name] = " "
 		}
 	}
-	got, err := merge(goCfg, envOf(env))
+	got, err := mergeEnv(goCfg, envOf(env))
 	require.NoError(t, err)
-	want, err := merge(goCfg, envOf(nil))
+	want, err := mergeEnv(goCfg, envOf(nil))
 	require.NoError(t, err)
 	assert.Equal(t, want, got)
 	assert.Equal(t, "linux/arm64", got.Platforms)
@@ -126,7 +127,7 @@ func TestMergeBooleans(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.value, func(t *testing.T) {
-			got, err := merge(Config{CGO: !tt.want, TZData: !tt.want}, envOf(map[string]string{"MAGEPACK_CGO": tt.value, "MAGEPACK_TZDATA": tt.value}))
+			got, err := mergeEnv(Config{CGO: !tt.want, TZData: !tt.want}, envOf(map[string]string{"MAGEPACK_CGO": tt.value, "MAGEPACK_TZDATA": tt.value}))
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got.CGO, "MAGEPACK_CGO")
 			assert.Equal(t, tt.want, got.TZData, "MAGEPACK_TZDATA")
@@ -160,7 +161,7 @@ func TestMergeErrors(t *testing.T) {
 		{"per-service smoke", Config{Services: map[string]Service{"cli": {Smoke: "sometimes"}}}, nil, []string{`smoke setting "sometimes"`, `Settings.Services["cli"].Smoke`}},
 		{"per-service port", Config{Services: map[string]Service{"api": {Port: 70000}}}, nil, []string{"port 70000 of service api", `Settings.Services["api"].Port`}},
 		{"shard zero", Config{}, map[string]string{"MAGEPACK_SHARD": "0/3"}, []string{`shard "0/3"`, "(MAGEPACK_SHARD)"}},
-		{"shard past the end", Config{}, map[string]string{"MAGEPACK_SHARD": "4/3"}, []string{`shard "4/3"`, "1 <= k <= n", "(MAGEPACK_SHARD)"}},
+		{"shard past the end", Config{}, map[string]string{"MAGEPACK_SHARD": "4/3"}, []string{`shard "4/3"`, "1 ≤ k ≤ n", "(MAGEPACK_SHARD)"}},
 		{"shard not numbers", Config{Shard: "a/b"}, nil, []string{`shard "a/b"`, "(MAGEPACK_SHARD)"}},
 		{"timings not a boolean", Config{}, map[string]string{"MAGEPACK_TIMINGS": "always"}, []string{`MAGEPACK_TIMINGS="always"`, "want 0 or 1"}},
 		{"version not semver", Config{}, map[string]string{"MAGEPACK_VERSION": "1.2"}, []string{`version "1.2" is not semver`, "(MAGEPACK_VERSION)"}},
@@ -202,8 +203,8 @@ func TestParseOptionsTypes(t *testing.T) {
 	assert.Equal(t, engine.SmokeOptions{Mode: engine.SmokeHTTP, Path: "/healthz", Port: 9000}, o.smoke)
 	assert.Equal(t, []string{"alpine", "scratch"}, o.variants, "deduplicated, in order")
 	assert.False(t, o.push)
-	assert.Equal(t, shard{k: 2, n: 3}, o.shard)
-	assert.Equal(t, []string{"a", "b/*"}, o.merge)
+	assert.Equal(t, shard.Spec{K: 2, N: 3}, o.shard)
+	assert.Equal(t, " a, b/*,", o.merge, "merge.Expand reads the list")
 	assert.Equal(t, "1.2.3", o.version.String())
 	assert.Equal(t, map[string]engine.SmokeOptions{
 		"cli": {Mode: engine.SmokeOff, Port: 9000},

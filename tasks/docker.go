@@ -331,8 +331,8 @@ func (r *run) enginePlatform(ctx context.Context) (platform.Platform, error) {
 
 // engineBinaries builds every service for the engine's platform (only
 // that one: an image needs nothing else), unless this run built it
-// already, and reads the binaries' headers, once per run. The reports are
-// keyed by service name.
+// already or dist holds it merged from CI shards, and reads the binaries'
+// headers, once per run. The reports are keyed by service name.
 func (r *run) engineBinaries(ctx context.Context) (map[string]linkage.Report, error) {
 	return do(r, "engine binaries", func() (map[string]linkage.Report, error) {
 		pl, err := r.enginePlatform(ctx)
@@ -344,7 +344,7 @@ func (r *run) engineBinaries(ctx context.Context) (map[string]linkage.Report, er
 		for i, s := range p.services {
 			jobs[i] = job{svc: s, pl: pl}
 		}
-		if _, err := r.compile(ctx, jobs); err != nil {
+		if err := r.binaries(ctx, jobs); err != nil {
 			return nil, err
 		}
 		reports := map[string]linkage.Report{}

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/image"
 	"github.com/magepack/magepack/tasks/linkage"
+	"github.com/magepack/magepack/tasks/merge"
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/version"
 )
@@ -35,6 +37,11 @@ const (
 	ExitImage = 6
 	// ExitPush is a failed push to a registry.
 	ExitPush = 7
+	// ExitMerge is a merge that refused its parts: a file that does not
+	// match its checksum, parts of different commits, versions, toolchains,
+	// configurations or checkout states, a job built twice with different
+	// bytes, a job no part holds. Rebuild the shards; no setting fixes it.
+	ExitMerge = 8
 	// ExitInterrupted is a run stopped by Ctrl-C (SIGINT) or SIGTERM.
 	ExitInterrupted = 130
 )
@@ -70,7 +77,11 @@ var errorClasses = []errorClass{
 	{code: ExitConfig, match: as[*version.NoGitError], fix: func(error) string { return "or set MAGEPACK_VERSION" }},
 	{code: ExitConfig, match: as[*engine.BuilderTooOldError], fix: builderFix},
 	{code: ExitConfig, match: is(image.ErrNoCABundle), hint: "MAGEPACK_CA_BUNDLE"},
+	{code: ExitConfig, match: as[*merge.NoMatchError], hint: "MAGEPACK_MERGE"},
+	{code: ExitConfig, match: is(merge.ErrDestIsPart), fix: func(error) string { return "set MAGEPACK_DIST apart from the parts" }},
 	{code: ExitNoEngine, match: is(engine.ErrNoEngine)},
+	{code: ExitMerge, match: is(merge.ErrRefused)},
+	{code: ExitMerge, match: as[*dist.ChecksumError]},
 	{code: ExitCheck, match: as[*checkError]},
 	{code: ExitCheck, match: as[*linkage.Violation], hint: "MAGEPACK_CGO"},
 	{code: ExitBuild, match: as[*gobuild.BuildError]},

@@ -15,11 +15,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/image"
 	"github.com/magepack/magepack/tasks/internal/fixture"
 	"github.com/magepack/magepack/tasks/linkage"
+	"github.com/magepack/magepack/tasks/merge"
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/version"
 )
@@ -93,6 +95,27 @@ func TestErrorClasses(t *testing.T) {
 		{name: "no CA bundle", code: ExitConfig, named: "MAGEPACK_CA_BUNDLE", err: func(t *testing.T) error {
 			// Only a machine without any system bundle makes this one.
 			return fmt.Errorf("assemble the scratch image: %w", image.ErrNoCABundle)
+		}},
+		{name: "merge parts that are not there", code: ExitConfig, named: "MAGEPACK_MERGE", err: func(t *testing.T) error {
+			_, err := merge.Expand("dist-*", t.TempDir())
+			return err
+		}},
+		{name: "merge into one of its parts", code: ExitConfig, named: "MAGEPACK_DIST", err: func(t *testing.T) error {
+			return fmt.Errorf("merge into dist-1: %w", merge.ErrDestIsPart)
+		}},
+		{name: "merge refuses a part", code: ExitMerge, err: func(t *testing.T) error {
+			_, err := merge.Decide(merge.Read([]string{t.TempDir()}))
+			return err
+		}},
+		{name: "a file changed after it was built", code: ExitMerge, err: func(t *testing.T) error {
+			dir := t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "app_linux_amd64"), []byte("tampered"), 0o755))
+			require.NoError(t, dist.WriteChecksums(dir, nil))
+			require.NoError(t, os.WriteFile(filepath.Join(dir, dist.ChecksumsFile), []byte(strings.Repeat("0", 64)+"  app_linux_amd64\n"), 0o644))
+			_, err := dist.VerifyChecksums(dir)
+			var ce *dist.ChecksumError
+			require.ErrorAs(t, err, &ce)
+			return err
 		}},
 		{name: "no engine", code: ExitNoEngine, named: "DOCKER_HOST", err: func(t *testing.T) error {
 			t.Setenv("DOCKER_HOST", "unix:///nonexistent.sock")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/gobuild"
+	"github.com/magepack/magepack/tasks/shard"
 	"github.com/magepack/magepack/tasks/version"
 )
 
@@ -50,8 +51,8 @@ type options struct {
 	variants   []string
 	push       bool // push when the image names a registry host ("auto")
 
-	shard   shard // zero: all jobs
-	merge   []string
+	shard   shard.Spec // zero: all jobs
+	merge   string     // the parts merge reads: folders or globs, comma-separated
 	timings bool
 }
 
@@ -59,7 +60,7 @@ type options struct {
 // the result: every mistake of either step is reported in one
 // *configError, each naming its setting.
 func configure(settings Config, lookup func(string) (string, bool)) (options, error) {
-	c, mergeErr := merge(settings, lookup)
+	c, mergeErr := mergeEnv(settings, lookup)
 	opts, parseErr := parseOptions(c)
 	var errs []error
 	for _, err := range []error{mergeErr, parseErr} {
@@ -143,14 +144,10 @@ func parseOptions(c Config) (options, error) {
 	}
 	add(checkDockerfilePath(c.Dockerfile))
 	if c.Shard != "" {
-		o.shard, err = parseShard(c.Shard)
+		o.shard, err = shard.Parse(c.Shard)
 		add(setting(err, "MAGEPACK_SHARD"))
 	}
-	for _, part := range strings.Split(c.Merge, ",") {
-		if part = strings.TrimSpace(part); part != "" {
-			o.merge = append(o.merge, part)
-		}
-	}
+	o.merge = c.Merge
 	if err := errors.Join(errs...); err != nil {
 		return o, &configError{err}
 	}

@@ -169,6 +169,9 @@ type VerifiedBinary struct {
 	Binary Binary
 	// File is its path: the folder joined with the entry's base name.
 	File string
+	// SBOM is the path of its SBOM when the entry names one, and
+	// SBOMSHA256 the SBOM's sum as SHA256SUMS lists (and the file has) it.
+	SBOM, SBOMSHA256 string
 }
 
 // Verified is what Verify found in a dist folder.
@@ -230,7 +233,20 @@ func Verify(dir string) (Verified, error) {
 		case !hasJob(build.Jobs, job):
 			errs = append(errs, &IncompleteError{Dir: dir, Job: job, Reason: "it is not one of the run's jobs"})
 		default:
-			v.Binaries = append(v.Binaries, VerifiedBinary{Job: job, Binary: b, File: filepath.Join(dir, name)})
+			vb := VerifiedBinary{Job: job, Binary: b, File: filepath.Join(dir, name)}
+			if b.SBOM != "" {
+				bom := path.Base(b.SBOM)
+				if _, ok := listed[bom]; !ok {
+					errs = append(errs, &IncompleteError{Dir: dir, Job: job, Reason: fmt.Sprintf("its SBOM %s is not in %s", bom, ChecksumsFile)})
+					continue
+				}
+				sum, ok := good[bom]
+				if !ok {
+					continue // reported by verifyListed
+				}
+				vb.SBOM, vb.SBOMSHA256 = filepath.Join(dir, bom), sum
+			}
+			v.Binaries = append(v.Binaries, vb)
 		}
 	}
 	return v, errors.Join(errs...)

@@ -233,6 +233,9 @@ type Source struct {
 	Part   string
 	File   string
 	Binary dist.Binary
+	// SBOM is the binary's SBOM file, when it has one, and SBOMSHA256 its
+	// verified sum.
+	SBOM, SBOMSHA256 string
 }
 
 // PartSummary says what one part contributed.
@@ -322,7 +325,7 @@ func Decide(parts []Part) (Plan, error) {
 			if sources[b.Job] == nil {
 				order = append(order, b.Job)
 			}
-			sources[b.Job] = append(sources[b.Job], Source{Job: b.Job, Part: p.Dir, File: b.File, Binary: b.Binary})
+			sources[b.Job] = append(sources[b.Job], Source{Job: b.Job, Part: p.Dir, File: b.File, Binary: b.Binary, SBOM: b.SBOM, SBOMSHA256: b.SBOMSHA256})
 			delete(unusable, b.Job)
 		}
 	}
@@ -644,27 +647,40 @@ func Write(ctx context.Context, plan Plan, dir, pathPrefix string) (err error) {
 	m := dist.Manifest{Build: &plan.Build}
 	sums := map[string]string{}
 	var changed []error
+	var perms []os.FileMode // of each staged file, in order
+	copyVerified := func(part, src, want string, perm os.FileMode) (string, error) {
+		name := filepath.Base(src)
+		err := stage(name, func(w io.Writer) error {
+			sum, err := copyHashed(w, src)
+			if err != nil {
+				return err
+			}
+			if sum != want {
+				changed = append(changed, &dist.ChecksumError{Dir: part, File: name, Listed: dist.ChecksumsFile, Want: want, Got: sum})
+			}
+			return nil
+		})
+		perms = append(perms, perm)
+		sums[name] = want
+		return name, err
+	}
 	for _, s := range plan.Binaries {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("merge into %q: %w", dir, err)
 		}
-		name := filepath.Base(s.File)
-		err := stage(name, func(w io.Writer) error {
-			sum, err := copyHashed(w, s.File)
-			if err != nil {
-				return err
-			}
-			if sum != s.Binary.SHA256 {
-				changed = append(changed, &dist.ChecksumError{Dir: s.Part, File: name, Listed: dist.ChecksumsFile, Want: s.Binary.SHA256, Got: sum})
-			}
-			return nil
-		})
+		name, err := copyVerified(s.Part, s.File, s.Binary.SHA256, 0o755)
 		if err != nil {
 			return fmt.Errorf("merge into %q: %w", dir, err)
 		}
-		sums[name] = s.Binary.SHA256
 		b := s.Binary
 		b.Path = pathPrefix + "/" + name
+		if s.SBOM != "" {
+			bom, err := copyVerified(s.Part, s.SBOM, s.SBOMSHA256, 0o644)
+			if err != nil {
+				return fmt.Errorf("merge into %q: %w", dir, err)
+			}
+			b.SBOM = pathPrefix + "/" + bom
+		}
 		m.PutBinary(b)
 	}
 	if len(changed) > 0 {
@@ -681,16 +697,13 @@ func Write(ctx context.Context, plan Plan, dir, pathPrefix string) (err error) {
 		if err := stage(f.name, func(w io.Writer) error { _, err := w.Write(f.data); return err }); err != nil {
 			return fmt.Errorf("merge into %q: %w", dir, err)
 		}
+		perms = append(perms, 0o644)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("merge into %q: %w", dir, err)
 	}
 	for i, p := range staged {
-		perm := os.FileMode(0o644)
-		if i < len(plan.Binaries) {
-			perm = 0o755
-		}
-		if err := p.Commit(perm); err != nil {
+		if err := p.Commit(perms[i]); err != nil {
 			return fmt.Errorf("merge into %q: %w", dir, err)
 		}
 	}
