@@ -1,11 +1,9 @@
 package tasks
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -34,7 +32,7 @@ func git(t *testing.T, dir string, args ...string) string {
 // configuration that does not resolve.
 func testRun(t *testing.T, dir string, cfg Config, env map[string]string) (*run, error) {
 	t.Helper()
-	buf := &syncBuffer{}
+	buf := &fixture.SyncBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() && buf.Len() > 0 {
 			t.Logf("target output:\n%s", buf.String())
@@ -52,37 +50,7 @@ func mustRun(t *testing.T, dir string, cfg Config, env map[string]string) *run {
 }
 
 // output is what r has printed so far; reset empties it.
-func output(r *run) *syncBuffer { return r.log.w.(*syncBuffer) }
-
-// syncBuffer is a bytes.Buffer safe for the parallel writers of a run.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *syncBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
-}
-
-func (b *syncBuffer) Reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Reset()
-}
+func output(r *run) *fixture.SyncBuffer { return r.log.w.(*fixture.SyncBuffer) }
 
 // envOf is a lookup over a fixed environment, as newRun takes it.
 func envOf(env map[string]string) func(string) (string, bool) {

@@ -1,7 +1,6 @@
 package gobuild
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -12,12 +11,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/magepack/magepack/tasks/internal/fixture"
 )
 
 func TestPlanKeepsGOCACHEPROG(t *testing.T) {
@@ -49,24 +49,6 @@ var cacherStats = regexp.MustCompile(`cacher: closing; (\d+) gets \((\d+) hits, 
 // compileRun matches a compiler invocation in `go build -x` output.
 var compileRun = regexp.MustCompile(`(?m)pkg/tool/[^/\s]+/compile(\.exe)? `)
 
-// syncBuffer is a bytes.Buffer safe for a process's output and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestGOCACHEPROGSharedCacheIntegration does cold builds (skipped with
 // -short). It runs a real GOCACHEPROG implementation, go-cacher and its
 // HTTP server go-cacher-server from github.com/bradfitz/go-tool-cache, on
@@ -91,7 +73,7 @@ func TestGOCACHEPROGSharedCacheIntegration(t *testing.T) {
 	server := filepath.Join(bin, "go-cacher-server")
 
 	addr := freeLoopback(t)
-	var serverLog syncBuffer
+	var serverLog fixture.SyncBuffer
 	srv := exec.Command(server, "-listen", addr, "-cache-dir", filepath.Join(tmp, "server"), "-verbose")
 	srv.Stdout, srv.Stderr = &serverLog, &serverLog
 	require.NoError(t, srv.Start())
