@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/magepack/magepack/tasks/gobuild"
+)
+
+// scheduleSet is figure set 7 (opt-in, long): how to spread a cold
+// cross-compile of the platforms over the machine's cores: how many go
+// builds run at once (gobuild.Config.Parallel) × each build's -p, and the
+// cost of DWARF the linker throws away.
+var scheduleSet = figureSet{
+	id: "7", name: "cold build schedule: parallel builds × go build -p",
+	run:   (*harness).schedule,
+	optIn: true,
+}
+
+// schedule is one way to run the cold builds.
+type schedule struct {
+	parallel int    // builds at once
+	p        int    // go build -p; 0 leaves go's default (GOMAXPROCS)
+	dwarf    bool   // keep compiling DWARF (-gcflags=all= overrides magepack's -dwarf=false)
+	note     string // why it is measured
+}
+
+func (s schedule) key() string {
+	p := "default"
+	if s.p > 0 {
+		p = fmt.Sprint(s.p)
+	}
+	k := fmt.Sprintf("7 cold parallel=%d -p=%s", s.parallel, p)
+	if s.dwarf {
+		k += " with DWARF"
+	}
+	return k
+}
+
+// schedules are the ways measured; the order alternates so a drift in the
+// machine's load does not favour one.
+var schedules = []schedule{
+	{parallel: 1, note: "the sequential loop"},
+	{parallel: 2, p: 1, note: "one compile per build, two builds"},
+	{parallel: 2, note: "magepack's default before this figure (Parallel=NumCPU)"},
+	{parallel: 5, p: 1, note: "every platform at once"},
+	{parallel: 2, dwarf: true, note: "the default without -dwarf=false"},
+}
+
+// schedule runs cold (empty GOCACHE) builds of every platform through
+// gobuild.Run, coldN times per schedule, alternating schedules.
+func (h *harness) schedule() error {
+	if h.coldN == 0 {
+		h.notes = append(h.notes, "set 7 not measured: it is cold builds only (-cold-n 0, or -tiny)")
+		return nil
+	}
+	plats := fmt.Sprintf("%d platform(s)", len(h.jobs))
+	for i := 0; i < h.coldN; i++ {
+		for _, s := range schedules {
+			cache, err := h.coldCache()
+			if err != nil {
+				return err
+			}
+			d, err := h.runSchedule(s, cache)
+			os.RemoveAll(cache)
+			if err != nil {
+				return err
+			}
+			f := h.fig(s.key(), fmt.Sprintf("gobuild.Run, %s, empty GOCACHE: %s", plats, s.note))
+			f.samples = append(f.samples, d)
+		}
+	}
+	return nil
+}
+
+// runSchedule builds every platform with schedule s into a folder of its
+// own and returns how long gobuild.Run took.
+func (h *harness) runSchedule(s schedule, cache string) (time.Duration, error) {
+	cfg := h.buildConfig(filepath.Join(h.work, "schedule-dist"))
+	cfg.Parallel = s.parallel
+	var goflags []string
+	if s.p > 0 {
+		goflags = append(goflags, fmt.Sprintf("-p=%d", s.p))
+	}
+	if s.dwarf {
+		goflags = append(goflags, "-gcflags=all=")
+	}
+	cfg.ExtraEnv = []string{"GOCACHE=" + cache, "GOFLAGS=" + strings.Join(goflags, " ")}
+	var targets []gobuild.Target
+	for _, j := range h.jobs {
+		targets = append(targets, j.Target)
+	}
+	jobs, err := gobuild.Plan(cfg, targets, h.env)
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	_, err = gobuild.Run(h.ctx, jobs, cfg, nil)
+	d := time.Since(start)
+	h.progress("%-34s %7.2fs  %s", s.key(), d.Seconds(), statusWord(err))
+	return d, err
+}
