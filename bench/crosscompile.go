@@ -15,7 +15,8 @@ import (
 // the go build loop, gox and goreleaser.
 var crossCompileSet = figureSet{
 	id: "1", name: "cross-compile",
-	run: (*harness).crossCompile,
+	run:   (*harness).crossCompile,
+	peers: true,
 	// Bars of issue 15; the loop runs magepack's own argv, so "the same
 	// flags" holds by construction.
 	targets: []target{

@@ -9,7 +9,8 @@ import (
 // the engine, against ko and the multi-stage Dockerfile.
 var editImageSet = figureSet{
 	id: "2", name: "edit to image",
-	run: (*harness).editToImage,
+	run:   (*harness).editToImage,
+	peers: true, registry: true, // ko, and its base in the registry
 	// Bars of issue 15.
 	targets: []target{
 		ratioBar("2", "edit → scratch image, smoke off, magefile compiled once, vs ko", "2 smoke off, precompiled", "2 ko", 0.9),

@@ -48,39 +48,41 @@ const defaultPlatforms = "linux/amd64,linux/arm64,darwin/amd64,darwin/arm64,wind
 const benchImage = "magepack-bench/example-app"
 
 type harness struct {
-	ctx        context.Context
-	image      string // engine repository of this run's images
-	toolsDir   string // peers' binaries, shared by runs
-	lockFile   *os.File
-	root       string // this module's root
-	work       string // bench/.work
-	repo       string // the scratch clone
-	logs       string
-	tiny       bool
-	n, coldN   int
-	platforms  string
-	env        []string // environment of every command
-	warmCache  string
-	mageBin    string // the magefile compiled once (mage -compile)
-	inspectBin string
-	registry   string
-	regCmd     *exec.Cmd
-	koBase     string
-	tools      map[string]*tool
-	figs       map[string]*figure
-	order      []string
-	sizes      []sizeRow
-	notes      []string
-	seq, edits int
-	started    time.Time
-	loadStart  string
-	ver        version.Info
-	ldflags    string
-	jobs       []gobuild.Job
-	lastID     map[string]string
-	partial    bool     // -only: not every set runs
-	sections   []string // extra report sections (Markdown) a set adds
-	goVersion  string
+	ctx          context.Context
+	image        string // engine repository of this run's images
+	toolsDir     string // peers' binaries, shared by runs
+	lockFile     *os.File
+	root         string // this module's root
+	work         string // bench/.work
+	repo         string // the scratch clone
+	logs         string
+	tiny         bool
+	n, coldN     int
+	platforms    string
+	env          []string // environment of every command
+	warmCache    string
+	mageBin      string // the magefile compiled once (mage -compile)
+	inspectBin   string
+	registry     string
+	regCmd       *exec.Cmd
+	koBase       string
+	tools        map[string]*tool
+	figs         map[string]*figure
+	order        []string
+	sizes        []sizeRow
+	notes        []string
+	seq, edits   int
+	started      time.Time
+	loadStart    string
+	ver          version.Info
+	ldflags      string
+	jobs         []gobuild.Job
+	lastID       map[string]string
+	partial      bool     // -only: not every set runs
+	sections     []string // extra report sections (Markdown) a set adds
+	needPeers    bool     // a set to run compares with peers
+	needRegistry bool     // a set to run pushes
+	goVersion    string
 }
 
 // figureSet is one section of the run: the figures it measures and the
@@ -99,6 +101,10 @@ type figureSet struct {
 	// optIn sets are diagnoses rather than bars, or too long for every
 	// run: they run only when -only names them.
 	optIn bool
+	// peers and registry say what setup must provide: the peer tools
+	// (installed, configured, the magefile compiled once; full mode only)
+	// and the local registry.
+	peers, registry bool
 }
 
 // sets lists every figure set in the order a run measures them.
@@ -200,6 +206,10 @@ func main() {
 	if h.n < 1 || h.coldN < 0 {
 		fmt.Fprintln(os.Stderr, "bench: -n must be at least 1 and -cold-n at least 0")
 		os.Exit(2)
+	}
+	for _, s := range run {
+		h.needPeers = h.needPeers || s.peers
+		h.needRegistry = h.needRegistry || s.registry
 	}
 	err = h.main(run, *outPath)
 	h.cleanup()

@@ -9,7 +9,8 @@ import (
 // registry, against ko.
 var publishSet = figureSet{
 	id: "4", name: "publish",
-	run: (*harness).publish,
+	run:   (*harness).publish,
+	peers: true, registry: true,
 	targets: []target{
 		// Bars of issue 15.
 		ratioBar("4", "edit → publish 2 platforms, magefile compiled once, vs ko", "4 publish, precompiled", "4 ko", 0.9),

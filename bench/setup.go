@@ -105,7 +105,7 @@ func (h *harness) setup() error {
 	if _, _, err := h.run("build bench/inspect", cmd{dir: h.root, name: "go", args: []string{"build", "-o", h.inspectBin, "./bench/inspect"}}); err != nil {
 		return err
 	}
-	if !h.tiny {
+	if !h.tiny && h.needPeers {
 		h.installTools()
 		if err := h.writePeerConfigs(h.ldflags); err != nil {
 			return err
@@ -115,13 +115,16 @@ func (h *harness) setup() error {
 			return err
 		}
 	}
+	if !h.needRegistry {
+		return nil
+	}
 	if err := h.startRegistry(); err != nil {
 		if !h.tiny {
 			return err
 		}
 		h.notes = append(h.notes, "publish not measured: "+err.Error())
 	}
-	if h.registry != "" && !h.tiny {
+	if h.registry != "" && !h.tiny && h.needPeers {
 		if h.koBase, err = h.pushKoBase(h.ctx); err != nil {
 			return err
 		}
