@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/magepack/magepack/tasks/gobuild"
@@ -58,27 +59,41 @@ func (h *harness) schedule() error {
 		return nil
 	}
 	plats := fmt.Sprintf("%d platform(s)", len(h.jobs))
+	cpu := map[string][]time.Duration{}
 	for i := 0; i < h.coldN; i++ {
 		for _, s := range schedules {
 			cache, err := h.coldCache()
 			if err != nil {
 				return err
 			}
-			d, err := h.runSchedule(s, cache)
+			d, c, err := h.runSchedule(s, cache)
 			os.RemoveAll(cache)
 			if err != nil {
 				return err
 			}
 			f := h.fig(s.key(), fmt.Sprintf("gobuild.Run, %s, empty GOCACHE: %s", plats, s.note))
 			f.samples = append(f.samples, d)
+			cpu[s.key()] = append(cpu[s.key()], c)
 		}
 	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n## Cold build schedules (set 7)\n\nWall time depends on what else the machine runs (a schedule with more threads takes a larger share of a busy machine); the CPU time of the builds (user + system, all their processes) does not, and shows the work each schedule does.\n\n| schedule | wall (median) | CPU time (median) | CPU / wall |\n|---|---|---|---|\n")
+	for _, s := range schedules {
+		wall, _, _, ok := h.figs[s.key()].stats()
+		if !ok {
+			continue
+		}
+		c := median(cpu[s.key()])
+		fmt.Fprintf(&b, "| %s | %s | %s | %.2f |\n", strings.TrimPrefix(s.key(), "7 cold "), dur(wall), dur(c), c.Seconds()/wall.Seconds())
+	}
+	h.sections = append(h.sections, b.String())
 	return nil
 }
 
 // runSchedule builds every platform with schedule s into a folder of its
-// own and returns how long gobuild.Run took.
-func (h *harness) runSchedule(s schedule, cache string) (time.Duration, error) {
+// own and returns how long gobuild.Run took and the CPU time (user and
+// system) its go builds and their compilers and linkers used.
+func (h *harness) runSchedule(s schedule, cache string) (wall, cpu time.Duration, err error) {
 	cfg := h.buildConfig(filepath.Join(h.work, "schedule-dist"))
 	cfg.Parallel = s.parallel
 	var goflags []string
@@ -95,11 +110,23 @@ func (h *harness) runSchedule(s schedule, cache string) (time.Duration, error) {
 	}
 	jobs, err := gobuild.Plan(cfg, targets, h.env)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
+	before := childrenCPU()
 	start := time.Now()
 	_, err = gobuild.Run(h.ctx, jobs, cfg, nil)
-	d := time.Since(start)
-	h.progress("%-34s %7.2fs  %s", s.key(), d.Seconds(), statusWord(err))
-	return d, err
+	wall = time.Since(start)
+	cpu = childrenCPU() - before
+	h.progress("%-34s %7.2fs  %s (CPU %.1fs)", s.key(), wall.Seconds(), statusWord(err), cpu.Seconds())
+	return wall, cpu, err
+}
+
+// childrenCPU is the user and system time of this process's finished
+// children and their descendants.
+func childrenCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
