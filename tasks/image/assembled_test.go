@@ -11,7 +11,7 @@ import (
 )
 
 // addedLayer is the layer Build added to img, as Build made it.
-func addedLayer(t *testing.T, img v1.Image) *lazyLayer {
+func addedLayer(t testing.TB, img v1.Image) *lazyLayer {
 	t.Helper()
 	a, ok := img.(*assembled)
 	require.True(t, ok, "Build returns *assembled, got %T", img)
