@@ -56,13 +56,13 @@ type LoadResult struct {
 // tarball into the Engine API's image load. A previous image that a moved
 // tag leaves without any tag is removed, unless a container or a child image
 // still uses it; an image that keeps another tag is never removed.
+// progress (may be nil) receives one line per event. Load fails on an
+// invalid tag, a failed load (with the engine's message) or a failed tag.
 //
 // The layers go to the engine uncompressed (see writeSave): the engine's
 // image ID is the same, and nothing waits for gzip. The manifest digest
 // LoadResult reports, which names the compressed layers as a registry
 // would store them, is computed at the same time, on another core.
-// progress (may be nil) receives one line per event. Load fails on an
-// invalid tag, a failed load (with the engine's message) or a failed tag.
 func (e *Engine) Load(ctx context.Context, img v1.Image, tags []string, progress func(string)) (LoadResult, error) {
 	start := time.Now()
 	if progress == nil {
