@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/linkage"
 )
 
@@ -35,12 +36,18 @@ var crossCompileSet = figureSet{
 // loop is the sequential go build loop: exactly the argv and environment
 // magepack's plan gives each platform, run one after another.
 func (h *harness) loop(key, label string, extraEnv ...string) error {
+	return h.loopJobs(key, label, h.repo, h.jobs, extraEnv...)
+}
+
+// loopJobs runs jobs (planned without an OS environment) one after
+// another in dir and records the total in figure key.
+func (h *harness) loopJobs(key, label, dir string, jobs []gobuild.Job, extraEnv ...string) error {
 	start := time.Now()
-	for _, j := range h.jobs {
+	for _, j := range jobs {
 		// j.Env holds only the plan's own GOOS, GOARCH and CGO_ENABLED
 		// (Plan got no OS environment): h.env below them, extraEnv above.
 		env := append(append([]string(nil), j.Env...), extraEnv...)
-		if _, _, err := h.run(key+" "+j.Target.String(), cmd{dir: h.repo, env: env, name: "go", args: j.Args}); err != nil {
+		if _, _, err := h.run(key+" "+j.Target.String(), cmd{dir: dir, env: env, name: "go", args: j.Args}); err != nil {
 			return err
 		}
 	}

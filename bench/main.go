@@ -116,6 +116,7 @@ func sets() []figureSet {
 		publishSet,
 		pipelineSet,
 		bytesSet,
+		thirdPartySet,
 		scheduleSet,
 		startupSet,
 	}
@@ -175,7 +176,7 @@ func selectSets(all []figureSet, only string) ([]figureSet, error) {
 func main() {
 	n := flag.Int("n", 5, "repetitions of every warm figure (the median, min and max are reported)")
 	coldN := flag.Int("cold-n", 3, "repetitions of every cold (empty GOCACHE) figure; each takes minutes")
-	tiny := flag.Bool("tiny", false, "CI mode: one platform, one repetition, no peers, no installs, no cold builds")
+	tiny := flag.Bool("tiny", false, "CI mode: one platform, one repetition, no peers, no installs, no cold builds (unless -cold-n is given)")
 	only := flag.String("only", "", "comma-separated figure set ids to run (and the sets they need), e.g. 2,4; opt-in sets run only this way")
 	list := flag.Bool("list", false, "list the figure sets and exit")
 	outPath := flag.String("out", "", "where to write the results (default bench/RESULTS.md; with -tiny or -only bench/.work/<mode>/RESULTS.md)")
@@ -202,6 +203,13 @@ func main() {
 	h := &harness{ctx: ctx, tiny: *tiny, image: benchImage, n: *n, coldN: *coldN, figs: map[string]*figure{}, lastID: map[string]string{}, started: time.Now(), partial: *only != ""}
 	if h.tiny {
 		h.n, h.coldN = 1, 0
+		// An explicit -cold-n still counts: -tiny -only 9 -cold-n 1 checks
+		// a cold set on one platform.
+		flag.Visit(func(f *flag.Flag) {
+			if f.Name == "cold-n" {
+				h.coldN = *coldN
+			}
+		})
 	}
 	if h.n < 1 || h.coldN < 0 {
 		fmt.Fprintln(os.Stderr, "bench: -n must be at least 1 and -cold-n at least 0")
