@@ -41,8 +41,9 @@ func (s schedule) key() string {
 	return k
 }
 
-// schedules are the ways measured; the order alternates so a drift in the
-// machine's load does not favour one.
+// schedules are the ways measured, in the order of the first round; every
+// other round runs them backwards, so a drift in the machine's load does
+// not favour one.
 var schedules = []schedule{
 	{parallel: 1, note: "the sequential loop"},
 	{parallel: 2, p: 1, note: "one compile per build, two builds"},
@@ -61,7 +62,11 @@ func (h *harness) schedule() error {
 	plats := fmt.Sprintf("%d platform(s)", len(h.jobs))
 	cpu := map[string][]time.Duration{}
 	for i := 0; i < h.coldN; i++ {
-		for _, s := range schedules {
+		order := schedules
+		if i%2 == 1 {
+			order = reversed(schedules) // ABC CBA: a drift in load hits both ends alike
+		}
+		for _, s := range order {
 			cache, err := h.coldCache()
 			if err != nil {
 				return err
@@ -88,6 +93,14 @@ func (h *harness) schedule() error {
 	}
 	h.sections = append(h.sections, b.String())
 	return nil
+}
+
+func reversed(s []schedule) []schedule {
+	out := make([]schedule, len(s))
+	for i := range s {
+		out[len(s)-1-i] = s[i]
+	}
+	return out
 }
 
 // runSchedule builds every platform with schedule s into a folder of its
