@@ -8,6 +8,8 @@ import (
 	"time"
 )
 
+// greeting matches the line of example-app that edit rewrites, with or
+// without an earlier edit's nonce.
 var greeting = regexp.MustCompile(`Try /healthz and /version\.( \[bench [0-9a-z-]+\])?\\n`)
 
 // edit changes one line of example-app so the binary changes: the
