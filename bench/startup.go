@@ -19,6 +19,9 @@ var startupSet = figureSet{
 	targets: []target{
 		limitBar("8", "the tool's cold start: go tool mage -compile on an empty GOCACHE (mage and the magefile)", "8 cold start", 15*time.Second),
 	},
+	extras: []target{
+		ratioInfo("8", "cold start with GOFLAGS=-gcflags=all=-dwarf=false vs without", "8 cold start, GOFLAGS=-gcflags=all=-dwarf=false", "8 cold start"),
+	},
 }
 
 // startup measures, with nothing changed, each step mage takes before it
@@ -99,6 +102,7 @@ func (h *harness) startup() error {
 			c          cmd
 		}{
 			{"8 cold start", "go tool mage -compile, empty GOCACHE: compiles mage, then the magefile", mage(h.repo, nil, "-compile", bin)},
+			{"8 cold start, GOFLAGS=-gcflags=all=-dwarf=false", "the same with GOFLAGS=-gcflags=all=-dwarf=false (no DWARF compiled for mage or the magefile)", mage(h.repo, []string{"GOFLAGS=-gcflags=all=-dwarf=false"}, "-compile", bin)},
 			{"8 cold go tool mage -l", "go tool mage -l, empty GOCACHE: compiles mage only (no magefile build)", mage(h.repo, nil, "-l")},
 			{"8 cold go tool dist list", "go tool dist list -json, empty GOCACHE (builds the dist tool first)", cmd{dir: h.repo, name: "go", args: []string{"tool", "dist", "list", "-json"}}},
 		}
