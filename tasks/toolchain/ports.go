@@ -29,9 +29,7 @@ type cacheFile struct {
 // <user cache>/magepack/toolchain/ (os.UserCacheDir; WithCacheDir
 // changes it), in one file per toolchain keyed by GOROOT, GOVERSION and the
 // size and time of GOROOT/bin/go (a toolchain rebuilt in place gets a new
-// file). This saves more than a process: since Go 1.24 the dist tool is not
-// shipped prebuilt, so on an empty build cache (a CI job) the command
-// compiles it first. A missing, unreadable or corrupt cache file, or one for
+// file). A missing, unreadable or corrupt cache file, or one for
 // another toolchain, is ignored: the command runs and the file is written
 // again (to a temporary file renamed into place, so a concurrent run never
 // reads half of it). Failing to write the cache is not an error.
