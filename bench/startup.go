@@ -28,7 +28,7 @@ var startupSet = figureSet{
 // runs a target (go tool resolving mage, go version, go env GOCACHE, the
 // two go list calls that find the imported package's files, the go build
 // that checks the magefile binary, the binary's own start), the whole of
-// `go tool mage -l`, and, cold, the tool's start and `go tool dist list`.
+// `go tool mage -l`, and, cold, the tool's start.
 // It also counts the packages the magefile binary and mage are built from.
 func (h *harness) startup() error {
 	magefiles := filepath.Join(h.repo, "magefiles")
@@ -104,7 +104,6 @@ func (h *harness) startup() error {
 			{"8 cold start", "go tool mage -compile, empty GOCACHE: compiles mage, then the magefile", mage(h.repo, nil, "-compile", bin)},
 			{"8 cold start, GOFLAGS=-gcflags=all=-dwarf=false", "the same with GOFLAGS=-gcflags=all=-dwarf=false (no DWARF compiled for mage or the magefile)", mage(h.repo, []string{"GOFLAGS=-gcflags=all=-dwarf=false"}, "-compile", bin)},
 			{"8 cold go tool mage -l", "go tool mage -l, empty GOCACHE: compiles mage only (no magefile build)", mage(h.repo, nil, "-l")},
-			{"8 cold go tool dist list", "go tool dist list -json, empty GOCACHE (builds the dist tool first)", cmd{dir: h.repo, name: "go", args: []string{"tool", "dist", "list", "-json"}}},
 		}
 		for _, s := range cold {
 			cache, err := h.coldCache()
