@@ -19,6 +19,10 @@ type figure struct {
 	key, label  string
 	samples     []time.Duration
 	unavailable string
+	// phases are the MAGEPACK_TIMINGS phase durations of each run that
+	// printed them (timings.go).
+	phases     []phases
+	badTimings bool // a timings line could not be read (noted once)
 }
 
 // stats returns the median, min and max of the samples; ok is false when
@@ -125,13 +129,16 @@ func statusWord(err error) string {
 	return "ok"
 }
 
-// measure runs c and records its duration in the figure key on success.
+// measure runs c and records its duration in the figure key on success,
+// with the phases it printed (MAGEPACK_TIMINGS).
 func (h *harness) measure(key, label string, c cmd) (string, error) {
 	d, out, err := h.run(key, c)
 	if err != nil {
 		return out, err
 	}
-	h.fig(key, label).samples = append(h.fig(key, label).samples, d)
+	f := h.fig(key, label)
+	f.samples = append(f.samples, d)
+	h.recordPhases(f, out)
 	return out, nil
 }
 

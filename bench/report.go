@@ -4,34 +4,42 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sort"
 	"strings"
 	"time"
 )
 
-// target is one bar from issue 10: ours/peer must be at most max.
+// target is one bar a figure is held to. A figure set lists its own
+// (figureSet.targets, built with ratioBar, limitBar and diffBar); ratios
+// shown without a bar are figureSet.extras (ratioInfo).
 type target struct {
 	id, what   string
-	ours, peer string // figure keys
-	max        float64
+	ours, peer string // figure keys; peer is "" for a limitBar
+	// max is the bar of a ratio: ours/peer ≤ max (0: no bar).
+	max float64
+	// limit is the bar in time: ours ≤ limit without a peer, ours − peer
+	// ≤ limit with one.
+	limit time.Duration
 }
 
-var targets = []target{
-	{"1", "cold cross-compile vs go build loop", "1 cold crossCompile", "1 cold go build loop", 0.85},
-	{"1", "cold cross-compile vs goreleaser", "1 cold crossCompile", "1 cold goreleaser", 1.0},
-	{"1", "warm cross-compile vs go build loop", "1 warm crossCompile", "1 warm go build loop", 1.0},
-	{"2", "edit → scratch image, smoke off, vs ko", "2 smoke off", "2 ko", 0.9},
-	{"2", "edit → scratch image, smoke off, vs multi-stage Dockerfile", "2 smoke off", "2 dockerfile", 0.03},
-	{"2", "edit → scratch image, smoke on, vs multi-stage Dockerfile", "2 smoke on", "2 dockerfile", 0.08},
-	{"3", "whole pipeline warm vs cold", "3 warm", "3 cold", 0.1},
-	{"4", "edit → publish 2 platforms vs ko", "4 publish", "4 ko", 0.9},
-	{"6", "linkage check vs `file` loop, 50 binaries", "6 linkage check", "6 file loop", 0.2},
+// ratioBar: the median of ours is at most max times the median of peer.
+func ratioBar(id, what, ours, peer string, max float64) target {
+	return target{id: id, what: what, ours: ours, peer: peer, max: max}
 }
 
-// informational ratios without a bar.
-var extras = []target{
-	{"1", "cold cross-compile vs gox", "1 cold crossCompile", "1 cold gox", 0},
-	{"1", "warm cross-compile vs gox", "1 warm crossCompile", "1 warm gox", 0},
-	{"1", "warm cross-compile vs goreleaser", "1 warm crossCompile", "1 warm goreleaser", 0},
+// ratioInfo is a ratio shown without a bar.
+func ratioInfo(id, what, ours, peer string) target {
+	return target{id: id, what: what, ours: ours, peer: peer}
+}
+
+// limitBar: the median of ours takes at most limit.
+func limitBar(id, what, ours string, limit time.Duration) target {
+	return target{id: id, what: what, ours: ours, limit: limit}
+}
+
+// diffBar: the median of ours takes at most limit more than peer's.
+func diffBar(id, what, ours, peer string, limit time.Duration) target {
+	return target{id: id, what: what, ours: ours, peer: peer, limit: limit}
 }
 
 const scratchOverheadMax = 250_000 // bytes, target (5)
@@ -46,9 +54,58 @@ func (h *harness) ratio(t target) (float64, bool) {
 	return float64(a) / float64(b), true
 }
 
-func (h *harness) markdown(failed error) string {
+// verdict measures t: the value compared ("0.912×", "+0.21 s", "12.3 s"),
+// the bar ("≤ 0.90×") and whether it was met, missed or not measured.
+func (h *harness) verdict(t target) (value, bar, verdict string) {
+	verdict = "not measured"
+	if f := h.figs[t.peer]; t.peer != "" && f != nil && f.unavailable != "" {
+		verdict = "n/a: peer unavailable"
+	}
+	met := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "**missed**"
+	}
+	a, _, _, okA := h.figs[t.ours].stats()
+	b, _, _, okB := h.figs[t.peer].stats()
+	switch {
+	case t.limit > 0 && t.peer == "":
+		bar = "≤ " + dur(t.limit)
+		if okA {
+			return dur(a), bar, met(a <= t.limit)
+		}
+	case t.limit > 0:
+		bar = "≤ +" + dur(t.limit)
+		if okA && okB {
+			return fmt.Sprintf("%+.2f s", (a - b).Seconds()), bar, met(a-b <= t.limit)
+		}
+	default:
+		bar = fmt.Sprintf("≤ %.2f×", t.max)
+		if r, ok := h.ratio(t); ok {
+			return fmt.Sprintf("%.3f×", r), bar, met(r <= t.max)
+		}
+	}
+	return "—", bar, verdict
+}
+
+// markdown renders the results of the sets that ran.
+func (h *harness) markdown(run []figureSet, failed error) string {
+	var targets, extras []target
+	for _, s := range run {
+		targets = append(targets, s.targets...)
+		extras = append(extras, s.extras...)
+	}
+	sort.SliceStable(targets, func(i, j int) bool { return targets[i].id < targets[j].id })
 	var b strings.Builder
 	mode := "full run"
+	if h.partial {
+		var ids []string
+		for _, s := range run {
+			ids = append(ids, s.id)
+		}
+		mode = "partial run, figure sets " + strings.Join(ids, ", ")
+	}
 	if h.tiny {
 		mode = "tiny run (CI smoke test of the harness: one platform, one repetition, no peers; not a benchmark)"
 	}
@@ -56,7 +113,7 @@ func (h *harness) markdown(failed error) string {
 	fmt.Fprintf(&b, "Written by `go run ./bench` (%s). Every ratio compares figures measured in this same run on this same machine; each figure is the median of its runs, with min–max.\n\n", mode)
 	fmt.Fprintf(&b, "- date: %s (took %s)\n", h.started.UTC().Format("2006-01-02 15:04 UTC"), time.Since(h.started).Round(time.Second))
 	fmt.Fprintf(&b, "- machine: %d CPUs (%s), %s RAM, %s; load average at start %s, at end %s\n", runtime.NumCPU(), cpuModel(), memTotal(), osName(), h.loadStart, loadavg())
-	fmt.Fprintf(&b, "- Go: %s; Docker Engine: %s (API %s, storage %s)\n", goVersion(h), engineField(h, "{{.Server.Version}}"), engineField(h, "{{.Server.APIVersion}}"), engineInfo(h, "{{.Driver}}"))
+	fmt.Fprintf(&b, "- Go: %s; Docker Engine: %s (API %s, storage %s)\n", h.goVersion, engineField(h, "{{.Server.Version}}"), engineField(h, "{{.Server.APIVersion}}"), engineInfo(h, "{{.Driver}}"))
 	fmt.Fprintf(&b, "- example-app at %s, version stamped %s; repetitions: %d warm, %d cold\n", short(h.ver.Commit), h.ver.String(), h.n, h.coldN)
 	if len(h.tools) > 0 {
 		var ts []string
@@ -75,21 +132,15 @@ func (h *harness) markdown(failed error) string {
 	}
 
 	if !h.tiny {
-		fmt.Fprintf(&b, "\n## Targets (issue 10)\n\n")
-		fmt.Fprintf(&b, "| # | measure | magepack | compared with | ratio | target | verdict |\n|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(&b, "\n## Targets\n\n")
+		fmt.Fprintf(&b, "| # | measure | magepack | compared with | ratio or difference | target | verdict |\n|---|---|---|---|---|---|---|\n")
 		for _, t := range targets {
-			r, ok := h.ratio(t)
-			rs, verdict := "—", "not measured"
-			if ok {
-				rs = fmt.Sprintf("%.3f×", r)
-				verdict = "**missed**"
-				if r <= t.max {
-					verdict = "met"
-				}
-			} else if f := h.figs[t.peer]; f != nil && f.unavailable != "" {
-				verdict = "n/a: peer unavailable"
+			value, bar, verdict := h.verdict(t)
+			peer := "—"
+			if t.peer != "" {
+				peer = h.figs[t.peer].String()
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | ≤ %.2f× | %s |\n", t.id, t.what, h.figs[t.ours], h.figs[t.peer], rs, t.max, verdict)
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", t.id, t.what, h.figs[t.ours], peer, value, bar, verdict)
 		}
 		for _, s := range h.sizes {
 			if s.what != "scratch" {
@@ -129,6 +180,11 @@ func (h *harness) markdown(failed error) string {
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", f.key, f.label, f)
 	}
 
+	b.WriteString(h.phaseTable())
+	for _, s := range h.sections {
+		b.WriteString(s)
+	}
+
 	fmt.Fprintf(&b, "\n## How it was measured\n\n")
 	fmt.Fprintf(&b, "- A scratch clone of the repo in `bench/.work/`; every edit rewrites the greeting line of `example-app/handler.go` with a new string, so the binary and the image really change (the harness checks that a new image ID arrives).\n")
 	fmt.Fprintf(&b, "- Warm figures share one GOCACHE of their own, primed once by every tool (not timed). Cold figures get a new empty GOCACHE each run. The cold crossCompile runs the magefile compiled beforehand (`mage -compile`), as gox and goreleaser are installed binaries; figure 3 cold is `go tool mage` with everything cold, including compiling mage and the magefile.\n")
@@ -156,10 +212,6 @@ func short(s string) string {
 		return s[:12]
 	}
 	return s
-}
-
-func goVersion(h *harness) string {
-	return output(h.ctx, h.root, "go", "env", "GOVERSION")
 }
 
 func engineField(h *harness, f string) string {

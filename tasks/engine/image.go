@@ -19,7 +19,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/daemon"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/moby/moby/api/pkg/authconfig"
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/api/types/registry"
@@ -59,6 +58,11 @@ type LoadResult struct {
 // still uses it; an image that keeps another tag is never removed.
 // progress (may be nil) receives one line per event. Load fails on an
 // invalid tag, a failed load (with the engine's message) or a failed tag.
+//
+// The layers go to the engine uncompressed (see writeSave): the engine's
+// image ID is the same, and nothing waits for gzip. The manifest digest
+// LoadResult reports, which names the compressed layers as a registry
+// would store them, is computed at the same time, on another core.
 func (e *Engine) Load(ctx context.Context, img v1.Image, tags []string, progress func(string)) (LoadResult, error) {
 	start := time.Now()
 	if progress == nil {
@@ -80,11 +84,27 @@ func (e *Engine) Load(ctx context.Context, img v1.Image, tags []string, progress
 	if err != nil {
 		return LoadResult{}, fmt.Errorf("load %s: config digest: %w", tags[0], err)
 	}
-	dig, err := img.Digest()
-	if err != nil {
-		return LoadResult{}, fmt.Errorf("load %s: manifest digest: %w", tags[0], err)
+	res := LoadResult{ConfigDigest: cfg.String()}
+	// The manifest digest names the compressed layers, which the engine
+	// does not need: compress beside the load (on another core), not
+	// before it.
+	type digest struct {
+		h   v1.Hash
+		err error
 	}
-	res := LoadResult{ConfigDigest: cfg.String(), ManifestDigest: dig.String()}
+	manifest := make(chan digest, 1)
+	go func() {
+		h, err := img.Digest()
+		manifest <- digest{h, err}
+	}()
+	waitManifest := func() error {
+		d := <-manifest
+		if d.err != nil {
+			return fmt.Errorf("load %s: manifest digest: %w", tags[0], d.err)
+		}
+		res.ManifestDigest = d.h.String()
+		return nil
+	}
 
 	// Remember what the tags point at before they move.
 	previous := map[string]string{}
@@ -121,6 +141,9 @@ func (e *Engine) Load(ctx context.Context, img v1.Image, tags []string, progress
 		}
 	}
 	res.Pruned = e.pruneDangling(ctx, previous, progress)
+	if err := waitManifest(); err != nil {
+		return res, err
+	}
 	res.Duration = time.Since(start)
 	return res, nil
 }
@@ -129,7 +152,7 @@ func (e *Engine) Load(ctx context.Context, img v1.Image, tags []string, progress
 // engine's answer, turning an error message in it into an error.
 func (e *Engine) load(ctx context.Context, tag name.Tag, img v1.Image, progress func(string)) error {
 	pr, pw := io.Pipe()
-	go func() { _ = pw.CloseWithError(tarball.Write(tag, img, pw)) }()
+	go func() { _ = pw.CloseWithError(writeSave(pw, tag, img)) }()
 	resp, err := e.cli.ImageLoad(ctx, pr, client.ImageLoadWithQuiet(true))
 	if err != nil {
 		_ = pr.CloseWithError(err)

@@ -25,6 +25,7 @@ func TestTarget(t *testing.T) {
 func TestPlan(t *testing.T) {
 	base := Config{Name: "app", Version: "1.2.3", Commit: "abc123", Date: date, Host: linuxAMD64}
 	const ld = "-s -w -buildid= -X main.version=1.2.3 -X main.commit=abc123 -X main.date=2024-01-02T02:04:05Z"
+	const nodwarf = "-gcflags=all=-dwarf=false"
 	osEnv := []string{"PATH=/usr/bin", "GOOS=plan9", "GOFLAGS=-mod=mod", "CGO_ENABLED=1", "HOME=/root"}
 
 	tests := []struct {
@@ -42,7 +43,7 @@ func TestPlan(t *testing.T) {
 				Name:   "app",
 				Target: linuxAMD64,
 				Output: filepath.Join("dist", "app_linux_amd64"),
-				Args:   []string{"build", "-trimpath", "-buildvcs=auto", "-ldflags", ld, "-o", filepath.Join("dist", "app_linux_amd64"), "."},
+				Args:   []string{"build", "-trimpath", "-buildvcs=auto", nodwarf, "-ldflags", ld, "-o", filepath.Join("dist", "app_linux_amd64"), "."},
 				Env:    []string{"PATH=/usr/bin", "GOFLAGS=-mod=mod", "HOME=/root", "GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=0"},
 			}},
 		},
@@ -54,14 +55,14 @@ func TestPlan(t *testing.T) {
 					Name:   "app",
 					Target: windowsAMD64,
 					Output: filepath.Join("dist", "app_windows_amd64.exe"),
-					Args:   []string{"build", "-trimpath", "-buildvcs=auto", "-ldflags", ld, "-o", filepath.Join("dist", "app_windows_amd64.exe"), "."},
+					Args:   []string{"build", "-trimpath", "-buildvcs=auto", nodwarf, "-ldflags", ld, "-o", filepath.Join("dist", "app_windows_amd64.exe"), "."},
 					Env:    []string{"GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0"},
 				},
 				{
 					Name:   "app",
 					Target: linuxARM64,
 					Output: filepath.Join("dist", "app_linux_arm64"),
-					Args:   []string{"build", "-trimpath", "-buildvcs=auto", "-ldflags", ld, "-o", filepath.Join("dist", "app_linux_arm64"), "."},
+					Args:   []string{"build", "-trimpath", "-buildvcs=auto", nodwarf, "-ldflags", ld, "-o", filepath.Join("dist", "app_linux_arm64"), "."},
 					Env:    []string{"GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0"},
 				},
 			},
@@ -79,12 +80,12 @@ func TestPlan(t *testing.T) {
 				Name:   "app",
 				Target: linuxAMD64,
 				Output: "/abs/out/app_linux_amd64",
-				Args:   []string{"build", "-trimpath", "-buildvcs=auto", "-ldflags", ld, "-o", "/abs/out/app_linux_amd64", "./cmd/app"},
+				Args:   []string{"build", "-trimpath", "-buildvcs=auto", nodwarf, "-ldflags", ld, "-o", "/abs/out/app_linux_amd64", "./cmd/app"},
 				Env:    []string{"GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=0", "GOAMD64=v3", "GOFLAGS=-mod=vendor"},
 			}},
 		},
 		{
-			name:    "symbols kept: no -s -w, the rest unchanged",
+			name:    "symbols kept: no -s -w and DWARF compiled, the rest unchanged",
 			cfg:     func(c *Config) { c.KeepSymbols = true },
 			targets: []Target{linuxAMD64},
 			want: []Job{{
@@ -96,6 +97,43 @@ func TestPlan(t *testing.T) {
 			}},
 		},
 		{
+			name:    "the user's GOFLAGS -gcflags wins: no -dwarf=false of ours",
+			targets: []Target{linuxAMD64},
+			osEnv:   []string{"GOFLAGS=-mod=mod -gcflags=all=-N"},
+			want: []Job{{
+				Name:   "app",
+				Target: linuxAMD64,
+				Output: filepath.Join("dist", "app_linux_amd64"),
+				Args:   []string{"build", "-trimpath", "-buildvcs=auto", "-ldflags", ld, "-o", filepath.Join("dist", "app_linux_amd64"), "."},
+				Env:    []string{"GOFLAGS=-mod=mod -gcflags=all=-N", "GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=0"},
+			}},
+		},
+		{
+			name:    "GOFLAGS from go's env file counts when the environment sets none",
+			cfg:     func(c *Config) { c.GoFlags = "--gcflags=-B" },
+			targets: []Target{linuxAMD64},
+			want: []Job{{
+				Name:   "app",
+				Target: linuxAMD64,
+				Output: filepath.Join("dist", "app_linux_amd64"),
+				Args:   []string{"build", "-trimpath", "-buildvcs=auto", "-ldflags", ld, "-o", filepath.Join("dist", "app_linux_amd64"), "."},
+				Env:    []string{"GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=0"},
+			}},
+		},
+		{
+			name:    "the environment's GOFLAGS, even empty, replaces the env file's; ExtraEnv's replaces both",
+			cfg:     func(c *Config) { c.GoFlags = "-gcflags=-B"; c.ExtraEnv = []string{"GOFLAGS=-mod=vendor"} },
+			targets: []Target{linuxAMD64},
+			osEnv:   []string{"GOFLAGS=-gcflags=all=-N"},
+			want: []Job{{
+				Name:   "app",
+				Target: linuxAMD64,
+				Output: filepath.Join("dist", "app_linux_amd64"),
+				Args:   []string{"build", "-trimpath", "-buildvcs=auto", nodwarf, "-ldflags", ld, "-o", filepath.Join("dist", "app_linux_amd64"), "."},
+				Env:    []string{"GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=0", "GOFLAGS=-mod=vendor"},
+			}},
+		},
+		{
 			name:    "cgo on the host platform needs no CC",
 			cfg:     func(c *Config) { c.CGO = true },
 			targets: []Target{linuxAMD64},
@@ -104,7 +142,7 @@ func TestPlan(t *testing.T) {
 				Name:   "app",
 				Target: linuxAMD64,
 				Output: filepath.Join("dist", "app_linux_amd64"),
-				Args:   []string{"build", "-trimpath", "-buildvcs=auto", "-ldflags", ld, "-o", filepath.Join("dist", "app_linux_amd64"), "."},
+				Args:   []string{"build", "-trimpath", "-buildvcs=auto", nodwarf, "-ldflags", ld, "-o", filepath.Join("dist", "app_linux_amd64"), "."},
 				Env:    []string{"CC=gcc", "GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=1"},
 			}},
 		},
@@ -117,7 +155,7 @@ func TestPlan(t *testing.T) {
 				Name:   "app",
 				Target: linuxARM64,
 				Output: filepath.Join("dist", "app_linux_arm64"),
-				Args:   []string{"build", "-trimpath", "-buildvcs=auto", "-ldflags", ld, "-o", filepath.Join("dist", "app_linux_arm64"), "."},
+				Args:   []string{"build", "-trimpath", "-buildvcs=auto", nodwarf, "-ldflags", ld, "-o", filepath.Join("dist", "app_linux_arm64"), "."},
 				Env:    []string{"GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=1", "CC=aarch64-linux-musl-gcc"},
 			}},
 		},
@@ -132,6 +170,26 @@ func TestPlan(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, got)
 		})
+	}
+}
+
+func TestHasFlag(t *testing.T) {
+	tests := []struct {
+		goflags, name string
+		want          bool
+	}{
+		{"", "gcflags", false},
+		{"-gcflags=all=-N", "gcflags", true},
+		{"-mod=mod --gcflags=-B", "gcflags", true},
+		{"'-gcflags=all=-N -l' -mod=mod", "gcflags", true},
+		{"-p=1", "p", true},
+		{"-p", "p", true},
+		{"-pgo=auto -ldflags=-s", "p", false},
+		{"-asmflags=x", "gcflags", false},
+		{"gcflags=x", "gcflags", false},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, HasFlag(tt.goflags, tt.name), "HasFlag(%q, %q)", tt.goflags, tt.name)
 	}
 }
 

@@ -3,6 +3,7 @@ package gobuild
 import (
 	"bytes"
 	"context"
+	"debug/buildinfo"
 	"errors"
 	"fmt"
 	"os"
@@ -120,6 +121,15 @@ func TestRunReproducibleIntegration(t *testing.T) {
 	a := build(filepath.Join(base, "first", "checkout"), cfg)
 	b := build(filepath.Join(base, "elsewhere"), cfg)
 	assert.True(t, bytes.Equal(a, b), "same source in two folders builds byte-identical binaries")
+	bi, err := buildinfo.Read(bytes.NewReader(a))
+	require.NoError(t, err)
+	var gcflags string
+	for _, s := range bi.Settings {
+		if s.Key == "-gcflags" {
+			gcflags = s.Value
+		}
+	}
+	assert.Equal(t, "all=-dwarf=false", gcflags, "built without compiling DWARF (-w drops it anyway)")
 
 	cfg.Version = "1.2.4"
 	c := build(filepath.Join(base, "third"), cfg)

@@ -109,6 +109,12 @@ type Spec struct {
 // matches it (Docker or OCI), as ko does, so a base read from the engine
 // stays a Docker v2 image.
 //
+// The image's config, config digest (the engine's image ID) and layers
+// are ready without compressing anything, which is all an engine load
+// needs; the added layer is gzipped, and the manifest made, the first time
+// something asks for the manifest, the digest or a compressed layer (a
+// push, an OCI layout), once.
+//
 // Build fails, naming the input and the fix, when a required field is
 // missing or invalid, a file cannot be read, no CA bundle is found, or the
 // base's platform differs from Spec's.
@@ -147,31 +153,29 @@ func Build(spec Spec) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image %s: make layer: %w", s.Name, err)
 	}
-
-	img, err := mutate.Append(base, mutate.Addendum{
-		Layer: layer,
-		History: v1.History{
-			Created:   v1.Time{Time: s.Created},
-			CreatedBy: CreatedBy,
-			Comment:   "add " + path.Join(BinDir, s.Name),
-		},
-		MediaType: layerType,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("image %s: add layer: %w", s.Name, err)
+	history := v1.History{
+		Created:   v1.Time{Time: s.Created},
+		CreatedBy: CreatedBy,
+		Comment:   "add " + path.Join(BinDir, s.Name),
 	}
-	cfg, err := img.ConfigFile()
+	// The config mutate.Append would make (the base's, plus the layer's
+	// DiffID and history), then what Build promises on it.
+	cfg := baseCfg.DeepCopy()
+	diffID, err := layer.DiffID()
 	if err != nil {
-		return nil, fmt.Errorf("image %s: read config: %w", s.Name, err)
+		return nil, fmt.Errorf("image %s: layer diff ID: %w", s.Name, err)
 	}
-	cfg = cfg.DeepCopy()
+	cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, diffID)
+	cfg.History = append(cfg.History, history)
 	configure(cfg, s, env)
-	img, err = mutate.ConfigFile(img, cfg)
+	img, err := newAssembled(base, mutate.Addendum{Layer: layer, History: history, MediaType: layerType}, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("image %s: set config: %w", s.Name, err)
+		return nil, fmt.Errorf("image %s: %w", s.Name, err)
 	}
 	if len(s.Annotations) > 0 {
-		img = mutate.Annotations(img, s.Annotations).(v1.Image)
+		// Annotations change the manifest only: the config, its digest
+		// and the uncompressed layers stay the assembled image's own.
+		return mutate.Annotations(img, s.Annotations).(v1.Image), nil
 	}
 	return img, nil
 }

@@ -3,12 +3,14 @@ package image
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
 )
 
 // IndexOption configures Index.
@@ -30,6 +32,12 @@ func WithIndexAnnotations(annotations map[string]string) IndexOption {
 // index digest whatever order they come in; WithIndexAnnotations adds
 // annotations to it. It fails on no images, an image whose config names
 // no platform, or two images for one platform.
+//
+// The index names every image by its manifest digest, which needs the
+// image's layers compressed: Index computes the images' manifests first,
+// one image per CPU at a time, so a multi-platform publish compresses its
+// platforms in parallel rather than one after another when the index is
+// first used.
 func Index(imgs []v1.Image, opts ...IndexOption) (v1.ImageIndex, error) {
 	var o indexOptions
 	for _, opt := range opts {
@@ -37,6 +45,19 @@ func Index(imgs []v1.Image, opts ...IndexOption) (v1.ImageIndex, error) {
 	}
 	if len(imgs) == 0 {
 		return nil, errors.New("image index of no images: build at least one image first")
+	}
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, img := range imgs {
+		g.Go(func() error {
+			if _, err := img.Digest(); err != nil {
+				return fmt.Errorf("image index: image %d: manifest digest: %w", i, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	type entry struct {
 		key string

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -16,10 +15,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-)
 
-// validTag is the OCI distribution spec's tag grammar.
-var validTag = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+	"github.com/magepack/magepack/tasks/version"
+)
 
 // DefaultJobs is how many blobs Push uploads at once unless WithJobs says
 // otherwise.
@@ -187,7 +185,7 @@ func Push(ctx context.Context, repo string, idx v1.ImageIndex, tags []string, op
 	refs := make([]name.Tag, len(tags))
 	for i, t := range tags {
 		ref, err := name.NewTag(r.String() + ":" + t)
-		if err != nil || ref.TagStr() != t || !validTag.MatchString(t) {
+		if err != nil || ref.TagStr() != t || version.ValidTag(t) != nil {
 			return nil, fmt.Errorf("push %s: tag %q is not valid: tags are up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'", repo, t)
 		}
 		refs[i] = ref
