@@ -336,6 +336,7 @@ func (p *project) buildConfig(s *service) gobuild.Config {
 		Commit:       p.ver.Commit,
 		Date:         p.ver.Date,
 		Parallel:     o.parallel,
+		GoFlags:      p.tc.GOFLAGS,
 	}
 }
 

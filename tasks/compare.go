@@ -150,7 +150,7 @@ func (r *run) measureBinaries(ctx context.Context, s *service, pl platform.Platf
 			continue
 		}
 		if v.cgo {
-			if cc, err := cCompiler(ctx, p.opts.cc); err != nil {
+			if cc, err := cCompiler(p.opts.cc, p.tc.CC); err != nil {
 				r.log.printf("compare", "%s left out: no C compiler (%s: %v); install one, e.g. gcc, to measure the cgo build", v.name, cc, err)
 				continue
 			}
@@ -180,16 +180,12 @@ func (r *run) measureBinaries(ctx context.Context, s *service, pl platform.Platf
 }
 
 // cCompiler returns the C compiler a cgo build would run (the configured
-// one, else `go env CC`: the CC variable or Go's default) and an error when
-// it is not installed.
-func cCompiler(ctx context.Context, configured string) (string, error) {
+// one, else goCC, what go env says: the CC variable or Go's default) and an
+// error when it is not installed.
+func cCompiler(configured, goCC string) (string, error) {
 	cc := configured
 	if cc == "" {
-		b, err := exec.CommandContext(ctx, "go", "env", "CC").Output()
-		if err != nil {
-			return "go env CC", err
-		}
-		cc = strings.TrimSpace(string(b))
+		cc = goCC
 	}
 	fields := strings.Fields(cc)
 	if len(fields) == 0 {

@@ -197,10 +197,10 @@ func TestCompareBinariesWithoutCCompilerIntegration(t *testing.T) {
 	slow(t, "builds")
 	ctx := context.Background()
 	dir := pubModule(t)
-	r := mustRun(t, dir, Config{Platforms: runtime.GOOS + "/" + runtime.GOARCH}, nil)
-	buf := output(r)
 	// A machine without a C compiler: the cgo build cannot run, the others can.
 	t.Setenv("CC", filepath.Join(t.TempDir(), "no-such-cc"))
+	r := mustRun(t, dir, Config{Platforms: runtime.GOOS + "/" + runtime.GOARCH}, nil)
+	buf := output(r)
 	facts, err := r.measureBinaries(ctx, r.p.services[0], platform.Platform{OS: runtime.GOOS, Arch: runtime.GOARCH})
 	require.NoError(t, err)
 	var variants []string

@@ -78,6 +78,15 @@ func (r *run) dockerImages(ctx context.Context, variant string) ([]dist.Image, e
 		}
 		var reports map[string]linkage.Report
 		if p.opts.dockerfile == "" {
+			if variant == variantAlpine {
+				// Looked up beside the build; its errors count only for
+				// binaries that pass the Alpine check.
+				go func() {
+					if pl, err := r.enginePlatform(ctx); err == nil {
+						_, _ = r.engineBase(ctx, eng, p.opts.alpineBase, pl)
+					}
+				}()
+			}
 			if reports, err = r.engineBinaries(ctx); err != nil {
 				return nil, err
 			}
@@ -333,22 +342,44 @@ func (r *run) enginePlatform(ctx context.Context) (platform.Platform, error) {
 // that one: an image needs nothing else), unless this run built it
 // already or dist holds it merged from CI shards, and reads the binaries'
 // headers, once per run. The reports are keyed by service name.
+//
+// The engine's platform (an API round trip) is asked while the binaries
+// for the likeliest answer, Linux on this machine's architecture, build;
+// only an engine of another architecture costs a second build.
 func (r *run) engineBinaries(ctx context.Context) (map[string]linkage.Report, error) {
 	return do(r, "engine binaries", func() (map[string]linkage.Report, error) {
-		pl, err := r.enginePlatform(ctx)
-		if err != nil {
-			return nil, err
-		}
 		p := r.p
-		jobs := make([]job, len(p.services))
-		for i, s := range p.services {
-			jobs[i] = job{svc: s, pl: pl}
+		type answer struct {
+			pl  platform.Platform
+			err error
 		}
-		if err := r.binaries(ctx, jobs); err != nil {
-			return nil, err
+		asked := make(chan answer, 1)
+		go func() {
+			pl, err := r.enginePlatform(ctx)
+			asked <- answer{pl, err}
+		}()
+		jobsFor := func(pl platform.Platform) []job {
+			jobs := make([]job, len(p.services))
+			for i, s := range p.services {
+				jobs[i] = job{svc: s, pl: pl}
+			}
+			return jobs
+		}
+		guess := platform.Platform{OS: "linux", Arch: p.tc.GOHOSTARCH}
+		buildErr := r.binaries(ctx, jobsFor(guess))
+		ans := <-asked
+		if ans.err != nil {
+			return nil, ans.err
+		}
+		pl := ans.pl
+		if pl.OS != guess.OS || pl.Arch != guess.Arch {
+			buildErr = r.binaries(ctx, jobsFor(pl))
+		}
+		if buildErr != nil {
+			return nil, buildErr
 		}
 		reports := map[string]linkage.Report{}
-		for _, j := range jobs {
+		for _, j := range jobsFor(pl) {
 			path := p.binaryPath(j.svc, pl)
 			rep, err := linkage.Inspect(path)
 			if err != nil {

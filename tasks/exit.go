@@ -13,6 +13,7 @@ import (
 	"github.com/magepack/magepack/tasks/linkage"
 	"github.com/magepack/magepack/tasks/merge"
 	"github.com/magepack/magepack/tasks/platform"
+	"github.com/magepack/magepack/tasks/toolchain"
 	"github.com/magepack/magepack/tasks/version"
 )
 
@@ -66,6 +67,8 @@ type errorClass struct {
 var errorClasses = []errorClass{
 	{code: ExitInterrupted, match: is(context.Canceled)},
 	{code: ExitConfig, match: as[*configError]},
+	{code: ExitConfig, match: is(toolchain.ErrNoModule)},
+	{code: ExitConfig, match: as[*toolchain.ModFileError]},
 	{code: ExitConfig, match: as[*gobuild.NoMainError], fix: mainFix},
 	{code: ExitConfig, match: as[*engine.SmokeOptionsError], fix: smokeOptionsFix},
 	{code: ExitConfig, match: as[*engine.BuildKitError], fix: func(error) string {

@@ -23,6 +23,7 @@ import (
 	"github.com/magepack/magepack/tasks/linkage"
 	"github.com/magepack/magepack/tasks/merge"
 	"github.com/magepack/magepack/tasks/platform"
+	"github.com/magepack/magepack/tasks/toolchain"
 	"github.com/magepack/magepack/tasks/version"
 )
 
@@ -71,6 +72,20 @@ func TestErrorClasses(t *testing.T) {
 		}},
 		{name: "no main package", code: ExitConfig, named: "MAGEPACK_MAIN", err: func(t *testing.T) error {
 			_, err := gobuild.FindMain(ctx, lib)
+			return err
+		}},
+		{name: "not in a module", code: ExitConfig, err: func(t *testing.T) error {
+			tc, err := toolchain.Probe(ctx, t.TempDir())
+			require.NoError(t, err)
+			_, err = tc.ModuleRoot()
+			return err
+		}},
+		{name: "go.mod without a module line", code: ExitConfig, err: func(t *testing.T) error {
+			dir := t.TempDir()
+			fixture.WriteFiles(t, dir, map[string]string{"go.mod": "go 1.25\n"})
+			tc, err := toolchain.Probe(ctx, dir)
+			require.NoError(t, err)
+			_, err = tc.ModulePath()
 			return err
 		}},
 		{name: "unknown platform", code: ExitConfig, named: "MAGEPACK_PLATFORMS", err: func(t *testing.T) error {

@@ -18,6 +18,7 @@ import (
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/platform"
+	"github.com/magepack/magepack/tasks/toolchain"
 	"github.com/magepack/magepack/tasks/version"
 )
 
@@ -32,6 +33,7 @@ type project struct {
 	dist       string // absolute
 	platforms  []platform.Platform
 	goVersion  string
+	tc         *toolchain.Info // what go env said, asked once per run
 	ver        version.Info
 	created    time.Time // SOURCE_DATE_EPOCH, else the commit's time
 	// notes are said once when a run starts: defaults derived in a way
@@ -52,12 +54,17 @@ type service struct {
 // fails before any work starts.
 func resolve(ctx context.Context, o options, dir string, getenv func(string) string) (*project, error) {
 	p := &project{opts: o}
-	root, err := gobuild.ModuleRoot(ctx, dir)
+	tc, err := toolchain.Probe(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	p.tc, p.goVersion = tc, tc.GOVERSION
+	root, err := tc.ModuleRoot()
 	if err != nil {
 		return nil, &configError{err}
 	}
 	p.root = root
-	if p.modulePath, err = gobuild.ModulePath(ctx, root); err != nil {
+	if p.modulePath, err = tc.ModulePath(); err != nil {
 		return nil, &configError{err}
 	}
 	if p.services, err = p.resolveServices(ctx); err != nil {
@@ -77,10 +84,7 @@ func resolve(ctx context.Context, o options, dir string, getenv func(string) str
 		}
 	}
 
-	if p.goVersion, err = platform.GoVersion(ctx, ""); err != nil {
-		return nil, err
-	}
-	ports, err := platform.List(ctx, "")
+	ports, err := tc.Ports(ctx)
 	if err != nil {
 		return nil, err
 	}
