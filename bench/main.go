@@ -117,6 +117,7 @@ func sets() []figureSet {
 		pipelineSet,
 		bytesSet,
 		thirdPartySet,
+		servicesSet,
 		scheduleSet,
 		startupSet,
 	}

@@ -38,19 +38,8 @@ func (h *harness) thirdParty() error {
 		h.notes = append(h.notes, "set 9 not measured: it is cold builds only (-cold-n 0, or -tiny)")
 		return nil
 	}
-	_, out, err := h.run("go mod download "+thirdPartyModule, cmd{dir: h.work, env: []string{"GOFLAGS="}, name: "go", args: []string{"mod", "download", "-json", thirdPartyModule + "@" + thirdPartyVer}})
+	src, err := h.thirdPartySource()
 	if err != nil {
-		return err
-	}
-	var dl struct{ Dir string }
-	if err := json.Unmarshal([]byte(out), &dl); err != nil || dl.Dir == "" {
-		return fmt.Errorf("go mod download printed no folder for %s@%s: %v", thirdPartyModule, thirdPartyVer, err)
-	}
-	src := filepath.Join(h.work, "thirdparty")
-	if err := os.RemoveAll(src); err != nil {
-		return err
-	}
-	if err := copyTree(dl.Dir, src); err != nil {
 		return err
 	}
 
@@ -96,6 +85,28 @@ func (h *harness) thirdParty() error {
 		}
 	}
 	return nil
+}
+
+// thirdPartySource downloads the third-party service into the module
+// cache and copies it into the work folder (the cache is read-only), once
+// per harness run, and returns the copy.
+func (h *harness) thirdPartySource() (string, error) {
+	src := filepath.Join(h.work, "thirdparty")
+	if _, err := os.Stat(filepath.Join(src, "go.mod")); err == nil {
+		return src, nil
+	}
+	_, out, err := h.run("go mod download "+thirdPartyModule, cmd{dir: h.work, env: []string{"GOFLAGS="}, name: "go", args: []string{"mod", "download", "-json", thirdPartyModule + "@" + thirdPartyVer}})
+	if err != nil {
+		return "", err
+	}
+	var dl struct{ Dir string }
+	if err := json.Unmarshal([]byte(out), &dl); err != nil || dl.Dir == "" {
+		return "", fmt.Errorf("go mod download printed no folder for %s@%s: %v", thirdPartyModule, thirdPartyVer, err)
+	}
+	if err := os.RemoveAll(src); err != nil {
+		return "", err
+	}
+	return src, copyTree(dl.Dir, src)
 }
 
 // copyTree copies the regular files and folders under src to dst, writable.
