@@ -2,11 +2,17 @@ package tasks
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/magepack/magepack/tasks/dist"
+	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/merge"
+	"github.com/magepack/magepack/tasks/shard"
 )
 
 // Merge verifies the dist folders CI shards built (MAGEPACK_MERGE, default dist-*) and writes them as one dist/, as one machine's crossCompile would have.
@@ -69,3 +75,76 @@ func shortCommit(c string) string {
 	}
 	return c
 }
+
+// wantBuild is the build record of the whole run as this checkout makes
+// it: what merged binaries in dist must match to be used.
+func (r *run) wantBuild() (dist.Build, error) {
+	plan, err := r.planned()
+	if err != nil {
+		return dist.Build{}, err
+	}
+	sel, _ := gobuild.Shard(shard.Spec{}, plan.gjobs)
+	return gobuild.BuildRecord(plan.gjobs, sel, nil, r.p.ver.Commit, r.p.versionString(), r.p.goVersion), nil
+}
+
+// binaries makes sure the binaries of jobs are in dist, once per run and
+// job: when dist holds binaries merged from CI shards of this very build
+// (same commit, version, toolchain and configuration), verified by
+// checksum, they are used as they are, and nothing is compiled (in a
+// merge job's workspace the downloaded parts would make a new build say
+// vcs.modified=true); otherwise the jobs are built.
+func (r *run) binaries(ctx context.Context, jobs []job) error {
+	merged, err := r.merged(ctx)
+	if err != nil {
+		return err
+	}
+	if merged == nil {
+		_, err := r.compile(ctx, jobs)
+		return err
+	}
+	var missing []string
+	for _, j := range jobs {
+		if !slices.ContainsFunc(merged.Present, func(b dist.VerifiedBinary) bool { return b.Job == j.id() }) {
+			missing = append(missing, j.String())
+		}
+	}
+	if len(missing) > 0 {
+		return &configError{fmt.Errorf("%s holds binaries merged from shards %s, without %s: merge the parts of every shard (MAGEPACK_MERGE), or remove %s to build here", r.p.rel(r.p.dist), strings.Join(merged.Build.Merged, ", "), strings.Join(missing, ", "), r.p.rel(r.p.dist))}
+	}
+	return nil
+}
+
+// merged returns what dist holds of this run's build when it holds a
+// merge of CI shards (said once), nil when it holds none. A merge of
+// another build, or one whose files changed, is an error: nothing is
+// compiled over it.
+func (r *run) merged(ctx context.Context) (*dist.Prebuilt, error) {
+	return do(r, "merged", func() (*dist.Prebuilt, error) {
+		want, err := r.wantBuild()
+		if err != nil {
+			return nil, err
+		}
+		unlock, err := r.lockDist(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+		pre, err := dist.FindPrebuilt(r.p.dist, want)
+		if pre.Build == nil || len(pre.Build.Merged) == 0 {
+			return nil, nil
+		}
+		dir := r.p.rel(r.p.dist)
+		var other *dist.OtherBuildError
+		switch {
+		case errors.As(err, &other):
+			return nil, &configError{fmt.Errorf("%s holds binaries merged from shards %s of another build: %w; merge parts built from this commit with these settings, or remove %s to build here", dir, strings.Join(pre.Build.Merged, ", "), err, dir)}
+		case err != nil:
+			return nil, err
+		}
+		r.log.printf("build", "using the %d binaries in %s merged from shards %s, verified by checksum; not compiling", len(pre.Present), dir, strings.Join(pre.Build.Merged, ", "))
+		return &pre, nil
+	})
+}
+
+// id is the job's identity in build records and shards.
+func (j job) id() shard.Job { return shard.Job{Service: j.svc.name, Platform: j.pl.String()} }
