@@ -74,6 +74,9 @@ var errorClasses = []errorClass{
 	{code: ExitConfig, match: as[*engine.BuildKitError], fix: func(error) string {
 		return "or leave MAGEPACK_DOCKERFILE unset, so magepack assembles the image itself"
 	}},
+	{code: ExitConfig, match: as[*gobuild.ConfigError], fix: planFix},
+	{code: ExitConfig, match: as[*dist.DirError], hint: "MAGEPACK_DIST"},
+	{code: ExitConfig, match: as[*engine.PullPolicyError], hint: "MAGEPACK_PULL"},
 	{code: ExitConfig, match: as[*platform.UnknownError], hint: "MAGEPACK_PLATFORMS"},
 	{code: ExitConfig, match: as[*platform.MalformedError], hint: "MAGEPACK_PLATFORMS"},
 	{code: ExitConfig, match: as[*version.ParseError], hint: "MAGEPACK_VERSION"},
@@ -91,7 +94,8 @@ var errorClasses = []errorClass{
 	{code: ExitBuild, match: as[*engine.BuildStepError]},
 	{code: ExitPush, match: as[*image.AuthError]},
 	{code: ExitPush, match: as[*pushError]},
-	{code: ExitImage, match: as[*engine.PullForbiddenError], hint: "MAGEPACK_PULL"},
+	{code: ExitImage, match: as[*engine.PullForbiddenError], fix: func(error) string { return "set MAGEPACK_PULL=missing" }},
+	{code: ExitImage, match: as[*engine.PullError], hint: "MAGEPACK_PULL"},
 	{code: ExitImage, match: as[*engine.SmokeError], fix: smokeFix},
 	{code: ExitImage, match: as[*engine.PortInUseError], hint: "MAGEPACK_PORT"},
 	{code: ExitImage, match: as[*image.MissingPlatformError], hint: "MAGEPACK_ALPINE_BASE"},
@@ -124,6 +128,21 @@ func mainFix(err error) string {
 	default:
 		return "set MAGEPACK_MAIN to the main package's path relative to the module root"
 	}
+}
+
+// planFix names the setting behind a Config that gobuild cannot build.
+func planFix(err error) string {
+	var e *gobuild.ConfigError
+	errors.As(err, &e)
+	switch e.Field {
+	case "Name":
+		return "(MAGEPACK_NAME)"
+	case "Targets":
+		return "(MAGEPACK_PLATFORMS)"
+	case "CGO":
+		return "or set MAGEPACK_CGO=0"
+	}
+	return ""
 }
 
 // builderFix names the builder setting, unless the Dockerfile names the

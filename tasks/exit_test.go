@@ -173,8 +173,33 @@ func TestErrorClasses(t *testing.T) {
 			assert.Contains(t, err.Error(), dead)
 			return err
 		}},
-		{name: "pull forbidden", code: ExitImage, named: "MAGEPACK_PULL", err: func(t *testing.T) error {
+		{name: "pull forbidden", code: ExitImage, named: "MAGEPACK_PULL=missing", err: func(t *testing.T) error {
 			return &engine.PullForbiddenError{Ref: "alpine:3.22"}
+		}},
+		{name: "pull failed", code: ExitImage, named: "MAGEPACK_PULL", err: func(t *testing.T) error {
+			return &engine.PullError{Ref: "alpine:3.22", Err: errors.New("connection refused")}
+		}},
+		{name: "pull policy", code: ExitConfig, named: "MAGEPACK_PULL", err: func(t *testing.T) error {
+			_, err := engine.ParsePullPolicy("sometimes")
+			return err
+		}},
+		{name: "dist is a file", code: ExitConfig, named: "MAGEPACK_DIST", err: func(t *testing.T) error {
+			file := filepath.Join(t.TempDir(), "dist")
+			require.NoError(t, os.WriteFile(file, nil, 0o644))
+			_, err := dist.Lock(ctx, file)
+			return err
+		}},
+		{name: "empty binary name", code: ExitConfig, named: "MAGEPACK_NAME", err: func(t *testing.T) error {
+			_, err := gobuild.Plan(gobuild.Config{}, []gobuild.Target{{OS: "linux", Arch: "amd64"}}, nil)
+			return err
+		}},
+		{name: "no platforms", code: ExitConfig, named: "MAGEPACK_PLATFORMS", err: func(t *testing.T) error {
+			_, err := gobuild.Plan(gobuild.Config{Name: "app"}, nil, nil)
+			return err
+		}},
+		{name: "cgo without a cross compiler", code: ExitConfig, named: "MAGEPACK_CGO=0", err: func(t *testing.T) error {
+			_, err := gobuild.Plan(gobuild.Config{Name: "app", CGO: true, Host: gobuild.Target{OS: "linux", Arch: "amd64"}}, []gobuild.Target{{OS: "linux", Arch: "arm64"}}, nil)
+			return err
 		}},
 		{name: "smoke run failed", code: ExitImage, err: func(t *testing.T) error {
 			return &engine.SmokeError{Ref: "app:1.0.0-scratch", Reason: "container exited with code 1", ExitCode: 1}

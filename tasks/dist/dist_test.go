@@ -283,7 +283,7 @@ func TestLockBadFolder(t *testing.T) {
 		dir  string
 		want string
 	}{
-		{name: "dist is a file", dir: file, want: fmt.Sprintf("dist %q is a file, not a folder: remove it or set MAGEPACK_DIST", file)},
+		{name: "dist is a file", dir: file, want: fmt.Sprintf("dist %q is a file, not a folder: remove it or choose another folder", file)},
 		{name: "a parent is a file", dir: filepath.Join(file, "sub"), want: "a parent of it is a file"},
 	}
 	if fi, err := os.Stat("/sys"); err == nil && fi.IsDir() && runtime.GOOS == "linux" {
@@ -298,7 +298,9 @@ func TestLockBadFolder(t *testing.T) {
 			}
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
-			assert.Contains(t, err.Error(), "MAGEPACK_DIST", "the message says how to pick another folder")
+			assert.Contains(t, err.Error(), "choose", "the message says how to pick another folder")
+			var de *DirError
+			assert.ErrorAs(t, err, &de, "typed, so the caller can name its setting")
 			assert.NotErrorIs(t, err, ErrBusy)
 		})
 	}

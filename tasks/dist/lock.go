@@ -76,7 +76,7 @@ func Lock(ctx context.Context, dir string, opts ...LockOption) (unlock func() er
 	if err != nil {
 		// A folder that exists but refuses a new file is not writable,
 		// whatever the errno (EACCES, EROFS, or ENOENT on /proc).
-		return nil, fmt.Errorf("dist %q is not writable (%v): fix its permissions or set MAGEPACK_DIST", dir, err)
+		return nil, &DirError{Dir: dir, Reason: fmt.Sprintf("is not writable (%v): fix its permissions or choose another folder", err)}
 	}
 	var deadline <-chan time.Time
 	if o.wait > 0 {
@@ -124,24 +124,33 @@ func Lock(ctx context.Context, dir string, opts ...LockOption) (unlock func() er
 	}, nil
 }
 
+// DirError says why dir cannot hold the outputs, and what to do.
+type DirError struct {
+	Dir    string
+	Reason string // what is wrong with Dir and the fix, e.g. "is a file, not a folder: remove it …"
+}
+
+// Error names the folder and the reason.
+func (e *DirError) Error() string { return fmt.Sprintf("dist %q %s", e.Dir, e.Reason) }
+
 // ensureDir makes dir a folder, or explains why it cannot be one.
 func ensureDir(dir string) error {
 	fi, err := os.Stat(dir)
 	switch {
 	case err == nil && !fi.IsDir():
-		return fmt.Errorf("dist %q is a file, not a folder: remove it or set MAGEPACK_DIST", dir)
+		return &DirError{Dir: dir, Reason: "is a file, not a folder: remove it or choose another folder"}
 	case err == nil:
 		return nil
 	case errors.Is(err, syscall.ENOTDIR):
-		return fmt.Errorf("dist %q cannot be created: a parent of it is a file (%v); remove it or set MAGEPACK_DIST", dir, err)
+		return &DirError{Dir: dir, Reason: fmt.Sprintf("cannot be created: a parent of it is a file (%v); remove it or choose another folder", err)}
 	case !errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("dist %q: %w", dir, err)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		if errors.Is(err, syscall.ENOTDIR) {
-			return fmt.Errorf("dist %q cannot be created: a parent of it is a file (%v); remove it or set MAGEPACK_DIST", dir, err)
+			return &DirError{Dir: dir, Reason: fmt.Sprintf("cannot be created: a parent of it is a file (%v); remove it or choose another folder", err)}
 		}
-		return fmt.Errorf("dist %q cannot be created (%v): set MAGEPACK_DIST to a folder you can write to", dir, err)
+		return &DirError{Dir: dir, Reason: fmt.Sprintf("cannot be created (%v): choose a folder you can write to", err)}
 	}
 	return nil
 }

@@ -223,7 +223,7 @@ func (e *Engine) pruneDangling(ctx context.Context, previous map[string]string, 
 // PullPolicy says when EnsureImage pulls: PullMissing, PullAlways or PullNever.
 type PullPolicy string
 
-// The pull policies (MAGEPACK_PULL).
+// The pull policies.
 const (
 	// PullMissing pulls only an image the engine does not have.
 	PullMissing PullPolicy = "missing"
@@ -242,8 +242,16 @@ func ParsePullPolicy(s string) (PullPolicy, error) {
 	case PullMissing, PullAlways, PullNever:
 		return p, nil
 	default:
-		return "", fmt.Errorf("pull policy %q is not valid; use missing, always or never (MAGEPACK_PULL)", s)
+		return "", &PullPolicyError{Value: s}
 	}
+}
+
+// PullPolicyError is a pull policy that is not one of the three.
+type PullPolicyError struct{ Value string }
+
+// Error names the value and the valid ones.
+func (e *PullPolicyError) Error() string {
+	return fmt.Sprintf("pull policy %q is not valid; use missing, always or never", e.Value)
 }
 
 // PullForbiddenError says that an image is missing and the policy forbids
@@ -255,7 +263,7 @@ type PullForbiddenError struct {
 
 // Error returns the message with both fixes.
 func (e *PullForbiddenError) Error() string {
-	return fmt.Sprintf("image %q is not in the engine and MAGEPACK_PULL=never forbids pulling: pull it first (docker pull %s) or set MAGEPACK_PULL=missing", e.Ref, e.Ref)
+	return fmt.Sprintf("image %q is not in the engine and the pull policy never forbids pulling: pull it first (docker pull %s) or allow pulls", e.Ref, e.Ref)
 }
 
 // Is reports ErrImageNotFound as matching.
@@ -287,7 +295,6 @@ func (e *Engine) EnsureImage(ctx context.Context, ref string, policy PullPolicy)
 
 // pull pulls ref through the engine, draining its progress stream.
 func (e *Engine) pull(ctx context.Context, ref string) error {
-	fix := "check the reference and that the engine can reach the registry, or load the image yourself and set MAGEPACK_PULL=never"
 	r, err := name.ParseReference(ref)
 	if err != nil {
 		return fmt.Errorf("pull %q: not a valid image reference: %w", ref, err)
@@ -298,17 +305,31 @@ func (e *Engine) pull(ctx context.Context, ref string) error {
 	}
 	resp, err := e.cli.ImagePull(ctx, ref, opts)
 	if err != nil {
-		return fmt.Errorf("pull %q: %w; %s", ref, err, fix)
+		return &PullError{Ref: ref, Err: err}
 	}
 	defer resp.Close()
 	if err := readStream(resp, func(jsonstream.Message) {}); err != nil {
-		return fmt.Errorf("pull %q: %w; %s", ref, err, fix)
+		return &PullError{Ref: ref, Err: err}
 	}
 	if _, err := e.cli.ImageInspect(ctx, ref); err != nil {
 		return fmt.Errorf("pull %q finished but the engine has no such image: %w", ref, err)
 	}
 	return nil
 }
+
+// PullError is a pull the engine could not do.
+type PullError struct {
+	Ref string
+	Err error // the engine's error
+}
+
+// Error names the image, the engine's message and the fixes.
+func (e *PullError) Error() string {
+	return fmt.Sprintf("pull %q: %v; check the reference and that the engine can reach the registry, or load the image yourself and use the pull policy never", e.Ref, e.Err)
+}
+
+// Unwrap returns the engine's error.
+func (e *PullError) Unwrap() error { return e.Err }
 
 // registryAuth encodes the docker config's credentials for ref's registry
 // for the X-Registry-Auth header; anonymous access gives "".

@@ -190,7 +190,7 @@ func TestParsePullPolicy(t *testing.T) {
 		{"missing", engine.PullMissing, ""},
 		{" Always ", engine.PullAlways, ""},
 		{"NEVER", engine.PullNever, ""},
-		{"sometimes", "", `pull policy "sometimes" is not valid; use missing, always or never (MAGEPACK_PULL)`},
+		{"sometimes", "", `pull policy "sometimes" is not valid; use missing, always or never`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -234,7 +234,7 @@ func TestEnsureImageEngine(t *testing.T) {
 		{name: "missing: present image, no pull", ref: present, policy: engine.PullMissing},
 		{name: "never: present image", ref: present, policy: engine.PullNever},
 		{name: "never: absent image", ref: "alpine:3.22", policy: engine.PullNever,
-			wantErr: `image "alpine:3.22" is not in the engine and MAGEPACK_PULL=never forbids pulling: pull it first (docker pull alpine:3.22) or set MAGEPACK_PULL=missing`},
+			wantErr: `image "alpine:3.22" is not in the engine and the pull policy never forbids pulling: pull it first (docker pull alpine:3.22) or allow pulls`},
 		{name: "missing: absent image is pulled", ref: inRegistry, policy: engine.PullMissing},
 		{name: "always: pulls again", ref: inRegistry, policy: engine.PullAlways},
 		{name: "always: local-only image cannot be pulled", ref: present, policy: engine.PullAlways,

@@ -160,6 +160,17 @@ type Job struct {
 	Env    []string
 }
 
+// ConfigError is a Config that Plan cannot build from. Field names the
+// Config field at fault ("Name", "CGO"), or "Targets" for the target list,
+// so the caller can name its own setting.
+type ConfigError struct {
+	Field  string
+	Reason string
+}
+
+// Error says what is wrong and how to fix it.
+func (e *ConfigError) Error() string { return e.Reason }
+
 // Plan decides the go build for every target, without running anything.
 // The argv is `build -trimpath -buildvcs=auto -gcflags=all=-dwarf=false
 // -ldflags "<flags>" -o <Output> <Main>`, where the -ldflags strip symbols
@@ -183,13 +194,13 @@ type Job struct {
 func Plan(cfg Config, targets []Target, osEnv []string) ([]Job, error) {
 	cfg = cfg.withDefaults()
 	if cfg.Name == "" {
-		return nil, errors.New("binary name is empty: set MAGEPACK_NAME (or Config.Name)")
+		return nil, &ConfigError{Field: "Name", Reason: "binary name is empty: set Config.Name"}
 	}
 	if strings.ContainsAny(cfg.Name, `/\`) {
-		return nil, fmt.Errorf("binary name %q contains a path separator: set MAGEPACK_NAME to a plain file name", cfg.Name)
+		return nil, &ConfigError{Field: "Name", Reason: fmt.Sprintf("binary name %q contains a path separator: set Config.Name to a plain file name", cfg.Name)}
 	}
 	if len(targets) == 0 {
-		return nil, errors.New("no platforms to build: set MAGEPACK_PLATFORMS, e.g. linux/amd64")
+		return nil, &ConfigError{Field: "Targets", Reason: "no platforms to build: give at least one, e.g. linux/amd64"}
 	}
 	ldflags, err := Ldflags(cfg)
 	if err != nil {
@@ -208,7 +219,7 @@ func Plan(cfg Config, targets []Target, osEnv []string) ([]Job, error) {
 		}
 		seen[t] = true
 		if cfg.CGO && cfg.CC == "" && t != cfg.Host {
-			errs = append(errs, fmt.Errorf("cgo build for %s on %s needs a C cross compiler for %s: set CC to one, or set MAGEPACK_CGO=0 to build without cgo", t, cfg.Host, t))
+			errs = append(errs, &ConfigError{Field: "CGO", Reason: fmt.Sprintf("cgo build for %s on %s needs a C cross compiler for %s: set CC to one, or build without cgo", t, cfg.Host, t)})
 			continue
 		}
 		out := filepath.Join(cfg.Dist, BinaryName(cfg.Name, t))

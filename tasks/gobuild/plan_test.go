@@ -201,15 +201,15 @@ func TestPlanErrors(t *testing.T) {
 		targets []Target
 		want    []string
 	}{
-		{name: "no name", cfg: func(c *Config) { c.Name = "" }, targets: []Target{linuxAMD64}, want: []string{"binary name is empty", "MAGEPACK_NAME"}},
-		{name: "name with a slash", cfg: func(c *Config) { c.Name = "a/b" }, targets: []Target{linuxAMD64}, want: []string{`binary name "a/b"`, "MAGEPACK_NAME"}},
-		{name: "no targets", want: []string{"no platforms to build", "MAGEPACK_PLATFORMS"}},
+		{name: "no name", cfg: func(c *Config) { c.Name = "" }, targets: []Target{linuxAMD64}, want: []string{"binary name is empty", "Config.Name"}},
+		{name: "name with a slash", cfg: func(c *Config) { c.Name = "a/b" }, targets: []Target{linuxAMD64}, want: []string{`binary name "a/b"`, "Config.Name"}},
+		{name: "no targets", want: []string{"no platforms to build", "linux/amd64"}},
 		{name: "malformed target", targets: []Target{{OS: "linux"}}, want: []string{`platform "linux/" is malformed`}},
 		{
 			name:    "cgo cross build without CC names every platform and the fix",
 			cfg:     func(c *Config) { c.CGO = true },
 			targets: []Target{linuxAMD64, linuxARM64, windowsAMD64},
-			want:    []string{"cgo build for linux/arm64 on linux/amd64", "cgo build for windows/amd64", "set CC", "MAGEPACK_CGO=0"},
+			want:    []string{"cgo build for linux/arm64 on linux/amd64", "cgo build for windows/amd64", "set CC", "without cgo"},
 		},
 		{
 			name:    "unknown template field",
