@@ -20,6 +20,7 @@ import (
 	"github.com/magepack/magepack/tasks/linkage"
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/report"
+	"github.com/magepack/magepack/tasks/sbom"
 )
 
 // smokeRuns is how many starts the start-time median is taken over.
@@ -79,6 +80,9 @@ func (r *run) measure(ctx context.Context, eng *engine.Engine, s *service, pl pl
 			return c, err
 		}
 		c.Images = append(c.Images, f)
+	}
+	if bom := sbom.FileName(p.binaryPath(s, pl)); regularFile(bom) {
+		c.SBOM = filepath.ToSlash(p.rel(bom))
 	}
 	var err error
 	c.Binaries, err = r.measureBinaries(ctx, s, pl)
@@ -253,4 +257,10 @@ func (r *run) writeCompare(reports []report.Compare) error {
 		}
 	}
 	return nil
+}
+
+// regularFile reports whether path is a regular file.
+func regularFile(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
 }

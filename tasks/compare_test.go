@@ -27,6 +27,7 @@ type cmpJSON struct {
 	App      string `json:"app"`
 	Version  string `json:"version"`
 	Platform string `json:"platform"`
+	SBOM     string `json:"sbom"`
 	Images   []struct {
 		Variant        string  `json:"variant"`
 		Reference      string  `json:"reference"`
@@ -101,6 +102,8 @@ func TestCompareEngineIntegration(t *testing.T) {
 	require.Contains(t, images, "scratch")
 	require.Contains(t, images, "alpine")
 	scratch, alpine := c.Images[images["scratch"]], c.Images[images["alpine"]]
+	assert.Equal(t, "dist/"+pubAppName+"_"+goos+"_"+arch+".cdx.json", c.SBOM, "compare names the SBOM of the binary in both images")
+	assert.FileExists(t, filepath.Join(p.root, c.SBOM))
 
 	t.Run("image facts", func(t *testing.T) {
 		tests := []struct {

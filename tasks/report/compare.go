@@ -28,6 +28,10 @@ type Compare struct {
 	// printed under the heading of the Markdown report. Empty: a default
 	// that states the units.
 	Method string `json:"method,omitempty"`
+	// SBOM is where the CycloneDX SBOM of the binary both images hold was
+	// written, e.g. "dist/app_linux_amd64.cdx.json"; empty if none was.
+	// (publish attaches each image's own SBOM to it in the registry.)
+	SBOM string `json:"sbom,omitempty"`
 	// Images are the measured images, in the order to show them
 	// (conventionally alpine, then scratch).
 	Images []ImageFacts `json:"images"`

@@ -26,6 +26,7 @@ func sample() Compare {
 		App:         "example-app",
 		Version:     "1.2.3",
 		Platform:    "linux/amd64",
+		SBOM:        "dist/example-app_linux_amd64.cdx.json",
 		Images: []ImageFacts{
 			{
 				Variant: "alpine", Reference: "example-app:1.2.3-alpine",
@@ -229,7 +230,7 @@ func TestTextAndMarkdownPartialReports(t *testing.T) {
 			name:        "one image, start not measured, no user",
 			in:          Compare{App: "svc", Images: []ImageFacts{{Variant: "scratch", Size: 1_000_000}}},
 			contains:    []string{"svc: scratch", "not measured", "root (not set)", "; runs as root"},
-			notContains: []string{"smaller than", "Binaries", "Measured 0001"},
+			notContains: []string{"smaller than", "Binaries", "Measured 0001", "SBOM"},
 		},
 		{
 			name:     "empty",

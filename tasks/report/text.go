@@ -44,6 +44,9 @@ func sections(c Compare) []section {
 			{"image size"}, {"layers"}, {"base"}, {"shell"}, {"package manager"},
 			{"libc"}, {"CA bundle"}, {"user"}, {"files"}, {"start time"}, {"reference"}, {"image ID"},
 		}
+		if c.SBOM != "" {
+			rows = append(rows, []string{"SBOM"})
+		}
 		for _, im := range c.Images {
 			headers = append(headers, im.Variant)
 			user := im.User
@@ -60,6 +63,9 @@ func sections(c Compare) []section {
 				fmt.Sprint(im.Files), start, im.Reference, shortID(im.ID),
 			} {
 				rows[i] = append(rows[i], v)
+			}
+			if c.SBOM != "" {
+				rows[len(rows)-1] = append(rows[len(rows)-1], c.SBOM)
 			}
 		}
 		out = append(out, section{title: "Measured image facts", headers: headers, rows: rows})
