@@ -177,3 +177,33 @@ func TestDistOutOfGitIntegration(t *testing.T) {
 		assert.False(t, dedicated(t.TempDir(), dir), "a folder elsewhere")
 	})
 }
+
+// TestOneServiceAsBefore: a repository with one main package builds the
+// same binary and the same image, under the same names, however the main
+// is given (left to magepack, ".", the pattern "./..."): the several
+// services code leaves single-service repositories as they were.
+func TestOneServiceAsBefore(t *testing.T) {
+	slow(t, "builds")
+	ctx := context.Background()
+	dir := svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, "v1.2.3")
+	type built struct{ name, binary, sum, ref, imageID string }
+	var got []built
+	for _, main := range []string{"", ".", "./..."} {
+		r := mustRun(t, dir, Config{Main: main, Platforms: "linux/amd64", Dist: t.TempDir()}, nil)
+		require.Len(t, r.p.services, 1, "MAGEPACK_MAIN=%q", main)
+		j := r.p.jobs()[0]
+		res, err := r.compile(ctx, []job{j})
+		require.NoError(t, err, "MAGEPACK_MAIN=%q", main)
+		b := res[j.String()]
+		require.NotEmpty(t, b.SHA256, "MAGEPACK_MAIN=%q: %v", main, res)
+		img, err := assemble(r.p.planImage(j.svc, variantScratch, j.pl, b.Path), nil, "")
+		require.NoError(t, err)
+		id, err := img.ConfigName()
+		require.NoError(t, err)
+		got = append(got, built{j.svc.name, filepath.Base(b.Path), b.SHA256, r.p.refs(j.svc, variantScratch)[0], id.String()})
+	}
+	assert.Equal(t, built{"svc", "svc_linux_amd64", got[0].sum, "svc:1.2.3-scratch", got[0].imageID}, got[0], "names as before several services")
+	for i, main := range []string{".", "./..."} {
+		assert.Equal(t, got[0], got[i+1], "MAGEPACK_MAIN=%q gives what leaving it unset gives", main)
+	}
+}
