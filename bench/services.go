@@ -2,9 +2,7 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/magepack/magepack/tasks/gobuild"
 )
@@ -62,34 +60,7 @@ func (h *harness) services() error {
 		return err
 	}
 	label := fmt.Sprintf("2 services x %d platform(s) of %s@%s, empty GOCACHE", len(targets), thirdPartyModule, thirdPartyVer)
-	for i := 0; i < h.coldN; i++ {
-		cache, err := h.coldCache()
-		if err != nil {
-			return err
-		}
-		jobs, cfg, err := plan(append(append([]string(nil), h.env...), "GOCACHE="+cache))
-		if err != nil {
-			return err
-		}
-		start := time.Now()
-		_, err = gobuild.Run(h.ctx, jobs, cfg, nil)
-		d := time.Since(start)
-		os.RemoveAll(cache)
-		h.progress("%-34s %7.2fs  %s", "10 cold 2 services gobuild.Run", d.Seconds(), statusWord(err))
-		if err != nil {
-			return err
-		}
-		f := h.fig("10 cold 2 services gobuild.Run", "gobuild.Run, one pool of (service, platform) jobs (crossCompile with ./cmd/...), "+label)
-		f.samples = append(f.samples, d)
-
-		if cache, err = h.coldCache(); err != nil {
-			return err
-		}
-		err = h.loopJobs("10 cold 2 services go build loop", "sequential go build loop over the same pairs, same argv, "+label, src, loopJobs, "GOCACHE="+cache)
-		os.RemoveAll(cache)
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return h.coldPoolVsLoop("10 cold 2 services", src, plan, loopJobs,
+		"gobuild.Run, one pool of (service, platform) jobs (crossCompile with ./cmd/...), "+label,
+		"sequential go build loop over the same pairs, same argv, "+label)
 }

@@ -54,13 +54,27 @@ func (h *harness) thirdParty() error {
 		return err
 	}
 	plats := fmt.Sprintf("%d platform(s)", len(targets))
+	plan := func(env []string) ([]gobuild.Job, gobuild.Config, error) {
+		c := cfg
+		jobs, err := gobuild.Plan(c, targets, env)
+		return jobs, c, err
+	}
+	return h.coldPoolVsLoop("9 cold", src, plan, loopJobs,
+		"gobuild.Run (crossCompile's builds, default schedule), "+plats+" of "+thirdPartyModule+"@"+thirdPartyVer+", empty GOCACHE",
+		"sequential go build loop, same argv, empty GOCACHE")
+}
+
+// coldPoolVsLoop times, coldN times and alternating, magepack's pool
+// (gobuild.Run over plan's jobs) and the sequential loop over loopJobs,
+// each on an empty GOCACHE: figures "<prefix> gobuild.Run" and "<prefix>
+// go build loop", described by poolDesc and loopDesc.
+func (h *harness) coldPoolVsLoop(prefix, src string, plan func(env []string) ([]gobuild.Job, gobuild.Config, error), loopJobs []gobuild.Job, poolDesc, loopDesc string) error {
 	for i := 0; i < h.coldN; i++ {
 		cache, err := h.coldCache()
 		if err != nil {
 			return err
 		}
-		cfg.ExtraEnv = []string{"GOCACHE=" + cache}
-		jobs, err := gobuild.Plan(cfg, targets, h.env)
+		jobs, cfg, err := plan(append(append([]string(nil), h.env...), "GOCACHE="+cache))
 		if err != nil {
 			return err
 		}
@@ -68,17 +82,17 @@ func (h *harness) thirdParty() error {
 		_, err = gobuild.Run(h.ctx, jobs, cfg, nil)
 		d := time.Since(start)
 		os.RemoveAll(cache)
-		h.progress("%-34s %7.2fs  %s", "9 cold gobuild.Run", d.Seconds(), statusWord(err))
+		h.progress("%-34s %7.2fs  %s", prefix+" gobuild.Run", d.Seconds(), statusWord(err))
 		if err != nil {
 			return err
 		}
-		f := h.fig("9 cold gobuild.Run", "gobuild.Run (crossCompile's builds, default schedule), "+plats+" of "+thirdPartyModule+"@"+thirdPartyVer+", empty GOCACHE")
+		f := h.fig(prefix+" gobuild.Run", poolDesc)
 		f.samples = append(f.samples, d)
 
 		if cache, err = h.coldCache(); err != nil {
 			return err
 		}
-		err = h.loopJobs("9 cold go build loop", "sequential go build loop, same argv, empty GOCACHE", src, loopJobs, "GOCACHE="+cache)
+		err = h.loopJobs(prefix+" go build loop", loopDesc, src, loopJobs, "GOCACHE="+cache)
 		os.RemoveAll(cache)
 		if err != nil {
 			return err
