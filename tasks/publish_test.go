@@ -7,7 +7,6 @@ import (
 	"debug/elf"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -123,26 +122,14 @@ func pubTags(variant string) []string {
 // one holding it wins) and returns its ELF machine.
 func pubBinaryMachine(t *testing.T, img v1.Image, name string) elf.Machine {
 	t.Helper()
-	layers, err := img.Layers()
-	require.NoError(t, err)
 	var data []byte
-	for _, l := range layers {
-		rc, err := l.Uncompressed()
-		require.NoError(t, err)
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
+	fixture.EachEntry(t, img, func(h *tar.Header, r io.Reader) {
+		if strings.TrimPrefix(strings.TrimPrefix(h.Name, "./"), "/") == "usr/local/bin/"+name {
+			var err error
+			data, err = io.ReadAll(r)
 			require.NoError(t, err)
-			if strings.TrimPrefix(strings.TrimPrefix(h.Name, "./"), "/") == "usr/local/bin/"+name {
-				data, err = io.ReadAll(tr)
-				require.NoError(t, err)
-			}
 		}
-		rc.Close()
-	}
+	})
 	require.NotEmpty(t, data, "no /usr/local/bin/%s in the image", name)
 	f, err := elf.NewFile(bytes.NewReader(data))
 	require.NoError(t, err)

@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -179,25 +178,12 @@ func factsScratchImage(t *testing.T, arch string) v1.Image {
 // regularFiles counts the regular files in img's layers.
 func regularFiles(t *testing.T, img v1.Image) int {
 	t.Helper()
-	layers, err := img.Layers()
-	require.NoError(t, err)
 	n := 0
-	for _, l := range layers {
-		rc, err := l.Uncompressed()
-		require.NoError(t, err)
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			require.NoError(t, err)
-			if h.Typeflag == tar.TypeReg {
-				n++
-			}
+	fixture.EachEntry(t, img, func(h *tar.Header, _ io.Reader) {
+		if h.Typeflag == tar.TypeReg {
+			n++
 		}
-		require.NoError(t, rc.Close())
-	}
+	})
 	return n
 }
 
