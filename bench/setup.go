@@ -105,6 +105,14 @@ func (h *harness) setup() error {
 	if _, _, err := h.run("build bench/inspect", cmd{dir: h.root, name: "go", args: []string{"build", "-o", h.inspectBin, "./bench/inspect"}}); err != nil {
 		return err
 	}
+	if !h.tiny && os.Getenv("MAGEPACK_ALPINE_BASE") == "" && os.Getenv("MAGEPACK_BUILDER") == "" {
+		// The fixture images the tests build (an Alpine-like base, a Go
+		// builder from the local toolchain): made once, reused after.
+		fixtures := cmd{dir: h.root, env: []string{"CI=true"}, name: "go", args: []string{"test", "-count=1", "-run", "^(TestAlpineBaseEngine|TestGoBuilderEngine)$", "./tasks/internal/fixture"}}
+		if _, _, err := h.run("fixture images", fixtures); err != nil {
+			return err
+		}
+	}
 	if !h.tiny && h.needPeers {
 		h.installTools()
 		if err := h.writePeerConfigs(h.ldflags); err != nil {
