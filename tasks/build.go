@@ -147,7 +147,10 @@ func (r *run) compile(ctx context.Context, jobs []job) (map[string]gobuild.Resul
 				done[todo[i].String()] = res
 			}
 		}
-		if rerr := r.recordBinaries(todo, results); rerr != nil {
+		stop = r.phase("record")
+		rerr := r.recordBinaries(todo, results)
+		stop()
+		if rerr != nil {
 			err = errors.Join(err, rerr)
 		}
 		if err != nil {

@@ -207,3 +207,18 @@ func TestOneServiceAsBefore(t *testing.T) {
 		assert.Equal(t, got[0], got[i+1], "MAGEPACK_MAIN=%q gives what leaving it unset gives", main)
 	}
 }
+
+// TestTimingsNamePhases: the timings line names the phases of the work
+// done, in their order, each with a duration.
+func TestTimingsNamePhases(t *testing.T) {
+	slow(t, "builds")
+	dir := svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, "v1.2.3")
+	r := mustRun(t, dir, Config{Platforms: "linux/amd64", Timings: true}, nil)
+	require.NoError(t, r.staticCheck(context.Background()))
+	output(r).Reset()
+	r.printTimings()
+	assert.Regexp(t, `^\[timings\] setup \d+\.\d\ds build \d+\.\d\ds record \d+\.\d\ds check \d+\.\d\ds\n$`, output(r).String())
+	output(r).Reset()
+	r.printTimings()
+	assert.Empty(t, output(r).String(), "each line covers the time since the last one")
+}

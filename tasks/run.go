@@ -175,7 +175,7 @@ type timings struct {
 }
 
 // phaseNames are the phases MAGEPACK_TIMINGS reports, in this order.
-var phaseNames = []string{"setup", "build", "check", "assemble", "load", "smoke", "push", "merge", "measure"}
+var phaseNames = []string{"setup", "build", "record", "check", "assemble", "load", "smoke", "push", "merge", "measure"}
 
 // phase starts timing one phase of work and returns the function that ends
 // it. Parallel work in one phase adds up.
