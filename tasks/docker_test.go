@@ -370,8 +370,8 @@ func TestEngineAlpineBasePull(t *testing.T) {
 		assert.Equal(t, ExitImage, exitCode(err), "%v", err)
 		assert.ErrorIs(t, err, engine.ErrImageNotFound)
 		assert.Contains(t, err.Error(), `"`+missing+`"`)
-		assert.Contains(t, err.Error(), "MAGEPACK_PULL=never forbids pulling")
-		assert.Contains(t, err.Error(), "set MAGEPACK_PULL=missing")
+		assert.Contains(t, err.Error(), "the pull policy never forbids pulling")
+		assert.Contains(t, fail(err).Error(), "set MAGEPACK_PULL=missing", "the target names the setting")
 		assert.Empty(t, d.tags(t, repo), "no image is made")
 	})
 

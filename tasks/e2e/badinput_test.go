@@ -125,21 +125,21 @@ func TestIntegrationBadInput(t *testing.T) {
 		},
 		{
 			name: "dist under a file", env: []string{"MAGEPACK_DIST=go.mod/dist"}, code: tasks.ExitConfig,
-			want: []string{"cannot be created: a parent of it is a file", "set MAGEPACK_DIST"},
+			want: []string{"cannot be created: a parent of it is a file", "remove it or choose another folder (MAGEPACK_DIST)"},
 		},
 		{
 			// procfs refuses new folders even to root.
 			name: "dist cannot be created", env: []string{"MAGEPACK_DIST=/proc/magepack-dist"}, code: tasks.ExitConfig,
-			want: []string{`dist "/proc/magepack-dist" cannot be created (`, "set MAGEPACK_DIST to a folder you can write to"},
+			want: []string{`dist "/proc/magepack-dist" cannot be created (`, "choose a folder you can write to (MAGEPACK_DIST)"},
 		},
 		{
 			// sysfs refuses new files even to root.
 			name: "dist not writable", env: []string{"MAGEPACK_DIST=/sys/kernel"}, code: tasks.ExitConfig,
-			want: []string{`dist "/sys/kernel" is not writable (`, "set MAGEPACK_DIST"},
+			want: []string{`dist "/sys/kernel" is not writable (`, "fix its permissions or choose another folder (MAGEPACK_DIST)"},
 		},
 		{
 			name: "dist not writable, odd errno", env: []string{"MAGEPACK_DIST=/proc/self"}, code: tasks.ExitConfig,
-			want: []string{`dist "/proc/self" is not writable (`, "set MAGEPACK_DIST"},
+			want: []string{`dist "/proc/self" is not writable (`, "(MAGEPACK_DIST)"},
 		},
 		{
 			name: "dockerfile does not exist", target: "dockerScratch", env: []string{"MAGEPACK_DOCKERFILE=nope.Dockerfile"}, code: tasks.ExitConfig,
