@@ -100,6 +100,11 @@ func TestIntegrationBadInput(t *testing.T) {
 			want: []string{`smoke setting "healthz" is not valid`, "off, start, run:<args> for a command-line tool", "an HTTP path starting with / (e.g. /healthz)", "(MAGEPACK_SMOKE)"},
 		},
 		{
+			// Refused by the same rule as the engine's, before anything is built.
+			name: "smoke path with a space", target: "dockerScratch", env: []string{"MAGEPACK_SMOKE=/health z"}, code: tasks.ExitConfig,
+			want: []string{`smoke setting "/health z" is not valid: an HTTP path cannot hold spaces; escape them (/health%20z) (MAGEPACK_SMOKE)`},
+		},
+		{
 			name: "bogus cgo", env: []string{"MAGEPACK_CGO=maybe"}, code: tasks.ExitConfig,
 			want: []string{`MAGEPACK_CGO="maybe": want 0 or 1`},
 		},

@@ -156,6 +156,8 @@ func ParseSmoke(s string) (SmokeOptions, error) {
 		return o, nil
 	case strings.HasPrefix(v, "/") && strings.IndexFunc(v, unicode.IsSpace) < 0:
 		return SmokeOptions{Mode: SmokeHTTP, Path: v}, nil
+	case strings.HasPrefix(v, "/"):
+		return SmokeOptions{}, fmt.Errorf("smoke setting %q is not valid: an HTTP path cannot hold spaces; escape them (%s)", s, strings.Join(strings.Fields(v), "%20"))
 	}
 	return SmokeOptions{}, fmt.Errorf("smoke setting %q is not valid: use off, start, run:<args> for a command-line tool (e.g. run:--version), or an HTTP path starting with / (e.g. /healthz)", s)
 }

@@ -142,9 +142,9 @@ func freePort(t *testing.T) int {
 
 func TestParseSmoke(t *testing.T) {
 	tests := []struct {
-		name, in string
-		want     SmokeOptions
-		wantErr  bool
+		name, in, wantMsg string
+		want              SmokeOptions
+		wantErr           bool
 	}{
 		{name: "off", in: "off", want: SmokeOptions{Mode: SmokeOff}},
 		{name: "start", in: "start", want: SmokeOptions{Mode: SmokeStart}},
@@ -156,14 +156,14 @@ func TestParseSmoke(t *testing.T) {
 		{name: "path without slash", in: "healthz", wantErr: true},
 		{name: "url", in: "http://localhost/healthz", wantErr: true},
 		{name: "capitalised", in: "Start", wantErr: true},
-		{name: "path with space", in: "/health z", wantErr: true},
+		{name: "path with space", in: "/health z", wantErr: true, wantMsg: "an HTTP path cannot hold spaces; escape them (/health%20z)"},
 		{name: "run with an argument", in: "run:--version", want: SmokeOptions{Mode: SmokeRun, Cmd: []string{"--version"}}},
 		{name: "run with arguments split on whitespace", in: " run: version\t--short  -v ", want: SmokeOptions{Mode: SmokeRun, Cmd: []string{"version", "--short", "-v"}}},
 		{name: "run alone", in: "run:", want: SmokeOptions{Mode: SmokeRun}},
 		{name: "run with a path-like argument", in: "run:/healthz", want: SmokeOptions{Mode: SmokeRun, Cmd: []string{"/healthz"}}},
 		{name: "run without colon", in: "run", wantErr: true},
 		{name: "run capitalised", in: "RUN:--version", wantErr: true},
-		{name: "path after run", in: "/run: x", wantErr: true},
+		{name: "path after run", in: "/run: x", wantErr: true, wantMsg: "an HTTP path cannot hold spaces; escape them (/run:%20x)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,7 +171,11 @@ func TestParseSmoke(t *testing.T) {
 			if tt.wantErr {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), `"`+tt.in+`"`)
-				assert.Contains(t, err.Error(), "use off, start, run:<args> for a command-line tool (e.g. run:--version), or an HTTP path starting with /")
+				msg := tt.wantMsg
+				if msg == "" {
+					msg = "use off, start, run:<args> for a command-line tool (e.g. run:--version), or an HTTP path starting with /"
+				}
+				assert.Contains(t, err.Error(), msg)
 				assert.NotContains(t, err.Error(), "MAGEPACK_")
 				return
 			}
