@@ -20,16 +20,16 @@ type Output struct {
 var outputName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 
 // delimiterBase starts every heredoc delimiter GitHubOutput writes.
-const delimiterBase = "MAGEPACK_EOF"
+const delimiterBase = "magepack_EOF"
 
 // GitHubOutput formats outputs for the file $GITHUB_OUTPUT names, in the
 // documented multi-line form, one block per output in the order given:
 //
-//	<name><<MAGEPACK_EOF
+//	<name><<magepack_EOF
 //	<value>
-//	MAGEPACK_EOF
+//	magepack_EOF
 //
-// The delimiter is MAGEPACK_EOF, or MAGEPACK_EOF_1, _2, … when the value
+// The delimiter is magepack_EOF, or magepack_EOF_1, _2, … when the value
 // contains it anywhere, so no line of a value can end the block early;
 // the same outputs always give the same bytes. Append the result to the
 // file (the runner reads it after the step). It fails on an output whose

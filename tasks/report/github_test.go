@@ -57,17 +57,17 @@ func TestGitHubOutput(t *testing.T) {
 		{
 			name:    "single line",
 			outputs: []Output{{Name: "version", Value: "1.2.3"}},
-			want:    "version<<MAGEPACK_EOF\n1.2.3\nMAGEPACK_EOF\n",
+			want:    "version<<magepack_EOF\n1.2.3\nmagepack_EOF\n",
 		},
 		{
 			name:    "several lines and an empty value",
 			outputs: []Output{{Name: "refs", Value: "a:1\nb:2"}, {Name: "empty", Value: ""}},
-			want:    "refs<<MAGEPACK_EOF\na:1\nb:2\nMAGEPACK_EOF\nempty<<MAGEPACK_EOF\n\nMAGEPACK_EOF\n",
+			want:    "refs<<magepack_EOF\na:1\nb:2\nmagepack_EOF\nempty<<magepack_EOF\n\nmagepack_EOF\n",
 		},
 		{
 			name:    "value holding the delimiter",
-			outputs: []Output{{Name: "x", Value: "MAGEPACK_EOF\nMAGEPACK_EOF_1"}},
-			want:    "x<<MAGEPACK_EOF_2\nMAGEPACK_EOF\nMAGEPACK_EOF_1\nMAGEPACK_EOF_2\n",
+			outputs: []Output{{Name: "x", Value: "magepack_EOF\nmagepack_EOF_1"}},
+			want:    "x<<magepack_EOF_2\nmagepack_EOF\nmagepack_EOF_1\nmagepack_EOF_2\n",
 		},
 	}
 	for _, tt := range tests {
@@ -84,7 +84,7 @@ func TestGitHubOutput(t *testing.T) {
 }
 
 func TestGitHubOutputRoundTrip(t *testing.T) {
-	values := []string{"", "\n", "a\n", "\nb", "a<<b", "x=y", "MAGEPACK_EOF", "line\nMAGEPACK_EOF\nmore", "tab\there", "ünïcode"}
+	values := []string{"", "\n", "a\n", "\nb", "a<<b", "x=y", "magepack_EOF", "line\nmagepack_EOF\nmore", "tab\there", "ünïcode"}
 	var outs []Output
 	for i, v := range values {
 		outs = append(outs, Output{Name: "v" + string(rune('a'+i)), Value: v})
