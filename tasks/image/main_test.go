@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -124,23 +123,14 @@ type tarEntry struct {
 
 func layerEntries(t *testing.T, l v1.Layer) (map[string]tarEntry, []string) {
 	t.Helper()
-	rc, err := l.Uncompressed()
-	require.NoError(t, err)
-	defer rc.Close()
 	entries := map[string]tarEntry{}
 	var order []string
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		require.NoError(t, err)
-		data, err := io.ReadAll(tr)
+	fixture.EachLayerEntry(t, l, func(h *tar.Header, r io.Reader) {
+		data, err := io.ReadAll(r)
 		require.NoError(t, err)
 		entries[h.Name] = tarEntry{Type: h.Typeflag, Mode: h.Mode, UID: h.Uid, GID: h.Gid, ModTime: h.ModTime, Linkname: h.Linkname, Data: data}
 		order = append(order, h.Name)
-	}
+	})
 	return entries, order
 }
 
