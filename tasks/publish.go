@@ -305,7 +305,7 @@ func (r *run) imageSBOM(ip imagePlan, img, base v1.Image, baseDigest string) (v1
 	if err != nil {
 		return fail(err)
 	}
-	bin, err := sbom.Binary(ip.spec.Binary, opts)
+	bin, err := r.binaryBOM(ip.svc, ip.spec.Binary, "")
 	if err != nil {
 		return fail(err)
 	}

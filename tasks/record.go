@@ -9,6 +9,8 @@ import (
 	"slices"
 	"time"
 
+	cdx "github.com/CycloneDX/cyclonedx-go"
+
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/linkage"
@@ -78,7 +80,7 @@ func (r *run) recordBinaries(jobs []job, results []gobuild.Result) error {
 			continue
 		}
 		var err error
-		if boms[i], err = p.writeBinarySBOM(jobs[i].svc, res.Path); err != nil {
+		if boms[i], err = r.writeBinarySBOM(jobs[i].svc, res); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -130,24 +132,35 @@ func mergeRecord(old *dist.Build, rec dist.Build) *dist.Build {
 	return &rec
 }
 
-// writeBinarySBOM writes the CycloneDX SBOM of s's binary at bin, read from
-// the binary's own build information, next to it (<bin>.cdx.json), and
-// returns its path.
-func (p *project) writeBinarySBOM(s *service, bin string) (string, error) {
-	opts, err := p.sbomOptions(s)
+// writeBinarySBOM writes the CycloneDX SBOM of s's binary res built,
+// read from the binary's own build information, next to it
+// (<bin>.cdx.json), and returns its path.
+func (r *run) writeBinarySBOM(s *service, res gobuild.Result) (string, error) {
+	p := r.p
+	bom, err := r.binaryBOM(s, res.Path, res.SHA256)
 	if err != nil {
-		return "", err
-	}
-	bom, err := sbom.Binary(bin, opts)
-	if err != nil {
-		return "", fmt.Errorf("SBOM of %s: %w", p.rel(bin), err)
+		return "", fmt.Errorf("SBOM of %s: %w", p.rel(res.Path), err)
 	}
 	data, err := sbom.Encode(bom)
 	if err != nil {
-		return "", fmt.Errorf("SBOM of %s: %w", p.rel(bin), err)
+		return "", fmt.Errorf("SBOM of %s: %w", p.rel(res.Path), err)
 	}
-	path := sbom.FileName(bin)
+	path := sbom.FileName(res.Path)
 	return path, dist.WriteFile(path, data, 0o644)
+}
+
+// binaryBOM is the SBOM of s's binary at bin, made once per run: the
+// build records it, and publish's image SBOMs of both variants start from
+// it. sum is the binary's SHA-256 when the caller has it ("" hashes the
+// file).
+func (r *run) binaryBOM(s *service, bin, sum string) (*cdx.BOM, error) {
+	return do(r, "sbom "+bin, func() (*cdx.BOM, error) {
+		opts, err := r.p.sbomOptions(s)
+		if err != nil {
+			return nil, err
+		}
+		return sbom.BinaryWithSum(bin, sum, opts)
+	})
 }
 
 // sbomOptions are the facts about s's binaries that they do not record

@@ -61,6 +61,13 @@ const StdlibName = "stdlib"
 // the file cannot be read or is not a Go binary with build information
 // (e.g. one built with -buildvcs but stripped of it, or not by Go at all).
 func Binary(path string, o Options) (*cdx.BOM, error) {
+	return BinaryWithSum(path, "", o)
+}
+
+// BinaryWithSum is Binary for a binary whose SHA-256 (hex) the caller has
+// already computed, e.g. while building it: only the build information is
+// read. An empty sum reads and hashes the whole file, as Binary does.
+func BinaryWithSum(path, sum string, o Options) (*cdx.BOM, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("SBOM of %s: %w", path, err)
@@ -70,14 +77,17 @@ func Binary(path string, o Options) (*cdx.BOM, error) {
 	if err != nil {
 		return nil, fmt.Errorf("SBOM of %s: read Go build information: %w: is it a Go binary built with module support?", path, err)
 	}
-	h := sha256.New()
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("SBOM of %s: %w", path, err)
+	if sum == "" {
+		h := sha256.New()
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("SBOM of %s: %w", path, err)
+		}
+		if _, err := io.Copy(h, f); err != nil {
+			return nil, fmt.Errorf("SBOM of %s: %w", path, err)
+		}
+		sum = hex.EncodeToString(h.Sum(nil))
 	}
-	if _, err := io.Copy(h, f); err != nil {
-		return nil, fmt.Errorf("SBOM of %s: %w", path, err)
-	}
-	return FromBuildInfo(info, hex.EncodeToString(h.Sum(nil)), o)
+	return FromBuildInfo(info, sum, o)
 }
 
 // FromBuildInfo is Binary for build information already read: info as
