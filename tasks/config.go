@@ -96,6 +96,15 @@ type Config struct {
 	Merge string
 	// Timings prints how long each phase took (MAGEPACK_TIMINGS=1).
 	Timings bool
+	// SignKey is the private key that signs images, provenance and SBOMs
+	// (MAGEPACK_SIGN_KEY): a file path, or the PEM itself (as CI secrets
+	// arrive); PKCS#8 ECDSA P-256 or Ed25519, or a key `cosign
+	// generate-key-pair` wrote, whose password comes from COSIGN_PASSWORD.
+	// Default: none, nothing is signed.
+	SignKey string
+	// VerifyKey is the public key the verify target checks signatures
+	// with (MAGEPACK_VERIFY_KEY): a path or the PEM itself, e.g. cosign.pub.
+	VerifyKey string
 	// Services holds settings that differ between services, by service
 	// name (the binary's name, e.g. "api"). MAGEPACK_SMOKE and
 	// MAGEPACK_PORT, when set, apply to every service instead.
@@ -174,6 +183,8 @@ var envVars = []envVar{
 	{name: "MAGEPACK_SHARD", set: func(c *Config, v string) error { c.Shard = v; return nil }},
 	{name: "MAGEPACK_MERGE", set: func(c *Config, v string) error { c.Merge = v; return nil }},
 	{name: "MAGEPACK_TIMINGS", set: func(c *Config, v string) error { return parseBool(&c.Timings, v) }},
+	{name: "MAGEPACK_SIGN_KEY", set: func(c *Config, v string) error { c.SignKey = v; return nil }},
+	{name: "MAGEPACK_VERIFY_KEY", set: func(c *Config, v string) error { c.VerifyKey = v; return nil }},
 }
 
 // clearServices applies fn to every per-service setting: an environment

@@ -55,6 +55,8 @@ func TestMergeEveryVariable(t *testing.T) {
 		{"MAGEPACK_SHARD", func(c Config) any { return c.Shard }, "", func(c *Config) { c.Shard = "1/2" }, "1/2", "2/3", "2/3"},
 		{"MAGEPACK_MERGE", func(c Config) any { return c.Merge }, "dist-*", func(c *Config) { c.Merge = "parts/*" }, "parts/*", "a,b", "a,b"},
 		{"MAGEPACK_TIMINGS", func(c Config) any { return c.Timings }, false, func(c *Config) { c.Timings = true }, true, "0", false},
+		{"MAGEPACK_SIGN_KEY", func(c Config) any { return c.SignKey }, "", func(c *Config) { c.SignKey = "cosign.key" }, "cosign.key", "/run/secrets/key", "/run/secrets/key"},
+		{"MAGEPACK_VERIFY_KEY", func(c Config) any { return c.VerifyKey }, "", func(c *Config) { c.VerifyKey = "cosign.pub" }, "cosign.pub", "/keys/cosign.pub", "/keys/cosign.pub"},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {

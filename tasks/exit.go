@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/magepack/magepack/tasks/attest"
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/gobuild"
@@ -14,6 +15,7 @@ import (
 	"github.com/magepack/magepack/tasks/merge"
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/toolchain"
+	"github.com/magepack/magepack/tasks/verify"
 	"github.com/magepack/magepack/tasks/version"
 )
 
@@ -43,6 +45,9 @@ const (
 	// configurations or checkout states, a job built twice with different
 	// bytes, a job no part holds. Rebuild the shards; no setting fixes it.
 	ExitMerge = 8
+	// ExitVerify is a verification that failed: a signature, provenance,
+	// subject, SBOM or commit check of an image or binary (verify).
+	ExitVerify = 9
 	// ExitInterrupted is a run stopped by Ctrl-C (SIGINT) or SIGTERM.
 	ExitInterrupted = 130
 )
@@ -84,9 +89,11 @@ var errorClasses = []errorClass{
 	{code: ExitConfig, match: as[*engine.BuilderTooOldError], fix: builderFix},
 	{code: ExitConfig, match: is(image.ErrNoCABundle), hint: "MAGEPACK_CA_BUNDLE"},
 	{code: ExitConfig, match: as[*merge.NoMatchError], hint: "MAGEPACK_MERGE"},
+	{code: ExitConfig, match: as[*attest.KeyError], fix: keyFix},
 	{code: ExitConfig, match: is(merge.ErrDestIsPart), fix: func(error) string { return "set MAGEPACK_DIST apart from the parts" }},
 	{code: ExitNoEngine, match: is(engine.ErrNoEngine)},
 	{code: ExitMerge, match: is(merge.ErrRefused)},
+	{code: ExitVerify, match: as[*verify.Failure]},
 	{code: ExitMerge, match: as[*dist.ChecksumError]},
 	{code: ExitCheck, match: as[*checkError]},
 	{code: ExitCheck, match: as[*linkage.Violation], hint: "MAGEPACK_CGO"},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
+	"github.com/magepack/magepack/tasks/attest"
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/shard"
@@ -54,6 +55,9 @@ type options struct {
 	shard   shard.Spec // zero: all jobs
 	merge   string     // the parts merge reads: folders or globs, comma-separated
 	timings bool
+
+	signer    attest.Signer // nil: nothing is signed
+	verifyKey string        // as given; read by verify
 }
 
 // configure merges settings with the environment lookup reads and parses
@@ -62,8 +66,11 @@ type options struct {
 func configure(settings Config, lookup func(string) (string, bool)) (options, error) {
 	c, mergeErr := mergeEnv(settings, lookup)
 	opts, parseErr := parseOptions(c)
+	var keyErr error
+	opts.signer, keyErr = loadSignKey(c.SignKey, lookup)
+	opts.verifyKey = c.VerifyKey
 	var errs []error
-	for _, err := range []error{mergeErr, parseErr} {
+	for _, err := range []error{mergeErr, parseErr, keyErr} {
 		var ce *configError
 		if errors.As(err, &ce) {
 			err = ce.err

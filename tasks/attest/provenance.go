@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"runtime/debug"
 	"strings"
 )
 
@@ -192,4 +193,25 @@ func (p Provenance) SBOMDigest() string {
 		}
 	}
 	return ""
+}
+
+// FromBuildInfo reads what a Go binary records of its build: the Go
+// version (the toolchain), every module with its go.sum hash (a replaced
+// module by its replacement) and the build settings (-ldflags, CGO,
+// GOARCH, vcs.revision, …), which become the internal parameters.
+func (b *Build) FromBuildInfo(info *debug.BuildInfo) {
+	b.Toolchain = info.GoVersion
+	b.Modules = b.Modules[:0]
+	for _, m := range info.Deps {
+		if m.Replace != nil {
+			m = m.Replace
+		}
+		b.Modules = append(b.Modules, Module{Path: m.Path, Version: m.Version, Sum: m.Sum})
+	}
+	if len(info.Settings) > 0 {
+		b.Internal = map[string]any{}
+		for _, s := range info.Settings {
+			b.Internal[s.Key] = s.Value
+		}
+	}
 }
