@@ -302,3 +302,26 @@ func assertFailure(t *testing.T, err error, check verify.Check, what string) {
 		assert.Equal(t, ExitVerify, exitCode(err), what)
 	}
 }
+
+func TestProvenanceSameFromTwoClones(t *testing.T) {
+	slow(t, "two builds")
+	origin := pubModule(t)
+	key := fixture.Ed25519Key(t)
+	var bundles [][]byte
+	for _, clone := range []string{filepath.Join(t.TempDir(), "one"), filepath.Join(t.TempDir(), "two", "deeper")} {
+		git(t, origin, "clone", "-q", origin, clone)
+		r := pubLinuxRun(t, clone, Config{Platforms: "linux/amd64"}, map[string]string{"MAGEPACK_SIGN_KEY": string(key.Private)})
+		data, err := os.ReadFile(filepath.Join(r.p.dist, pubAppName+"_linux_amd64"+verify.BundleSuffix))
+		require.NoError(t, err)
+		st, err := attest.Open(data, key.Key)
+		require.NoError(t, err)
+		prov, err := attest.ReadProvenance(st)
+		require.NoError(t, err)
+		assert.Equal(t, r.p.ver.Commit, prov.Commit())
+		assert.NotEmpty(t, prov.SBOMDigest())
+		bundles = append(bundles, data)
+	}
+	// Ed25519 signs deterministically: the same statement gives the same
+	// bundle, byte for byte.
+	assert.Equal(t, string(bundles[0]), string(bundles[1]), "the same provenance, signed the same, from both clones")
+}
