@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/magepack/magepack/tasks/attest"
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/gobuild"
@@ -24,6 +25,7 @@ import (
 	"github.com/magepack/magepack/tasks/merge"
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/toolchain"
+	"github.com/magepack/magepack/tasks/verify"
 	"github.com/magepack/magepack/tasks/version"
 )
 
@@ -221,6 +223,17 @@ func TestErrorClasses(t *testing.T) {
 		}},
 		{name: "base lacks a platform", code: ExitImage, named: "MAGEPACK_ALPINE_BASE", err: func(t *testing.T) error {
 			return &image.MissingPlatformError{Ref: "alpine:3.22", Platform: "linux/s390x", Available: []string{"linux/amd64"}}
+		}},
+		{name: "signing key that is a public key", code: ExitConfig, named: "MAGEPACK_SIGN_KEY", err: func(t *testing.T) error {
+			_, err := loadSignKey(string(fixture.ECDSAKey(t).Public), envOf(nil))
+			return &configError{err}
+		}},
+		{name: "signing key without its password", code: ExitConfig, named: "COSIGN_PASSWORD", err: func(t *testing.T) error {
+			_, err := attest.LoadSigner(string(fixture.CosignKey(t, "pw").Private), nil)
+			return err
+		}},
+		{name: "verification failed", code: ExitVerify, err: func(t *testing.T) error {
+			return &verify.Failure{Artifact: "127.0.0.1:5000/app@sha256:0", Check: verify.CheckSignature, Detail: "no signature by the key"}
 		}},
 		{name: "image cannot be assembled", code: ExitImage, slow: true, err: func(t *testing.T) error {
 			r := mustRun(t, svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, ""), Config{Platforms: "linux/amd64"}, nil)
