@@ -120,11 +120,9 @@ func Layout(ctx context.Context, dir string, key any, opts ...Option) ([]Verdict
 		}
 		tag := tags[top]
 		name := func(d v1.Hash) string { return fmt.Sprintf("%s:%s@%s", filepath.ToSlash(dir), tag, d) }
-		v, err := tree(ctx, s, o, name, top, children)
+		v, failed := tree(ctx, s, o, name, top, children)
 		out = append(out, v...)
-		if err != nil {
-			errs = append(errs, err)
-		}
+		errs = append(errs, failed...)
 	}
 	return out, errors.Join(errs...)
 }

@@ -107,7 +107,8 @@ func Image(ctx context.Context, ref string, key any, opts ...Option) ([]Verdict,
 			return nil, &Failure{Artifact: ref, Check: CheckRead, Detail: err.Error()}
 		}
 	}
-	return tree(ctx, s, o, name, desc.Digest, children)
+	vs, errs := tree(ctx, s, o, name, desc.Digest, children)
+	return vs, errors.Join(errs...)
 }
 
 // child is one platform image of an index.
@@ -132,8 +133,9 @@ func platforms(idx v1.ImageIndex) ([]child, error) {
 	return out, nil
 }
 
-// tree verifies top, then its children.
-func tree(ctx context.Context, s store, o *options, name func(v1.Hash) string, top v1.Hash, children []child) ([]Verdict, error) {
+// tree verifies top, then its children, and returns the verdicts of
+// those that passed and the failures of the others.
+func tree(ctx context.Context, s store, o *options, name func(v1.Hash) string, top v1.Hash, children []child) ([]Verdict, []error) {
 	var out []Verdict
 	var errs []error
 	v, err := manifest(ctx, s, o, name(top), top)
@@ -151,5 +153,5 @@ func tree(ctx context.Context, s store, o *options, name func(v1.Hash) string, t
 		}
 		out = append(out, v)
 	}
-	return out, errors.Join(errs...)
+	return out, errs
 }
