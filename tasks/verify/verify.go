@@ -137,8 +137,8 @@ func manifest(ctx context.Context, s store, o *options, artifact string, d v1.Ha
 	if err != nil {
 		return fail(CheckRead, "list its referrers: %v", err)
 	}
-	var signed, provenance bool
-	var prov attest.Provenance
+	var signed bool
+	var provs []attest.Provenance
 	sboms := map[string]bool{} // layer digest hex of each SBOM attached
 	for _, desc := range refs {
 		switch desc.ArtifactType {
@@ -168,26 +168,40 @@ func manifest(ctx context.Context, s store, o *options, artifact string, d v1.Ha
 		case attest.PredicateSign:
 			signed = true
 		case attest.PredicateSLSA:
-			if prov, err = attest.ReadProvenance(st); err != nil {
+			prov, err := attest.ReadProvenance(st)
+			if err != nil {
 				return fail(CheckProvenance, "%v", err)
 			}
-			provenance = true
+			provs = append(provs, prov)
 		}
 	}
 	if !signed {
 		return fail(CheckSignature, "no signature of %s by the key among %d referrer(s) (%d bundle(s) by other keys): the artifact was not signed with this key, or it was replaced after signing", d, len(refs), v.Foreign)
 	}
-	if !provenance {
+	if len(provs) == 0 {
 		return fail(CheckProvenance, "no SLSA provenance of %s signed by the key", d)
 	}
-	v.Commit = prov.Commit()
-	if o.commit != "" && v.Commit != o.commit {
-		return fail(CheckCommit, "the provenance names commit %s, want %s", v.Commit, o.commit)
+	// One provenance that passes every check is enough (a key's holder
+	// may attach more, as cosign attest does); else the first one's
+	// failure is reported.
+	var first error
+	for _, prov := range provs {
+		v.Commit, v.SBOM = prov.Commit(), prov.SBOMDigest()
+		var err error
+		switch {
+		case o.commit != "" && v.Commit != o.commit:
+			_, err = fail(CheckCommit, "the provenance names commit %q, want %s", v.Commit, o.commit)
+		case v.SBOM != "" && !sboms[v.SBOM]:
+			_, err = fail(CheckSBOM, "the provenance names SBOM sha256:%s, but the SBOM(s) attached are %s", v.SBOM, keys(sboms))
+		}
+		if err == nil {
+			return v, nil
+		}
+		if first == nil {
+			first = err
+		}
 	}
-	if v.SBOM = prov.SBOMDigest(); v.SBOM != "" && !sboms[v.SBOM] {
-		return fail(CheckSBOM, "the provenance names SBOM sha256:%s, but the SBOM(s) attached are %s", v.SBOM, keys(sboms))
-	}
-	return v, nil
+	return v, first
 }
 
 // namesDigest reports whether st's subjects include d.

@@ -178,6 +178,14 @@ func TestLayout(t *testing.T) {
 		_, err = Layout(ctx, c.write(t), c.key.Key)
 		assert.Equal(t, []Check{CheckProvenance}, fails(t, err))
 	})
+	t.Run("one good provenance among others the key signed is enough", func(t *testing.T) {
+		c := good(t)
+		d, err := c.img.Digest()
+		require.NoError(t, err)
+		c.attach(t, c.key, c.img, d.String(), map[string]any{attest.PredicateSLSA: provenance(t, "ffff", "")})
+		_, err = Layout(ctx, c.write(t), c.key.Key, WithCommit(commit))
+		require.NoError(t, err)
+	})
 	t.Run("no layout", func(t *testing.T) {
 		_, err := Layout(ctx, t.TempDir(), c.key.Key)
 		var f *Failure
