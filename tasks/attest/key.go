@@ -62,30 +62,27 @@ type KeyError struct {
 }
 
 func (e *KeyError) Error() string {
-	src := "the PEM given inline"
+	src := "the PEM key given inline"
 	if e.Source != "" {
-		src = e.Source
+		src = "key file " + e.Source
 	}
-	var msg string
 	switch e.Problem {
 	case KeyMissing:
-		msg = fmt.Sprintf("key file %s cannot be read (%v): give the path of a PEM private key, or the PEM itself", src, e.Err)
+		return fmt.Sprintf("%s cannot be read (%v): give the path of a PEM private key, or the PEM itself", src, e.Err)
 	case KeyMalformed:
-		msg = fmt.Sprintf("key %s is not a PEM key (%s): give a PKCS#8 ECDSA P-256 or Ed25519 key, or one `cosign generate-key-pair` wrote", src, e.Detail)
+		return fmt.Sprintf("%s is not a PEM key (%s): give a PKCS#8 ECDSA P-256 or Ed25519 key, or one `cosign generate-key-pair` wrote", src, e.Detail)
 	case KeyNoPassword:
-		msg = fmt.Sprintf("key %s is encrypted (cosign generate-key-pair) and no password was given: give its password", src)
+		return fmt.Sprintf("%s is encrypted (cosign generate-key-pair) and no password was given: give its password", src)
 	case KeyWrongPassword:
-		msg = fmt.Sprintf("key %s is encrypted (cosign generate-key-pair) and the password given does not open it: give the password it was made with", src)
+		return fmt.Sprintf("%s is encrypted (cosign generate-key-pair) and the password given does not open it: give the password it was made with", src)
 	case KeyPublic:
-		msg = fmt.Sprintf("key %s is a public key; signing needs the private key (cosign.key, not cosign.pub)", src)
+		return fmt.Sprintf("%s is a public key; signing needs the private key (cosign.key, not cosign.pub)", src)
 	case KeyPrivate:
-		msg = fmt.Sprintf("key %s is a private key; verifying needs only the public key (cosign.pub): never hand the private key to a verifier", src)
+		return fmt.Sprintf("%s is a private key; verifying needs only the public key (cosign.pub): never hand the private key to a verifier", src)
 	case KeyUnsupported:
-		msg = fmt.Sprintf("key %s is %s, which magepack does not sign with: use ECDSA P-256 (cosign generate-key-pair, or openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256) or Ed25519", src, e.Detail)
-	default:
-		msg = fmt.Sprintf("key %s: %v", src, e.Err)
+		return fmt.Sprintf("%s is %s, which magepack does not sign with: use ECDSA P-256 (cosign generate-key-pair, or openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256) or Ed25519", src, e.Detail)
 	}
-	return msg
+	return fmt.Sprintf("%s: %v", src, e.Err)
 }
 
 func (e *KeyError) Unwrap() error { return e.Err }

@@ -175,11 +175,11 @@ func TestIntegrationBadInput(t *testing.T) {
 		{
 			name: "signing key is a public key", env: []string{"MAGEPACK_SIGN_KEY=cosign.pub"},
 			files: map[string]string{"cosign.pub": string(signKey.Public)}, code: tasks.ExitConfig,
-			want: []string{"key cosign.pub is a public key", "(MAGEPACK_SIGN_KEY)"},
+			want: []string{"key file cosign.pub is a public key", "(MAGEPACK_SIGN_KEY)"},
 		},
 		{
 			name: "signing key with a wrong password", env: []string{"MAGEPACK_SIGN_KEY=" + string(signKey.Private), "COSIGN_PASSWORD=wrong"}, code: tasks.ExitConfig,
-			want: []string{"the PEM given inline is encrypted", "does not open it", "(MAGEPACK_SIGN_KEY)", "COSIGN_PASSWORD"},
+			want: []string{"the PEM key given inline is encrypted", "does not open it", "(MAGEPACK_SIGN_KEY)", "COSIGN_PASSWORD"},
 		},
 		{
 			name: "builder Go older than go.mod", target: "dockerScratch", engine: true,
