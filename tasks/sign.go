@@ -95,9 +95,10 @@ func magepackVersion() string {
 	return "unknown"
 }
 
-// provenance is what a statement says of s's build on pl: the settings
-// that change the output, the commit, the toolchain and every module the
-// binary at bin records.
+// provenance is what a statement of buildType says of s's binary at bin:
+// the settings that change the output (plus external), the commit, the
+// builder, and the toolchain, modules and build settings the binary
+// records.
 func (r *run) provenance(s *service, bin, buildType string, external map[string]any) (attest.Build, error) {
 	p := r.p
 	info, err := do(r, "buildinfo "+bin, func() (*debug.BuildInfo, error) { return buildinfo.ReadFile(bin) })
