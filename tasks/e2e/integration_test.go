@@ -1,6 +1,6 @@
 package e2e_test
 
-// Importable, proven (issue 2): a throw-away consumer module imports the
+// Importable, proven: a throw-away consumer module imports the
 // targets with an alias, the way other repos use magepack, and runs them
 // through its compiled magefile as its users would with `go tool mage`.
 
