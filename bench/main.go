@@ -88,7 +88,7 @@ type harness struct {
 // figureSet is one section of the run: the figures it measures and the
 // bars they are held to.
 type figureSet struct {
-	// id numbers the set as the issues do ("1" … "6"); name says what it measures.
+	// id numbers the set ("1" … "10"); name says what it measures.
 	id, name string
 	// run measures the set's figures.
 	run func(*harness) error

@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/engine"
@@ -78,30 +78,37 @@ func (r *run) dockerImages(ctx context.Context, variant string) ([]dist.Image, e
 		}
 		var reports map[string]linkage.Report
 		if p.opts.dockerfile == "" {
+			var prefetch sync.WaitGroup
 			if variant == variantAlpine {
-				// Looked up beside the build; its errors count only for
+				// Looked up beside the build and waited for below. Its
+				// result, an error included, is memoised: each image
+				// asks for the base again, so an error counts only for
 				// binaries that pass the Alpine check.
-				go func() {
+				prefetch.Go(func() {
 					if pl, err := r.enginePlatform(ctx); err == nil {
 						_, _ = r.engineBase(ctx, eng, p.opts.alpineBase, pl)
 					}
-				}()
+				})
 			}
-			if reports, err = r.engineBinaries(ctx); err != nil {
+			reports, err = r.engineBinaries(ctx)
+			prefetch.Wait()
+			if err != nil {
 				return nil, err
 			}
 		}
+		// Every service is tried, two at a time, and every failure kept.
 		imgs := make([]dist.Image, len(p.services))
 		errs := make([]error, len(p.services))
-		var g errgroup.Group
-		g.SetLimit(2)
+		var wg sync.WaitGroup
+		slots := make(chan struct{}, 2)
 		for i, s := range p.services {
-			g.Go(func() error {
+			wg.Go(func() {
+				slots <- struct{}{}
+				defer func() { <-slots }()
 				imgs[i], errs[i] = r.dockerImage(ctx, eng, s, variant, reports[s.name])
-				return nil
 			})
 		}
-		_ = g.Wait()
+		wg.Wait()
 		if !slices.Contains(errs, nil) {
 			// Nothing to record: a run that made no image writes nothing.
 			return nil, errors.Join(errs...)

@@ -87,8 +87,11 @@ func (r *run) checkBuilder(ctx context.Context, eng *engine.Engine, plan dockerf
 			r.log.printf("dockerfile", "builder Go check skipped: %s line %d: %v", plan.dockerfile, g.Line, err)
 			return nil, nil
 		}
-		if err != nil {
+		switch {
+		case errors.Is(err, engine.ErrUnknownBuilderVersion):
 			return nil, &configError{err}
+		case err != nil:
+			return nil, &imageError{err}
 		}
 		if err := engine.CheckBuilder(have, plan.goMod, image); err != nil {
 			var old *engine.BuilderTooOldError

@@ -87,6 +87,11 @@ var current struct {
 func session(ctx context.Context) (*run, error) {
 	current.once.Do(func() {
 		current.r, current.err = newRun(ctx, Settings, ".", os.LookupEnv, os.Stdout)
+		if current.r != nil {
+			for _, w := range unknownSettings(os.Environ()) {
+				current.r.log.printf("config", "%s", w)
+			}
+		}
 	})
 	return current.r, current.err
 }

@@ -1,5 +1,5 @@
 // Command shards measures what splitting a cold cross-compile over CI
-// machines gains (issue 14): the five-platform build of example-app split
+// machines gains: the five-platform build of example-app split
 // into 1, 2, 3 and 5 shards, each shard timed alone with its own empty
 // GOCACHE as a separate CI machine would run it, then merged; and a cold
 // build on a second machine with a shared GOCACHEPROG cache (go-cacher and
