@@ -13,11 +13,13 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/magepack/magepack/tasks/attest"
+	"github.com/magepack/magepack/tasks/image"
 	"github.com/magepack/magepack/tasks/internal/fixture"
 	"github.com/magepack/magepack/tasks/verify"
 )
@@ -184,6 +186,50 @@ func TestCosignInteropIntegration(t *testing.T) {
 		assert.NoError(t, err, "the signed SBOM")
 	})
 
+	t.Run("cosign refuses what verify refuses: a changed manifest, a statement about another digest", func(t *testing.T) {
+		plat, err := idx.Image(platDigest)
+		require.NoError(t, err)
+
+		// The manifest re-pushed under the tag with a changed config.
+		changedRepo := reg.Host + "/changed"
+		changed, err := mutate.Config(plat, v1.Config{Env: []string{"EVIL=1"}})
+		require.NoError(t, err)
+		require.NoError(t, remote.Write(pubRef(t, changedRepo+":scratch"), changed))
+		d, err := changed.Digest()
+		require.NoError(t, err)
+		copyReferrers(t, repoName, changedRepo, platDigest, "")
+		_, err = cosign.run(t, append([]string{"verify", "--key", pub}, append(offline, changedRepo+":scratch")...)...)
+		assert.Error(t, err, "cosign verify of a changed manifest")
+		_, err = cosign.run(t, append([]string{"verify-attestation", "--key", pub, "--type", "slsaprovenance1"}, append(offline, changedRepo+":scratch")...)...)
+		assert.Error(t, err, "cosign verify-attestation of a changed manifest")
+		pubKey, err := attest.LoadPublicKey(pub)
+		require.NoError(t, err)
+		_, err = verify.Image(ctx, changedRepo+":scratch", pubKey)
+		assertFailure(t, err, verify.CheckSignature, "verify of a changed manifest")
+
+		// A provenance signed with the key, naming another digest.
+		replayRepo := reg.Host + "/replayed"
+		require.NoError(t, remote.Write(pubRef(t, replayRepo+"@"+platDigest.String()), plat))
+		signer, err := attest.LoadSigner(key, []byte("pw"))
+		require.NoError(t, err)
+		for _, pt := range []string{attest.PredicateSign, attest.PredicateSLSA} {
+			st, err := attest.NewStatement(pt, nil, attest.Subject(replayRepo, d.String()))
+			require.NoError(t, err)
+			signed, err := attest.Sign(signer, st)
+			require.NoError(t, err)
+			ref, err := image.Referrer(plat, image.Attachment{ArtifactType: attest.BundleMediaType, Data: signed.Bundle, Annotations: attest.Annotations(st, "")})
+			require.NoError(t, err)
+			_, err = image.PushReferrers(ctx, replayRepo, []v1.Image{ref})
+			require.NoError(t, err)
+		}
+		_, err = cosign.run(t, append([]string{"verify", "--key", pub}, append(offline, replayRepo+"@"+platDigest.String())...)...)
+		assert.Error(t, err, "cosign verify of statements about another digest")
+		_, err = cosign.run(t, append([]string{"verify-attestation", "--key", pub, "--type", "slsaprovenance1"}, append(offline, replayRepo+"@"+platDigest.String())...)...)
+		assert.Error(t, err, "cosign verify-attestation of a provenance about another digest")
+		_, err = verify.Image(ctx, replayRepo+"@"+platDigest.String(), pubKey)
+		assertFailure(t, err, verify.CheckSubject, "verify of statements about another digest")
+	})
+
 	t.Run("cosign verify-blob-attestation accepts a binary's provenance", func(t *testing.T) {
 		bin := filepath.Join(r.p.dist, pubAppName+"_linux_amd64")
 		args := []string{"verify-blob-attestation", "--type", "slsaprovenance1", "--insecure-ignore-tlog", "--bundle", bin + verify.BundleSuffix}
@@ -195,5 +241,23 @@ func TestCosignInteropIntegration(t *testing.T) {
 		require.NoError(t, os.WriteFile(other, []byte("not the binary"), 0o755))
 		_, err = cosign.run(t, append(args, "--key", pub, other)...)
 		assert.Error(t, err, "another binary")
+	})
+
+	t.Run("cosign reads Ed25519 signatures (pure Ed25519 over DSSE's PAE)", func(t *testing.T) {
+		ed := fixture.Ed25519Key(t)
+		dir := t.TempDir()
+		edPub := filepath.Join(dir, "ed.pub")
+		require.NoError(t, os.WriteFile(edPub, ed.Public, 0o644))
+		blob := filepath.Join(dir, "blob")
+		require.NoError(t, os.WriteFile(blob, []byte("a binary"), 0o644))
+		signer, err := attest.LoadSigner(string(ed.Private), nil)
+		require.NoError(t, err)
+		st, err := attest.NewStatement(attest.PredicateSLSA, nil, attest.Subject("blob", sha256Hex([]byte("a binary"))))
+		require.NoError(t, err)
+		signed, err := attest.Sign(signer, st)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(blob+verify.BundleSuffix, signed.Bundle, 0o644))
+		_, err = cosign.run(t, "verify-blob-attestation", "--type", "slsaprovenance1", "--insecure-ignore-tlog", "--bundle", blob+verify.BundleSuffix, "--key", edPub, blob)
+		assert.NoError(t, err)
 	})
 }
