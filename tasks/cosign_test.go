@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -145,6 +146,29 @@ func TestCosignInteropIntegration(t *testing.T) {
 	require.Len(t, ours[attest.PredicateSLSA], 1)
 
 	offline := []string{"--insecure-ignore-tlog", "--allow-http-registry"}
+	t.Run("a cosign policy on the provenance's commit accepts HEAD, refuses another", func(t *testing.T) {
+		policy := func(commit string) string {
+			p := filepath.Join(t.TempDir(), "commit.rego")
+			require.NoError(t, os.WriteFile(p, []byte(`package signature
+
+import rego.v1
+
+default allow := false
+
+allow if {
+	some dep in input.predicate.buildDefinition.resolvedDependencies
+	dep.name == "source"
+	dep.digest.gitCommit == "`+commit+`"
+}
+`), 0o644))
+			return p
+		}
+		ref := repo + "@" + platDigest.String()
+		_, err := cosign.run(t, append([]string{"verify-attestation", "--key", pub, "--type", "slsaprovenance1", "--policy", policy(r.p.ver.Commit)}, append(offline, ref)...)...)
+		assert.NoError(t, err, "the commit built")
+		_, err = cosign.run(t, append([]string{"verify-attestation", "--key", pub, "--type", "slsaprovenance1", "--policy", policy(strings.Repeat("0", 40))}, append(offline, ref)...)...)
+		assert.Error(t, err, "another commit")
+	})
 	t.Run("cosign attest writes the shape magepack writes, into the same fallback index", func(t *testing.T) {
 		pred := filepath.Join(t.TempDir(), "provenance.json")
 		require.NoError(t, os.WriteFile(pred, []byte(`{"buildDefinition":{"buildType":"https://example.com/cosign-reference","externalParameters":{}},"runDetails":{"builder":{"id":"https://example.com/cosign"}}}`), 0o644))
