@@ -325,3 +325,36 @@ func TestProvenanceSameFromTwoClones(t *testing.T) {
 	// bundle, byte for byte.
 	assert.Equal(t, string(bundles[0]), string(bundles[1]), "the same provenance, signed the same, from both clones")
 }
+
+func TestSignedShardsMergeIntegration(t *testing.T) {
+	slow(t, "three checkouts and builds")
+	ctx := context.Background()
+	origin := pubModule(t)
+	key := fixture.CosignKey(t, "pw")
+	env := signedEnv(t, key)
+	cfg := Config{Platforms: "linux/amd64,linux/arm64"}
+	merger := filepath.Join(t.TempDir(), "merger")
+	git(t, origin, "clone", "-q", origin, merger)
+	for k := 1; k <= 2; k++ {
+		clone := filepath.Join(t.TempDir(), "shard")
+		git(t, origin, "clone", "-q", origin, clone)
+		shardEnv := map[string]string{"MAGEPACK_SHARD": []string{"", "1/2", "2/2"}[k]}
+		for name, v := range env {
+			shardEnv[name] = v
+		}
+		r := mustRun(t, clone, cfg, shardEnv)
+		require.NoError(t, r.crossCompile(ctx))
+		require.NoError(t, os.Rename(r.p.dist, filepath.Join(merger, []string{"", "dist-1", "dist-2"}[k])))
+	}
+	r := mustRun(t, merger, cfg, env)
+	require.NoError(t, r.merge(ctx))
+	m, err := dist.ReadManifest(r.p.dist)
+	require.NoError(t, err)
+	require.Len(t, m.Binaries, 2)
+	for _, b := range m.Binaries {
+		assert.Equal(t, b.Path+verify.BundleSuffix, b.Provenance, "each shard's signed provenance comes along")
+	}
+	output(r).Reset()
+	require.NoError(t, r.verify(ctx))
+	assert.Equal(t, 2, strings.Count(output(r).String(), "verified"), output(r).String())
+}
