@@ -358,3 +358,27 @@ func TestSignedShardsMergeIntegration(t *testing.T) {
 	require.NoError(t, r.verify(ctx))
 	assert.Equal(t, 2, strings.Count(output(r).String(), "verified"), output(r).String())
 }
+
+func TestBuilderFromCI(t *testing.T) {
+	dir := svcRepo(t, map[string]string{"main.go": "package main\n\nfunc main() {}\n"}, "")
+	tests := []struct {
+		name       string
+		env        map[string]string
+		id, invoke string
+	}{
+		{"local", nil, builderDefault, ""},
+		{"GitHub Actions", map[string]string{
+			"GITHUB_ACTIONS": "true", "GITHUB_SERVER_URL": "https://github.com", "GITHUB_WORKFLOW_REF": "acme/app/.github/workflows/release.yml@refs/tags/v1.2.3",
+			"GITHUB_REPOSITORY": "acme/app", "GITHUB_RUN_ID": "42", "GITHUB_RUN_ATTEMPT": "2",
+		}, "https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.2.3", "https://github.com/acme/app/actions/runs/42/attempts/2"},
+		{"GitHub variables outside Actions", map[string]string{"GITHUB_WORKFLOW_REF": "acme/app/.github/workflows/x.yml@refs/heads/main"}, builderDefault, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id, invocation, version := mustRun(t, dir, Config{}, tt.env).builder()
+			assert.Equal(t, tt.id, id)
+			assert.Equal(t, tt.invoke, invocation)
+			assert.NotEmpty(t, version["magepack"])
+		})
+	}
+}
