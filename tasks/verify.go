@@ -22,13 +22,9 @@ import (
 // binary must have its signed provenance beside it
 // (dist/<binary>.sigstore.json) naming its SHA-256. One line per image or
 // binary says the verdict; any failure exits 9, naming the check and the
-// artifact.
+// artifact. A magefile checks any other image reference with
+// verify.Image (package tasks/verify).
 func Verify(ctx context.Context) error { return target(ctx, (*run).verify) }
-
-// VerifyImage checks one image reference (repo:tag or repo@digest) in its registry the way Verify checks dist/: signature, provenance, subjects, SBOM, commit.
-func VerifyImage(ctx context.Context, ref string) error {
-	return target(ctx, func(r *run, ctx context.Context) error { return r.verifyImage(ctx, ref) })
-}
 
 // verifyKey reads MAGEPACK_VERIFY_KEY.
 func (r *run) verifyKey() (any, error) {
@@ -41,15 +37,6 @@ func (r *run) verifyKey() (any, error) {
 		return nil, &configError{setting(err, "MAGEPACK_VERIFY_KEY")}
 	}
 	return key, nil
-}
-
-func (r *run) verifyImage(ctx context.Context, ref string) error {
-	key, err := r.verifyKey()
-	if err != nil {
-		return err
-	}
-	vs, err := verify.Image(ctx, ref, key, verify.WithCommit(r.p.ver.Commit))
-	return r.verdicts(vs, err)
 }
 
 func (r *run) verify(ctx context.Context) error {
@@ -112,7 +99,7 @@ func (r *run) verify(ctx context.Context) error {
 		checked++
 	}
 	if checked == 0 {
-		return &configError{fmt.Errorf("nothing to verify in %s: run crossCompile or publish with MAGEPACK_SIGN_KEY set first, or verifyImage <ref>", p.rel(p.dist))}
+		return &configError{fmt.Errorf("nothing to verify in %s: run crossCompile or publish with MAGEPACK_SIGN_KEY set first", p.rel(p.dist))}
 	}
 	return errors.Join(errs...)
 }
