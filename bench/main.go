@@ -39,9 +39,6 @@ import (
 	"github.com/magepack/magepack/tasks/version"
 )
 
-// defaultPlatforms are magepack's five default platforms.
-const defaultPlatforms = "linux/amd64,linux/arm64,darwin/amd64,darwin/arm64,windows/amd64"
-
 // benchImage is the repository the harness's engine images get (with
 // "-tiny" in tiny mode), so they never touch anyone else's tags; removed at
 // the end.

@@ -59,7 +59,7 @@ func (p *project) imageSubject(s *service, variant string) string {
 // once per run. Every service is tried; all failures are reported. It
 // returns the images made, in the order of the services.
 func (r *run) dockerImages(ctx context.Context, variant string) ([]dist.Image, error) {
-	return do(r, "docker "+variant, func() ([]dist.Image, error) {
+	return r.once.docker.do(variant, func() ([]dist.Image, error) {
 		p := r.p
 		if p.opts.dockerfile != "" {
 			// A missing Dockerfile is a configuration mistake, whether or
@@ -277,7 +277,7 @@ type engineBase struct {
 // engineBase makes sure the Alpine base is in the engine (per the pull
 // policy) and reads it from there, once per run.
 func (r *run) engineBase(ctx context.Context, eng *engine.Engine, ref string, pl platform.Platform) (engineBase, error) {
-	return do(r, "engine base "+ref, func() (engineBase, error) {
+	return r.once.engineBase.do(ref, func() (engineBase, error) {
 		if err := eng.EnsureImage(ctx, ref, r.p.opts.pull); err != nil {
 			return engineBase{}, &imageError{err}
 		}
@@ -329,7 +329,7 @@ func (r *run) smoke(ctx context.Context, eng *engine.Engine, s *service, variant
 // enginePlatform is the engine's platform, asked once per run. An engine
 // that runs other than Linux containers cannot run magepack's images.
 func (r *run) enginePlatform(ctx context.Context) (platform.Platform, error) {
-	return do(r, "engine platform", func() (platform.Platform, error) {
+	return r.once.enginePlatform.do(func() (platform.Platform, error) {
 		eng, err := r.engine(ctx)
 		if err != nil {
 			return platform.Platform{}, err
@@ -354,7 +354,7 @@ func (r *run) enginePlatform(ctx context.Context) (platform.Platform, error) {
 // for the likeliest answer, Linux on this machine's architecture, build;
 // only an engine of another architecture costs a second build.
 func (r *run) engineBinaries(ctx context.Context) (map[string]linkage.Report, error) {
-	return do(r, "engine binaries", func() (map[string]linkage.Report, error) {
+	return r.once.engineBinaries.do(func() (map[string]linkage.Report, error) {
 		p := r.p
 		type answer struct {
 			pl  platform.Platform

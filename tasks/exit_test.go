@@ -47,8 +47,7 @@ func firstClass(err error) int {
 // be covered.
 func TestErrorClasses(t *testing.T) {
 	ctx := context.Background()
-	ports, err := platform.List(ctx, "")
-	require.NoError(t, err)
+	ports := []platform.Port{{GOOS: "linux", GOARCH: "amd64", FirstClass: true}, {GOOS: "linux", GOARCH: "arm64", FirstClass: true}}
 	lib := t.TempDir()
 	fixture.WriteFiles(t, lib, map[string]string{"go.mod": "module example.com/lib\n\ngo 1.25\n", "lib.go": "package lib\n"})
 	glibc := fixture.GlibcProgram(t) // a cgo build against the host's glibc

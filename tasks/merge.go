@@ -27,7 +27,7 @@ import (
 func Merge(ctx context.Context) error { return target(ctx, (*run).merge) }
 
 func (r *run) merge(ctx context.Context) error {
-	_, err := do(r, "merge", func() (struct{}, error) {
+	_, err := r.once.merge.do(func() (struct{}, error) {
 		p := r.p
 		stop := r.phase("merge")
 		defer stop()
@@ -119,7 +119,7 @@ func (r *run) binaries(ctx context.Context, jobs []job) error {
 // another build, or one whose files changed, is an error: nothing is
 // compiled over it.
 func (r *run) merged(ctx context.Context) (*dist.Prebuilt, error) {
-	return do(r, "merged", func() (*dist.Prebuilt, error) {
+	return r.once.merged.do(func() (*dist.Prebuilt, error) {
 		want, err := r.wantBuild()
 		if err != nil {
 			return nil, err
