@@ -101,7 +101,7 @@ func magepackVersion() string {
 // records.
 func (r *run) provenance(s *service, bin, buildType string, external map[string]any) (attest.Build, error) {
 	p := r.p
-	info, err := do(r, "buildinfo "+bin, func() (*debug.BuildInfo, error) { return buildinfo.ReadFile(bin) })
+	info, err := r.once.buildInfo.do(bin, func() (*debug.BuildInfo, error) { return buildinfo.ReadFile(bin) })
 	if err != nil {
 		return attest.Build{}, fmt.Errorf("provenance of %s: %w", p.rel(bin), err)
 	}
