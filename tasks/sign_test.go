@@ -382,3 +382,25 @@ func TestBuilderFromCI(t *testing.T) {
 		})
 	}
 }
+
+func TestVerifyKey(t *testing.T) {
+	dir := svcRepo(t, map[string]string{"main.go": "package main\n\nfunc main() {}\n"}, "")
+	k := fixture.Ed25519Key(t)
+	pub, err := mustRun(t, dir, Config{}, map[string]string{"MAGEPACK_SIGN_KEY": string(k.Private)}).verifyKey()
+	require.NoError(t, err)
+	assert.Equal(t, k.Key, pub, "the signing key's public half")
+
+	pub, err = mustRun(t, dir, Config{}, map[string]string{"MAGEPACK_VERIFY_KEY": string(k.Public)}).verifyKey()
+	require.NoError(t, err)
+	assert.Equal(t, k.Key, pub)
+
+	for name, env := range map[string]map[string]string{
+		"none":        nil,
+		"private key": {"MAGEPACK_VERIFY_KEY": string(k.Private)},
+	} {
+		_, err := mustRun(t, dir, Config{}, env).verifyKey()
+		assert.Equal(t, ExitConfig, exitCode(err), name)
+		assert.Contains(t, fail(err).Error(), "MAGEPACK_VERIFY_KEY", name)
+		assert.NotContains(t, err.Error(), "BEGIN", name)
+	}
+}

@@ -13,7 +13,7 @@ import (
 	"github.com/magepack/magepack/tasks/verify"
 )
 
-// Verify checks the signatures and attestations of what this checkout shipped against MAGEPACK_VERIFY_KEY: the images in dist/oci, the images publish pushed, and the binaries in dist/.
+// Verify checks the signatures and attestations of what this checkout shipped against MAGEPACK_VERIFY_KEY (default: the public half of MAGEPACK_SIGN_KEY): the images in dist/oci, the images publish pushed, and the binaries in dist/.
 //
 // Every image and index must carry a signature of its digest and a SLSA
 // provenance signed by the key, every statement signed by the key must
@@ -26,10 +26,15 @@ import (
 // verify.Image (package tasks/verify).
 func Verify(ctx context.Context) error { return target(ctx, (*run).verify) }
 
-// verifyKey reads MAGEPACK_VERIFY_KEY.
+// verifyKey reads MAGEPACK_VERIFY_KEY; without it, a run that signs
+// checks with its own key's public half.
 func (r *run) verifyKey() (any, error) {
 	spec := r.p.opts.verifyKey
 	if spec == "" {
+		if pub := attest.PublicKey(r.p.opts.signer); pub != nil {
+			r.log.printf("verify", "checking with the public half of MAGEPACK_SIGN_KEY (MAGEPACK_VERIFY_KEY is not set)")
+			return pub, nil
+		}
 		return nil, &configError{errors.New("no public key to verify with: set MAGEPACK_VERIFY_KEY to the path of cosign.pub (or the PEM itself)")}
 	}
 	key, err := attest.LoadPublicKey(spec)
