@@ -148,7 +148,7 @@ func (r *run) compile(ctx context.Context, jobs []job) (map[string]gobuild.Resul
 			}
 		}
 		stop = r.phase("record")
-		rerr := r.recordBinaries(todo, results)
+		rerr := r.recordBinaries(ctx, todo, results)
 		stop()
 		if rerr != nil {
 			err = errors.Join(err, rerr)

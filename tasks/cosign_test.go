@@ -239,7 +239,7 @@ allow if {
 		for _, pt := range []string{attest.PredicateSign, attest.PredicateSLSA} {
 			st, err := attest.NewStatement(pt, nil, attest.Subject(replayRepo, d.String()))
 			require.NoError(t, err)
-			signed, err := attest.Sign(signer, st)
+			signed, err := attest.Sign(context.Background(), signer, st)
 			require.NoError(t, err)
 			ref, err := image.Referrer(plat, image.Attachment{ArtifactType: attest.BundleMediaType, Data: signed.Bundle, Annotations: attest.Annotations(st, "")})
 			require.NoError(t, err)
@@ -278,7 +278,7 @@ allow if {
 		require.NoError(t, err)
 		st, err := attest.NewStatement(attest.PredicateSLSA, nil, attest.Subject("blob", sha256Hex([]byte("a binary"))))
 		require.NoError(t, err)
-		signed, err := attest.Sign(signer, st)
+		signed, err := attest.Sign(context.Background(), signer, st)
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(blob+verify.BundleSuffix, signed.Bundle, 0o644))
 		_, err = cosign.run(t, "verify-blob-attestation", "--type", "slsaprovenance1", "--insecure-ignore-tlog", "--bundle", blob+verify.BundleSuffix, "--key", edPub, blob)

@@ -269,7 +269,7 @@ func (r *run) buildIndexes(ctx context.Context, pp publishPlan) ([]published, er
 				if err != nil || p.opts.signer == nil {
 					return err
 				}
-				signed[i][j], err = r.attestImage(im, img, sboms[i][j], baseDigest)
+				signed[i][j], err = r.attestImage(ctx, im, img, sboms[i][j], baseDigest)
 				if err != nil {
 					return &imageError{fmt.Errorf("sign the %s image of %s for %s: %w", im.variant, im.svc.name, im.pl, err)}
 				}
@@ -304,7 +304,7 @@ func (r *run) buildIndexes(ctx context.Context, pp publishPlan) ([]published, er
 			for _, s := range signed[i] {
 				referrers = append(referrers, s...)
 			}
-			s, err := r.attestIndex(ip, idx, indexBaseDigest)
+			s, err := r.attestIndex(ctx, ip, idx, indexBaseDigest)
 			if err != nil {
 				return nil, &imageError{fmt.Errorf("sign the %s index of %s: %w", ip.variant, ip.svc.name, err)}
 			}

@@ -71,7 +71,7 @@ func dedicated(dist, root string) bool {
 // recordBinaries writes an SBOM next to each binary that built, puts the
 // binaries into artifacts.json with what their headers say, and rewrites
 // SHA256SUMS over every recorded binary and SBOM still on disk.
-func (r *run) recordBinaries(jobs []job, results []gobuild.Result) error {
+func (r *run) recordBinaries(ctx context.Context, jobs []job, results []gobuild.Result) error {
 	p := r.p
 	var errs []error
 	boms := make([]string, len(results))
@@ -86,7 +86,7 @@ func (r *run) recordBinaries(jobs []job, results []gobuild.Result) error {
 			continue
 		}
 		if p.opts.signer != nil {
-			if provs[i], err = r.writeBinaryProvenance(jobs[i], res, boms[i]); err != nil {
+			if provs[i], err = r.writeBinaryProvenance(ctx, jobs[i], res, boms[i]); err != nil {
 				errs = append(errs, err)
 			}
 		}

@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"context"
 	"debug/buildinfo"
 	"encoding/json"
 	"errors"
@@ -130,7 +131,7 @@ func (p *project) createdStamp() string { return p.created.UTC().Format(time.RFC
 // sbomRef) and returns its referrers: the signature of its digest, its
 // SLSA provenance naming the SBOM as a byproduct, and the SBOM as a
 // signed attestation, each a Sigstore bundle as cosign v3 attaches them.
-func (r *run) attestImage(ip imagePlan, img, sbomRef v1.Image, baseDigest string) ([]v1.Image, error) {
+func (r *run) attestImage(ctx context.Context, ip imagePlan, img, sbomRef v1.Image, baseDigest string) ([]v1.Image, error) {
 	digest, err := img.Digest()
 	if err != nil {
 		return nil, err
@@ -164,14 +165,14 @@ func (r *run) attestImage(ip imagePlan, img, sbomRef v1.Image, baseDigest string
 	if err != nil {
 		return nil, err
 	}
-	return r.signReferrers(img, attest.Subject(ip.svc.image, digest.String()), []predicate{
+	return r.signReferrers(ctx, img, attest.Subject(ip.svc.image, digest.String()), []predicate{
 		{attest.PredicateSign, nil}, {attest.PredicateSLSA, pred}, {attest.PredicateCycloneDX, json.RawMessage(bom)},
 	})
 }
 
 // attestIndex signs a published index: the signature of its digest and a
 // provenance naming the commit, the toolchain and the base index.
-func (r *run) attestIndex(ip indexPlan, idx v1.ImageIndex, baseIndexDigest string) ([]v1.Image, error) {
+func (r *run) attestIndex(ctx context.Context, ip indexPlan, idx v1.ImageIndex, baseIndexDigest string) ([]v1.Image, error) {
 	digest, err := idx.Digest()
 	if err != nil {
 		return nil, err
@@ -192,7 +193,7 @@ func (r *run) attestIndex(ip indexPlan, idx v1.ImageIndex, baseIndexDigest strin
 	if err != nil {
 		return nil, err
 	}
-	return r.signReferrers(idx, attest.Subject(ip.svc.image, digest.String()), []predicate{{attest.PredicateSign, nil}, {attest.PredicateSLSA, pred}})
+	return r.signReferrers(ctx, idx, attest.Subject(ip.svc.image, digest.String()), []predicate{{attest.PredicateSign, nil}, {attest.PredicateSLSA, pred}})
 }
 
 // predicate is one statement to sign: its type and body (nil: {}).
@@ -203,14 +204,14 @@ type predicate struct {
 
 // signReferrers signs one statement per predicate about subject and makes
 // each an OCI 1.1 referrer of target.
-func (r *run) signReferrers(target partial.Describable, subject attest.ResourceDescriptor, preds []predicate) ([]v1.Image, error) {
+func (r *run) signReferrers(ctx context.Context, target partial.Describable, subject attest.ResourceDescriptor, preds []predicate) ([]v1.Image, error) {
 	out := make([]v1.Image, 0, len(preds))
 	for _, pr := range preds {
 		st, err := attest.NewStatement(pr.typ, pr.body, subject)
 		if err != nil {
 			return nil, err
 		}
-		signed, err := attest.Sign(r.p.opts.signer, st)
+		signed, err := attest.Sign(ctx, r.p.opts.signer, st)
 		if err != nil {
 			return nil, err
 		}
@@ -230,7 +231,7 @@ func (r *run) signReferrers(target partial.Describable, subject attest.ResourceD
 // j, naming its SBOM at bom as a byproduct, and writes it beside the
 // binary as a Sigstore bundle (<bin>.sigstore.json, what `cosign
 // verify-blob-attestation --bundle` reads). It returns the path.
-func (r *run) writeBinaryProvenance(j job, res gobuild.Result, bom string) (string, error) {
+func (r *run) writeBinaryProvenance(ctx context.Context, j job, res gobuild.Result, bom string) (string, error) {
 	p := r.p
 	fail := func(err error) (string, error) {
 		return "", fmt.Errorf("provenance of %s: %w", p.rel(res.Path), err)
@@ -252,7 +253,7 @@ func (r *run) writeBinaryProvenance(j job, res gobuild.Result, bom string) (stri
 	if err != nil {
 		return fail(err)
 	}
-	signed, err := attest.Sign(p.opts.signer, st)
+	signed, err := attest.Sign(ctx, p.opts.signer, st)
 	if err != nil {
 		return fail(err)
 	}

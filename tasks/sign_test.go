@@ -227,7 +227,7 @@ func TestPublishSignedIntegration(t *testing.T) {
 				require.NoError(t, err)
 				st, err := attest.NewStatement(attest.PredicateSign, nil, attest.Subject(repo, im.Manifests[1].Digest.String()))
 				require.NoError(t, err)
-				signed, err := attest.Sign(signer, st)
+				signed, err := attest.Sign(context.Background(), signer, st)
 				require.NoError(t, err)
 				replay, err := image.Referrer(plat, image.Attachment{ArtifactType: attest.BundleMediaType, Data: signed.Bundle, Annotations: attest.Annotations(st, "")})
 				require.NoError(t, err)

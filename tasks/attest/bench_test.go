@@ -1,6 +1,7 @@
 package attest
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -42,7 +43,7 @@ func BenchmarkSignImage(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if _, err := Sign(s, statement); err != nil {
+			if _, err := Sign(context.Background(), s, statement); err != nil {
 				b.Fatal(err)
 			}
 		}

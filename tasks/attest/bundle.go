@@ -1,6 +1,7 @@
 package attest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 )
@@ -49,12 +50,12 @@ type Signed struct {
 // bundle. Statements carry no time, so the same inputs give the same
 // statement; the bundle bytes are the same too for Ed25519, not for ECDSA
 // (its signatures are randomised).
-func Sign(s Signer, st Statement) (Signed, error) {
+func Sign(ctx context.Context, s Signer, st Statement) (Signed, error) {
 	payload, err := st.Encode()
 	if err != nil {
 		return Signed{}, err
 	}
-	env, err := SignEnvelope(s, PayloadType, payload)
+	env, err := SignEnvelope(ctx, s, PayloadType, payload)
 	if err != nil {
 		return Signed{}, err
 	}

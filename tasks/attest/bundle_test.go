@@ -91,7 +91,7 @@ func TestSignReadBackByOfficialLibraries(t *testing.T) {
 			require.NoError(t, err)
 			st, err := NewStatement(PredicateSLSA, pred, Subject("127.0.0.1:5000/app", imageDigest))
 			require.NoError(t, err)
-			signed, err := Sign(s, st)
+			signed, err := Sign(context.Background(), s, st)
 			require.NoError(t, err)
 
 			got := readBack(t, signed.Bundle, key.Public())
@@ -148,9 +148,9 @@ func TestStatementsAreReproducible(t *testing.T) {
 	require.NoError(t, err)
 	st, err := NewStatement(PredicateSign, nil, Subject("", "sha256:"+hex.EncodeToString(make([]byte, 32))))
 	require.NoError(t, err)
-	a, err := Sign(ed, st)
+	a, err := Sign(context.Background(), ed, st)
 	require.NoError(t, err)
-	b, err := Sign(ed, st)
+	b, err := Sign(context.Background(), ed, st)
 	require.NoError(t, err)
 	assert.Equal(t, a.Bundle, b.Bundle)
 }
@@ -161,7 +161,7 @@ func TestOpenRefusesTampering(t *testing.T) {
 	require.NoError(t, err)
 	st, err := NewStatement(PredicateSign, nil, Subject("", "sha256:"+hex.EncodeToString(make([]byte, 32))))
 	require.NoError(t, err)
-	signed, err := Sign(s, st)
+	signed, err := Sign(context.Background(), s, st)
 	require.NoError(t, err)
 
 	_, err = Open(signed.Bundle, &newECDSA(t).PublicKey)

@@ -2,6 +2,7 @@ package attest
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -40,8 +41,8 @@ func PAE(payloadType string, payload []byte) []byte {
 }
 
 // SignEnvelope signs payload of payloadType with s.
-func SignEnvelope(s Signer, payloadType string, payload []byte) (Envelope, error) {
-	sig, err := s.Sign(PAE(payloadType, payload))
+func SignEnvelope(ctx context.Context, s Signer, payloadType string, payload []byte) (Envelope, error) {
+	sig, err := s.Sign(ctx, PAE(payloadType, payload))
 	if err != nil {
 		return Envelope{}, fmt.Errorf("sign %s: %w", payloadType, err)
 	}

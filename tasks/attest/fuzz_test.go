@@ -1,6 +1,7 @@
 package attest
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -24,7 +25,7 @@ func FuzzOpen(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	signed, err := Sign(s, st)
+	signed, err := Sign(context.Background(), s, st)
 	if err != nil {
 		f.Fatal(err)
 	}

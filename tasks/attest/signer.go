@@ -1,6 +1,7 @@
 package attest
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -19,7 +20,7 @@ import (
 type Signer interface {
 	// Sign returns the signature of message (a DSSE pre-authentication
 	// encoding), as the DSSE envelope carries it.
-	Sign(message []byte) ([]byte, error)
+	Sign(ctx context.Context, message []byte) ([]byte, error)
 	// Material is what a bundle carries so a verifier finds the key.
 	Material() Material
 }
@@ -46,7 +47,7 @@ func newKeySigner(key crypto.Signer, pub crypto.PublicKey) (*keySigner, error) {
 	return &keySigner{key: key, hint: hint}, nil
 }
 
-func (s *keySigner) Sign(message []byte) ([]byte, error) {
+func (s *keySigner) Sign(_ context.Context, message []byte) ([]byte, error) {
 	switch k := s.key.(type) {
 	case *ecdsa.PrivateKey:
 		sum := sha256.Sum256(message)

@@ -50,7 +50,7 @@ func (c *layoutCase) attach(t *testing.T, key fixture.KeyPair, target v1.Image, 
 	for typ, body := range preds {
 		st, err := attest.NewStatement(typ, body, attest.Subject("app", subjectDigest))
 		require.NoError(t, err)
-		signed, err := attest.Sign(s, st)
+		signed, err := attest.Sign(context.Background(), s, st)
 		require.NoError(t, err)
 		ref, err := image.Referrer(target, image.Attachment{ArtifactType: attest.BundleMediaType, Data: signed.Bundle, Annotations: attest.Annotations(st, "")})
 		require.NoError(t, err)
@@ -67,7 +67,7 @@ func (c *layoutCase) attachIndex(t *testing.T, preds map[string]any) {
 	for typ, body := range preds {
 		st, err := attest.NewStatement(typ, body, attest.Subject("app", d.String()))
 		require.NoError(t, err)
-		signed, err := attest.Sign(s, st)
+		signed, err := attest.Sign(context.Background(), s, st)
 		require.NoError(t, err)
 		ref, err := image.Referrer(c.idx, image.Attachment{ArtifactType: attest.BundleMediaType, Data: signed.Bundle})
 		require.NoError(t, err)
@@ -204,7 +204,7 @@ func TestBinary(t *testing.T) {
 	sum := sha256.Sum256([]byte("a binary"))
 	st, err := attest.NewStatement(attest.PredicateSLSA, provenance(t, commit, ""), attest.Subject("app_linux_amd64", hex.EncodeToString(sum[:])))
 	require.NoError(t, err)
-	signed, err := attest.Sign(s, st)
+	signed, err := attest.Sign(context.Background(), s, st)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(bin+BundleSuffix, signed.Bundle, 0o644))
 
