@@ -404,3 +404,60 @@ func TestVerifyKey(t *testing.T) {
 		assert.NotContains(t, err.Error(), "BEGIN", name)
 	}
 }
+
+func TestPublishSignedAlpineIntegration(t *testing.T) {
+	slow(t, "a registry")
+	ctx := context.Background()
+	reg := fixture.StartRegistry(t)
+	alpine := fixture.PushAlpineIndex(t, reg)
+	key := fixture.Ed25519Key(t)
+	repo := reg.Host + "/signed-alpine"
+	r := pubLinuxRun(t, pubModule(t), Config{Platforms: "linux/amd64", Image: repo, Variants: "alpine", AlpineBase: alpine},
+		map[string]string{"MAGEPACK_SIGN_KEY": string(key.Private)})
+	pubWithoutEngine(t, func() { require.NoError(t, r.publishIndexes(ctx)) })
+
+	vs, err := verify.Image(ctx, repo+":alpine", key.Key, verify.WithCommit(r.p.ver.Commit))
+	require.NoError(t, err)
+	require.Len(t, vs, 2)
+
+	// The provenance names the base image of the platform by digest.
+	baseImg, err := remote.Image(pubRef(t, alpine), remote.WithPlatform(v1.Platform{OS: "linux", Architecture: "amd64"}))
+	require.NoError(t, err)
+	baseDigest, err := baseImg.Digest()
+	require.NoError(t, err)
+	repoName, err := name.NewRepository(repo)
+	require.NoError(t, err)
+	idx, err := remote.Index(repoName.Tag("alpine"))
+	require.NoError(t, err)
+	im, err := idx.IndexManifest()
+	require.NoError(t, err)
+	var found bool
+	for _, desc := range referrersOf(t, repoName, im.Manifests[0].Digest)[attest.BundleMediaType] {
+		img, err := remote.Image(repoName.Digest(desc.Digest.String()))
+		require.NoError(t, err)
+		layers, err := img.Layers()
+		require.NoError(t, err)
+		rc, err := layers[0].Uncompressed()
+		require.NoError(t, err)
+		data, err := io.ReadAll(rc)
+		require.NoError(t, err)
+		rc.Close()
+		st, err := attest.Open(data, key.Key)
+		require.NoError(t, err)
+		if st.PredicateType != attest.PredicateSLSA {
+			continue
+		}
+		prov, err := attest.ReadProvenance(st)
+		require.NoError(t, err)
+		for _, d := range prov.BuildDefinition.ResolvedDependencies {
+			if d.Name == attest.DependencyBase {
+				found = true
+				assert.Equal(t, baseDigest.Hex, d.Digest["sha256"])
+				assert.Equal(t, "oci://"+alpine, d.URI)
+			}
+		}
+		assert.Equal(t, "alpine", prov.BuildDefinition.ExternalParameters["variant"])
+		assert.Equal(t, alpine, prov.BuildDefinition.ExternalParameters["base"])
+	}
+	assert.True(t, found, "the provenance names the base")
+}
