@@ -118,6 +118,7 @@ func sets() []figureSet {
 		bytesSet,
 		thirdPartySet,
 		servicesSet,
+		mainsSet,
 		scheduleSet,
 		startupSet,
 	}
