@@ -170,8 +170,8 @@ func smokeOptionsFix(err error) string {
 
 // smokeFix names the smoke setting when an image looks like a
 // command-line tool, and the arguments and environment settings when the
-// container died with an error; the message ends with the container's logs, so the
-// fix gets a line of its own.
+// container died with an error; the message ends with the container's
+// logs, so the fix gets a line of its own.
 func smokeFix(err error) string {
 	var e *engine.SmokeError
 	switch {
