@@ -167,19 +167,27 @@ func builderFix(err error) string {
 func smokeOptionsFix(err error) string {
 	var e *engine.SmokeOptionsError
 	errors.As(err, &e)
-	if e.Field == "Port" {
+	switch e.Field {
+	case "Port":
 		return "set MAGEPACK_PORT"
+	case "Env":
+		return "set MAGEPACK_ENV"
 	}
 	return "set MAGEPACK_SMOKE"
 }
 
 // smokeFix names the smoke setting when an image looks like a
-// command-line tool; the message ends with the container's logs, so the
-// fix gets a line of its own.
+// command-line tool, and the arguments and environment settings when the
+// container died with an error; the message ends with the container's
+// logs, so the fix gets a line of its own.
 func smokeFix(err error) string {
 	var e *engine.SmokeError
-	if errors.As(err, &e) && e.CommandLine {
+	switch {
+	case !errors.As(err, &e):
+	case e.CommandLine:
 		return "\nset MAGEPACK_SMOKE=run:--version (arguments the tool accepts) or MAGEPACK_SMOKE=off (or Settings.Services[name].Smoke for this service alone)"
+	case e.ExitCode > 0:
+		return smokeArgsFix(err)
 	}
 	return ""
 }

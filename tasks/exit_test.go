@@ -204,8 +204,19 @@ func TestErrorClasses(t *testing.T) {
 			_, err := gobuild.Plan(gobuild.Config{Name: "app", CGO: true, Host: gobuild.Target{OS: "linux", Arch: "amd64"}}, []gobuild.Target{{OS: "linux", Arch: "arm64"}}, nil)
 			return err
 		}},
-		{name: "smoke run failed", code: ExitImage, err: func(t *testing.T) error {
+		{name: "smoke run failed", code: ExitImage, named: `Settings.Services["name"].Args and .Env, or MAGEPACK_ARGS and MAGEPACK_ENV`, err: func(t *testing.T) error {
 			return &engine.SmokeError{Ref: "app:1.0.0-scratch", Reason: "container exited with code 1", ExitCode: 1}
+		}},
+		{name: "service died at start in its smoke run", code: ExitImage, named: `Settings.Services["api"].Args and .Env`, err: func(t *testing.T) error {
+			return &imageError{&serviceError{name: "api", err: &engine.SmokeError{Ref: "api:1.0.0-scratch", Reason: "container exited with code 1", ExitCode: 1, ReadOnlyRoot: true}}}
+		}},
+		{name: "smoke run timed out", code: ExitImage, err: func(t *testing.T) error {
+			err := &engine.SmokeError{Ref: "app:1.0.0-scratch", Reason: "GET /healthz got no answer", ExitCode: -1}
+			assert.Empty(t, smokeFix(err), "a container that still runs started: no hint about flags")
+			return err
+		}},
+		{name: "bad smoke environment", code: ExitConfig, named: "MAGEPACK_ENV", err: func(t *testing.T) error {
+			return &engine.SmokeOptionsError{Field: "Env", Reason: `smoke environment entry "X" is not KEY=value`}
 		}},
 		{name: "command-line tool under a service's smoke run", code: ExitImage, named: "MAGEPACK_SMOKE=run:", err: func(t *testing.T) error {
 			return &engine.SmokeError{Ref: "cli:1.0.0-scratch", Reason: "container exited with code 0 at once", CommandLine: true}

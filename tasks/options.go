@@ -3,6 +3,8 @@ package tasks
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -115,6 +117,9 @@ func parseOptions(c Config) (options, error) {
 	add(setting(err, "MAGEPACK_PULL"))
 	o.smoke, err = parseSmoke(c.Smoke, c.Port, "MAGEPACK_SMOKE")
 	add(err)
+	o.smoke.Args = c.Args
+	o.smoke.Env, err = smokeEnv(c.Env, "Settings.Env")
+	add(err)
 	names := make([]string, 0, len(c.Services))
 	for name := range c.Services {
 		names = append(names, name)
@@ -135,6 +140,14 @@ func parseOptions(c Config) (options, error) {
 		}
 		opts, err := parseSmoke(smoke, port, fmt.Sprintf("Settings.Services[%q].Smoke", name))
 		add(err)
+		opts.Args, opts.Env = o.smoke.Args, o.smoke.Env
+		if s.Args != nil {
+			opts.Args = s.Args
+		}
+		if s.Env != nil {
+			opts.Env, err = smokeEnv(s.Env, fmt.Sprintf("Settings.Services[%q].Env", name))
+			add(err)
+		}
 		if o.services == nil {
 			o.services = map[string]engine.SmokeOptions{}
 		}
@@ -170,6 +183,19 @@ func parseSmoke(s string, port int, where string) (engine.SmokeOptions, error) {
 	}
 	opts.Port = port
 	return opts, nil
+}
+
+// smokeEnv is env as the smoke container's KEY=value list, sorted by key;
+// a key that is empty or holds "=" is an error naming where.
+func smokeEnv(env map[string]string, where string) ([]string, error) {
+	var list []string
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return nil, fmt.Errorf("smoke environment key %q is not valid: want a variable name without = (%s)", k, where)
+		}
+		list = append(list, k+"="+env[k])
+	}
+	return list, nil
 }
 
 // parseVariants splits a comma-separated variant list and rejects unknown
