@@ -1,0 +1,73 @@
+package vulncheck
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// ParseDB checks a vulnerability database location and returns it as
+// govulncheck takes it: "" gives DefaultDB; a file:// URL must name an
+// absolute folder; anything but file:// and https:// is refused with an
+// error that says what to give.
+func ParseDB(s string) (string, error) {
+	if s == "" {
+		return DefaultDB, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("vulnerability database %q is not a URL: give a file:// folder or an https:// URL", s)
+	}
+	switch u.Scheme {
+	case "https":
+		if u.Host == "" {
+			return "", fmt.Errorf("vulnerability database %q names no host: give e.g. %s", s, DefaultDB)
+		}
+	case "file":
+		if u.Host != "" || !filepath.IsAbs(filepath.FromSlash(u.Path)) {
+			return "", fmt.Errorf("vulnerability database %q is not an absolute folder: give file:///path/to/vulndb", s)
+		}
+	default:
+		return "", fmt.Errorf("vulnerability database %q: want a file:// folder or an https:// URL (e.g. %s)", s, DefaultDB)
+	}
+	return s, nil
+}
+
+// CheckDB returns a *DBError when db is a file:// database whose index
+// cannot be read, before govulncheck runs: a folder without the database
+// would otherwise read as one without vulnerabilities. An https:// database
+// is checked by govulncheck itself (Scan).
+func CheckDB(db string) error {
+	if !strings.HasPrefix(db, "file://") {
+		return nil
+	}
+	u, err := url.Parse(db)
+	if err != nil {
+		return &DBError{DB: db, Err: err}
+	}
+	index := filepath.Join(filepath.FromSlash(u.Path), "index", "db.json")
+	if _, err := os.Stat(index); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			err = fmt.Errorf("%s does not exist", index)
+		}
+		return &DBError{DB: db, Err: err}
+	}
+	return nil
+}
+
+// DBError is a vulnerability database that could not be read.
+type DBError struct {
+	DB  string
+	Err error
+}
+
+// Error names the database, the cause and the fix.
+func (e *DBError) Error() string {
+	return fmt.Sprintf("vulnerability database %s cannot be read: %v; point the setting at a database (a file:// folder holding index/db.json, or %s)", e.DB, e.Err, DefaultDB)
+}
+
+// Unwrap returns the cause.
+func (e *DBError) Unwrap() error { return e.Err }
