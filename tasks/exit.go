@@ -15,6 +15,7 @@ import (
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/toolchain"
 	"github.com/magepack/magepack/tasks/version"
+	"github.com/magepack/magepack/tasks/vulncheck"
 )
 
 // Exit codes of failed targets, one per failure class, so CI can tell them
@@ -43,6 +44,9 @@ const (
 	// configurations or checkout states, a job built twice with different
 	// bytes, a job no part holds. Rebuild the shards; no setting fixes it.
 	ExitMerge = 8
+	// ExitVulnerable is vulnerable code a built binary reaches: a
+	// vulnerability whose vulnerable symbol is in it, not waived.
+	ExitVulnerable = 10
 	// ExitInterrupted is a run stopped by Ctrl-C (SIGINT) or SIGTERM.
 	ExitInterrupted = 130
 )
@@ -85,9 +89,11 @@ var errorClasses = []errorClass{
 	{code: ExitConfig, match: is(image.ErrNoCABundle), hint: "MAGEPACK_CA_BUNDLE"},
 	{code: ExitConfig, match: as[*merge.NoMatchError], hint: "MAGEPACK_MERGE"},
 	{code: ExitConfig, match: is(merge.ErrDestIsPart), fix: func(error) string { return "set MAGEPACK_DIST apart from the parts" }},
+	{code: ExitConfig, match: as[*vulncheck.DBError], hint: "MAGEPACK_VULNDB"},
 	{code: ExitNoEngine, match: is(engine.ErrNoEngine)},
 	{code: ExitMerge, match: is(merge.ErrRefused)},
 	{code: ExitMerge, match: as[*dist.ChecksumError]},
+	{code: ExitVulnerable, match: as[*vulnError]},
 	{code: ExitCheck, match: as[*checkError]},
 	{code: ExitCheck, match: as[*linkage.Violation], hint: "MAGEPACK_CGO"},
 	{code: ExitBuild, match: as[*gobuild.BuildError]},

@@ -25,6 +25,7 @@ import (
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/toolchain"
 	"github.com/magepack/magepack/tasks/version"
+	"github.com/magepack/magepack/tasks/vulncheck"
 )
 
 // firstClass is the index in errorClasses of the row that classifies err,
@@ -221,6 +222,12 @@ func TestErrorClasses(t *testing.T) {
 		}},
 		{name: "base lacks a platform", code: ExitImage, named: "MAGEPACK_ALPINE_BASE", err: func(t *testing.T) error {
 			return &image.MissingPlatformError{Ref: "alpine:3.22", Platform: "linux/s390x", Available: []string{"linux/amd64"}}
+		}},
+		{name: "vulnerability database unreadable", code: ExitConfig, named: "MAGEPACK_VULNDB", err: func(t *testing.T) error {
+			return vulncheck.CheckDB("file://" + filepath.Join(t.TempDir(), "no-vulndb"))
+		}},
+		{name: "vulnerable code reached", code: ExitVulnerable, named: "MAGEPACK_VULN_WAIVERS", err: func(t *testing.T) error {
+			return &vulnError{failing: []string{"GO-2022-1059 in dist/app_linux_amd64"}, fixes: []string{"go get golang.org/x/text@v0.3.8"}}
 		}},
 		{name: "image cannot be assembled", code: ExitImage, slow: true, err: func(t *testing.T) error {
 			r := mustRun(t, svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, ""), Config{Platforms: "linux/amd64"}, nil)

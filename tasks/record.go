@@ -182,11 +182,11 @@ func binaryEntry(p *project, j job, path string, size int64, sum string, rep lin
 	}
 }
 
-// writeChecksums lists every binary in m, and its SBOM, that exists in dist.
+// writeChecksums lists every binary in m, and its SBOM and VEX, that exists in dist.
 func writeChecksums(p *project, m *dist.Manifest) error {
 	var files []string
 	for _, b := range m.Binaries {
-		for _, f := range []string{b.Path, b.SBOM} {
+		for _, f := range []string{b.Path, b.SBOM, b.VEX} {
 			if f == "" {
 				continue
 			}

@@ -54,7 +54,8 @@ func newRun(ctx context.Context, settings Config, dir string, lookup func(string
 	if err != nil {
 		return nil, err
 	}
-	if r.p, err = resolve(ctx, opts, dir, r.getenv); err != nil {
+	r.environ = withToolchain(r.environ, opts.toolchain)
+	if r.p, err = resolve(ctx, opts, dir, r.getenv, r.environ); err != nil {
 		return nil, err
 	}
 	for _, n := range r.p.notes {
@@ -175,7 +176,7 @@ type timings struct {
 }
 
 // phaseNames are the phases MAGEPACK_TIMINGS reports, in this order.
-var phaseNames = []string{"setup", "build", "record", "check", "assemble", "load", "smoke", "push", "merge", "measure"}
+var phaseNames = []string{"setup", "build", "record", "check", "assemble", "load", "smoke", "push", "merge", "measure", "vulncheck"}
 
 // phase starts timing one phase of work and returns the function that ends
 // it. Parallel work in one phase adds up.

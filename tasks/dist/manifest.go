@@ -58,6 +58,9 @@ type Binary struct {
 	// SBOM is the path of the binary's CycloneDX SBOM, named like Path
 	// (e.g. "dist/app_linux_amd64.cdx.json"); empty when none was written.
 	SBOM string `json:"sbom,omitempty"`
+	// VEX is the path of the binary's OpenVEX document, written by
+	// vulncheck ("dist/app_linux_amd64.vex.json"); empty when none was.
+	VEX string `json:"vex,omitempty"`
 }
 
 // Image is one image magepack built or loaded into an engine.

@@ -18,11 +18,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	goversion "go/version"
 	"io"
 	"os/exec"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/Masterminds/semver/v3"
 )
 
 // Tool is the govulncheck this package runs.
@@ -309,3 +312,47 @@ func (e *ScanError) Error() string {
 
 // Unwrap returns the cause.
 func (e *ScanError) Unwrap() error { return e.Err }
+
+// Fixes says in words what clears the failing findings of reps, one fix
+// per module: the newest Go release any needs ("build with go1.26.10"),
+// and for each module the newest fixed version any needs ("go get
+// golang.org/x/text@v0.3.8"); sorted.
+func Fixes(reps ...*Report) []string {
+	newest := map[string]Finding{}
+	for _, r := range reps {
+		for _, f := range r.Failing() {
+			key := f.Module
+			if key == "toolchain" {
+				key = "stdlib"
+			}
+			if old, ok := newest[key]; !ok || newer(f, old) {
+				newest[key] = f
+			}
+		}
+	}
+	var out []string
+	for _, f := range newest {
+		out = append(out, f.Fix())
+	}
+	slices.Sort(out)
+	return out
+}
+
+// newer reports whether a's fixed version is newer than b's (no fix
+// counts as newest: nothing fixes it yet).
+func newer(a, b Finding) bool {
+	switch {
+	case b.Fixed == "":
+		return false
+	case a.Fixed == "":
+		return true
+	case a.Module == "stdlib" || a.Module == "toolchain":
+		return goversion.Compare(a.Fixed, b.Fixed) > 0
+	}
+	va, errA := semver.NewVersion(a.Fixed)
+	vb, errB := semver.NewVersion(b.Fixed)
+	if errA != nil || errB != nil {
+		return a.Fixed > b.Fixed
+	}
+	return va.GreaterThan(vb)
+}

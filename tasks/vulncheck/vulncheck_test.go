@@ -189,3 +189,15 @@ func TestVEXReadsBackAndIsReproducible(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEqual(t, string(data), string(other), "another database, another document")
 }
+
+func TestFixesTakeTheNewestPerModule(t *testing.T) {
+	rep := &Report{Findings: []Finding{
+		{ID: "GO-1", Module: "stdlib", Fixed: "go1.26.9", Symbols: []string{"a"}},
+		{ID: "GO-2", Module: "stdlib", Fixed: "go1.26.10", Symbols: []string{"b"}},
+		{ID: "GO-3", Module: "golang.org/x/text", Fixed: "v0.3.8", Symbols: []string{"c"}},
+		{ID: "GO-4", Module: "golang.org/x/text", Fixed: "v0.3.10", Symbols: []string{"d"}},
+		{ID: "GO-5", Module: "golang.org/x/net", Fixed: "v0.1.0"}, // not reached
+		{ID: "GO-6", Module: "golang.org/x/net", Fixed: "v0.2.0", Symbols: []string{"e"}, Waived: "accepted"},
+	}}
+	assert.Equal(t, []string{"build with go1.26.10", "go get golang.org/x/text@v0.3.10"}, Fixes(rep))
+}

@@ -1,0 +1,298 @@
+package tasks
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/magepack/magepack/tasks/dist"
+	"github.com/magepack/magepack/tasks/gobuild"
+	"github.com/magepack/magepack/tasks/sbom"
+	"github.com/magepack/magepack/tasks/vulncheck"
+)
+
+// Vulncheck runs govulncheck's analysis on every built binary; it fails when a binary contains a vulnerable symbol, and writes each binary's OpenVEX.
+//
+// It depends on CrossCompile, and checks each service's binary for each
+// platform: what ships. A vulnerability whose vulnerable symbol is in the
+// binary fails the run (exit 10) unless MAGEPACK_VULN_WAIVERS accepts it by
+// ID with a reason; one whose module or package the binary holds without
+// the symbol is reported as not affected. Each binary gets
+// dist/<binary>.vex.json (OpenVEX), listed in SHA256SUMS and
+// artifacts.json. The database is MAGEPACK_VULNDB (default
+// https://vuln.go.dev); govulncheck (golang.org/x/vuln v1.9.0) is built
+// once per machine into the user cache by the go command.
+func Vulncheck(ctx context.Context) error { return target(ctx, (*run).vulncheck) }
+
+// vulncheckName is the check's name in artifacts.json.
+const vulncheckName = "vulncheck"
+
+// vulncheck scans the binaries of this run's jobs, after building them,
+// once per run.
+func (r *run) vulncheck(ctx context.Context) error {
+	_, err := do(r, "vulncheck", func() (struct{}, error) {
+		// Before any build: a database that cannot be read fails now.
+		if err := vulncheck.CheckDB(r.p.opts.vulnDB); err != nil {
+			return struct{}{}, err
+		}
+		jobs, err := r.myJobs()
+		if err != nil {
+			return struct{}{}, err
+		}
+		if err := r.binaries(ctx, jobs); err != nil {
+			return struct{}{}, err
+		}
+		stop := r.phase("vulncheck")
+		defer stop()
+		reps, err := r.scanBinaries(ctx, jobs)
+		if err != nil {
+			return struct{}{}, err
+		}
+		unlock, err := r.lockDist(ctx)
+		if err != nil {
+			return struct{}{}, err
+		}
+		defer unlock()
+		return struct{}{}, r.recordVulns(jobs, reps)
+	})
+	return err
+}
+
+// scanBinaries runs govulncheck on each job's binary, two at a time, and
+// returns the reports in jobs' order with the waivers applied.
+func (r *run) scanBinaries(ctx context.Context, jobs []job) ([]*vulncheck.Report, error) {
+	p := r.p
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return nil, fmt.Errorf("install govulncheck: %w", err)
+	}
+	tool, err := vulncheck.Install(ctx, filepath.Join(cache, "magepack"), "", r.goEnv())
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range slices.Sorted(maps.Keys(p.opts.vulnWaivers)) {
+		r.log.printf(vulncheckName, "waiver %s: %s", id, p.opts.vulnWaivers[id])
+	}
+	twins, err := r.symbolTwins(ctx, jobs)
+	if err != nil {
+		return nil, err
+	}
+	reps := make([]*vulncheck.Report, len(jobs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(2)
+	for i, j := range jobs {
+		g.Go(func() error {
+			path := p.binaryPath(j.svc, j.pl)
+			if err := vulncheck.SameCode(path, twins[i]); err != nil && !errors.Is(err, vulncheck.ErrNoFuncTable) {
+				return err
+			}
+			rep, err := vulncheck.Scan(gctx, twins[i], vulncheck.WithTool(tool), vulncheck.WithDB(p.opts.vulnDB), vulncheck.WithEnv(r.goEnv()))
+			if err != nil {
+				return err
+			}
+			rep.Binary = path
+			rep.Waive(p.opts.vulnWaivers)
+			reps[i] = rep
+			return nil
+		})
+	}
+	return reps, g.Wait()
+}
+
+// symbolTwins builds each job's binary again with its symbol table kept
+// (vulncheck.KeepSymbolsFlag appended to the -ldflags) into a folder of
+// the user cache, and returns their paths in jobs' order. The shipped
+// binaries are stripped, and govulncheck reads the symbols a binary holds
+// from its symbol table; the twin is the same compile and link but for
+// that table (checked with vulncheck.SameCode), so a warm run only links.
+func (r *run) symbolTwins(ctx context.Context, jobs []job) ([]string, error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return nil, fmt.Errorf("symbol twins: %w", err)
+	}
+	dir := filepath.Join(cache, "magepack", "vulncheck", filepath.Base(r.p.root)+"-"+shortHash(r.p.dist))
+	var plan []gobuild.Job
+	var cfg gobuild.Config
+	for _, j := range jobs {
+		cfg = r.p.buildConfig(j.svc)
+		cfg.Dist = dir
+		cfg.LdflagsExtra = strings.TrimSpace(cfg.LdflagsExtra + " " + vulncheck.KeepSymbolsFlag)
+		gj, err := gobuild.Plan(cfg, []gobuild.Target{{OS: j.pl.OS, Arch: j.pl.Arch}}, r.environ)
+		if err != nil {
+			return nil, &configError{err}
+		}
+		plan = append(plan, gj...)
+	}
+	results, err := gobuild.Run(ctx, plan, cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	paths := make([]string, len(results))
+	for i, res := range results {
+		paths[i] = res.Path
+	}
+	return paths, nil
+}
+
+// shortHash is a short hex digest of s, for cache folder names.
+func shortHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:6])
+}
+
+// recordVulns prints each binary's findings, writes its VEX, records the
+// verdicts and VEX files in artifacts.json and SHA256SUMS, and fails
+// naming every vulnerability a binary reaches that no waiver accepts.
+func (r *run) recordVulns(jobs []job, reps []*vulncheck.Report) error {
+	p := r.p
+	var failing []string
+	vexes := map[string]string{}
+	var checks []dist.Check
+	for i, j := range jobs {
+		rep, subject := reps[i], p.subject(j)
+		bin := filepath.ToSlash(p.rel(rep.Binary))
+		sum, err := dist.Sum(rep.Binary)
+		if err != nil {
+			return err
+		}
+		doc, err := vulncheck.VEX(rep, vulncheck.Product{ID: sbom.GoPURL(p.modulePath, p.versionString()), SHA256: sum})
+		if err != nil {
+			return err
+		}
+		vex := rep.Binary + ".vex.json"
+		if err := dist.WriteFile(vex, doc, 0o644); err != nil {
+			return err
+		}
+		vexes[bin] = filepath.ToSlash(p.rel(vex))
+		c := dist.Check{Service: j.svc.name, Name: vulncheckName, Subject: bin, OK: true}
+		var notes []string
+		for _, f := range rep.Findings {
+			r.log.printf(subject, "%s", findingLine(f))
+			switch {
+			case f.Failing():
+				c.OK = false
+				notes = append(notes, f.ID+" reached")
+				failing = append(failing, fmt.Sprintf("%s in %s", f.ID, bin))
+			case f.Waived != "":
+				notes = append(notes, f.ID+" waived: "+f.Waived)
+			}
+		}
+		c.Message = strings.Join(notes, "; ")
+		checks = append(checks, c)
+		r.log.printf(subject, "%s: %s; %s (%s, database of %s)", bin, vulnSummary(rep), p.rel(vex), rep.GoVersion, rep.DBModified.Format("2006-01-02"))
+	}
+	err := dist.Update(p.dist, func(m *dist.Manifest) error {
+		for _, c := range checks {
+			m.PutCheck(c)
+		}
+		for k := range m.Binaries {
+			if v, ok := vexes[m.Binaries[k].Path]; ok {
+				m.Binaries[k].VEX = v
+			}
+		}
+		return writeChecksums(p, m)
+	})
+	if err != nil {
+		return err
+	}
+	if len(failing) > 0 {
+		return &vulnError{failing: failing, fixes: vulncheck.Fixes(reps...)}
+	}
+	return nil
+}
+
+// findingLine is one finding as a progress line: ID, module, symbol or
+// package, versions, verdict and fix.
+func findingLine(f vulncheck.Finding) string {
+	what := strings.Join(f.Packages, ",")
+	if f.Reached() {
+		what = f.Symbols[0]
+		if n := len(f.Symbols) - 1; n > 0 {
+			what += fmt.Sprintf(" (+%d more)", n)
+		}
+	}
+	fixed := f.Fixed
+	if fixed == "" {
+		fixed = "none"
+	}
+	verdict := "not affected: vulnerable code not in the binary"
+	switch {
+	case f.Failing():
+		verdict = "REACHED; " + f.Fix()
+	case f.Reached():
+		verdict = "reached, waived (" + f.Waived + "); " + f.Fix()
+	}
+	return fmt.Sprintf("%s %s %s found %s, fixed %s: %s", f.ID, f.Module, what, f.Found, fixed, verdict)
+}
+
+// vulnSummary counts a report's findings: "2 reached, 1 waived, 3 not
+// affected".
+func vulnSummary(rep *vulncheck.Report) string {
+	var reached, waived, not int
+	for _, f := range rep.Findings {
+		switch {
+		case f.Failing():
+			reached++
+		case f.Reached():
+			waived++
+		default:
+			not++
+		}
+	}
+	return fmt.Sprintf("%d reached, %d waived, %d not affected", reached, waived, not)
+}
+
+// vulnError is vulnerable code that binaries reach (exit code
+// ExitVulnerable).
+type vulnError struct {
+	failing []string // "GO-2022-1059 in dist/app_linux_amd64"
+	fixes   []string
+}
+
+func (e *vulnError) Error() string {
+	return fmt.Sprintf("vulnerable code reached: %s; fix: %s, or waive an accepted one by ID with its reason (MAGEPACK_VULN_WAIVERS)",
+		strings.Join(e.failing, ", "), strings.Join(e.fixes, "; "))
+}
+
+// vulnID is the form of a Go vulnerability ID.
+var vulnID = regexp.MustCompile(`^GO-\d{4}-\d{4,}$`)
+
+// parseWaivers reads MAGEPACK_VULN_WAIVERS: "ID=reason;ID=reason".
+func parseWaivers(s string) (map[string]string, error) {
+	w := map[string]string{}
+	for _, part := range strings.Split(s, ";") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		id, reason, ok := strings.Cut(part, "=")
+		if !ok {
+			return nil, fmt.Errorf("waiver %q has no reason: want ID=reason, e.g. GO-2022-1059=only parses our own headers", part)
+		}
+		w[strings.TrimSpace(id)] = strings.TrimSpace(reason)
+	}
+	return w, nil
+}
+
+// checkWaivers rejects a waiver without a Go vulnerability ID or a reason.
+func checkWaivers(w map[string]string) (map[string]string, error) {
+	var errs []error
+	for _, id := range slices.Sorted(maps.Keys(w)) {
+		switch {
+		case !vulnID.MatchString(id):
+			errs = append(errs, fmt.Errorf("waiver %q does not name a Go vulnerability ID such as GO-2022-1059 (MAGEPACK_VULN_WAIVERS)", id))
+		case strings.TrimSpace(w[id]) == "":
+			errs = append(errs, fmt.Errorf("waiver of %s gives no reason: say why it is accepted (MAGEPACK_VULN_WAIVERS)", id))
+		}
+	}
+	return w, errors.Join(errs...)
+}
