@@ -227,7 +227,7 @@ func TestErrorClasses(t *testing.T) {
 			return vulncheck.CheckDB("file://" + filepath.Join(t.TempDir(), "no-vulndb"))
 		}},
 		{name: "vulnerable code reached", code: ExitVulnerable, named: "MAGEPACK_VULN_WAIVERS", err: func(t *testing.T) error {
-			return &vulnError{failing: []string{"GO-2022-1059 in dist/app_linux_amd64"}, fixes: []string{"go get golang.org/x/text@v0.3.8"}}
+			return &vulnError{ids: []string{"GO-2022-1059"}, binaries: []string{"dist/app_linux_amd64"}, fixes: []string{"go get golang.org/x/text@v0.3.8"}}
 		}},
 		{name: "image cannot be assembled", code: ExitImage, slow: true, err: func(t *testing.T) error {
 			r := mustRun(t, svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, ""), Config{Platforms: "linux/amd64"}, nil)

@@ -2,8 +2,6 @@ package tasks
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -42,7 +40,7 @@ const vulncheckName = "vulncheck"
 func (r *run) vulncheck(ctx context.Context) error {
 	_, err := do(r, "vulncheck", func() (struct{}, error) {
 		// Before any build: a database that cannot be read fails now.
-		if err := vulncheck.CheckDB(r.p.opts.vulnDB); err != nil {
+		if _, err := vulncheck.DBModified(ctx, r.p.opts.vulnDB); err != nil {
 			return struct{}{}, err
 		}
 		jobs, err := r.myJobs()
@@ -72,18 +70,18 @@ func (r *run) vulncheck(ctx context.Context) error {
 // returns the reports in jobs' order with the waivers applied.
 func (r *run) scanBinaries(ctx context.Context, jobs []job) ([]*vulncheck.Report, error) {
 	p := r.p
-	cache, err := os.UserCacheDir()
+	cache, err := vulnCache()
 	if err != nil {
-		return nil, fmt.Errorf("install govulncheck: %w", err)
+		return nil, err
 	}
-	tool, err := vulncheck.Install(ctx, filepath.Join(cache, "magepack"), "", r.goEnv())
+	tool, err := vulncheck.Install(ctx, filepath.Dir(cache), "", r.goEnv())
 	if err != nil {
 		return nil, err
 	}
 	for _, id := range slices.Sorted(maps.Keys(p.opts.vulnWaivers)) {
 		r.log.printf(vulncheckName, "waiver %s: %s", id, p.opts.vulnWaivers[id])
 	}
-	twins, err := r.symbolTwins(ctx, jobs)
+	twins, err := r.symbolTwins(ctx, jobs, filepath.Join(cache, "twins"))
 	if err != nil {
 		return nil, err
 	}
@@ -93,10 +91,8 @@ func (r *run) scanBinaries(ctx context.Context, jobs []job) ([]*vulncheck.Report
 	for i, j := range jobs {
 		g.Go(func() error {
 			path := p.binaryPath(j.svc, j.pl)
-			if err := vulncheck.SameCode(path, twins[i]); err != nil && !errors.Is(err, vulncheck.ErrNoFuncTable) {
-				return err
-			}
-			rep, err := vulncheck.Scan(gctx, twins[i], vulncheck.WithTool(tool), vulncheck.WithDB(p.opts.vulnDB), vulncheck.WithEnv(r.goEnv()))
+			rep, err := vulncheck.Scan(gctx, twins[i], vulncheck.WithTool(tool), vulncheck.WithDB(p.opts.vulnDB),
+				vulncheck.WithEnv(r.goEnv()), vulncheck.WithCache(filepath.Join(cache, "scans")))
 			if err != nil {
 				return err
 			}
@@ -109,45 +105,78 @@ func (r *run) scanBinaries(ctx context.Context, jobs []job) ([]*vulncheck.Report
 	return reps, g.Wait()
 }
 
-// symbolTwins builds each job's binary again with its symbol table kept
-// (vulncheck.KeepSymbolsFlag appended to the -ldflags) into a folder of
-// the user cache, and returns their paths in jobs' order. The shipped
-// binaries are stripped, and govulncheck reads the symbols a binary holds
-// from its symbol table; the twin is the same compile and link but for
-// that table (checked with vulncheck.SameCode), so a warm run only links.
-func (r *run) symbolTwins(ctx context.Context, jobs []job) ([]string, error) {
-	cache, err := os.UserCacheDir()
+// vulnCache is where vulncheck keeps what it can reuse between runs:
+// <user cache>/magepack/vulncheck (govulncheck itself goes beside it).
+func vulnCache() (string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("vulncheck cache: %w", err)
+	}
+	return filepath.Join(dir, "magepack", "vulncheck"), nil
+}
+
+// symbolTwins returns, in jobs' order, each job's binary built again with
+// its symbol table kept (vulncheck.KeepSymbolsFlag appended to the
+// -ldflags): the shipped binaries are stripped, and govulncheck reads the
+// symbols a binary holds from its symbol table. A twin is the same compile
+// and link but for that table, checked with vulncheck.SameCode when it is
+// made, and kept in dir by the shipped binary's SHA-256, so a warm run
+// builds none (and a cold one only links: the compile is cached).
+func (r *run) symbolTwins(ctx context.Context, jobs []job, dir string) ([]string, error) {
+	p := r.p
+	paths := make([]string, len(jobs))
+	shipped := make([]string, len(jobs))
+	var plan []gobuild.Job
+	var todo []int
+	var cfg gobuild.Config
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("symbol twins: %w", err)
+	}
+	staging, err := os.MkdirTemp(dir, ".build-")
 	if err != nil {
 		return nil, fmt.Errorf("symbol twins: %w", err)
 	}
-	dir := filepath.Join(cache, "magepack", "vulncheck", filepath.Base(r.p.root)+"-"+shortHash(r.p.dist))
-	var plan []gobuild.Job
-	var cfg gobuild.Config
-	for _, j := range jobs {
-		cfg = r.p.buildConfig(j.svc)
-		cfg.Dist = dir
+	defer os.RemoveAll(staging)
+	for i, j := range jobs {
+		shipped[i] = p.binaryPath(j.svc, j.pl)
+		sum, err := dist.Sum(shipped[i])
+		if err != nil {
+			return nil, err
+		}
+		paths[i] = filepath.Join(dir, sum[:32], filepath.Base(shipped[i]))
+		if _, err := os.Stat(paths[i]); err == nil {
+			continue
+		}
+		cfg = p.buildConfig(j.svc)
+		cfg.Dist = staging
 		cfg.LdflagsExtra = strings.TrimSpace(cfg.LdflagsExtra + " " + vulncheck.KeepSymbolsFlag)
 		gj, err := gobuild.Plan(cfg, []gobuild.Target{{OS: j.pl.OS, Arch: j.pl.Arch}}, r.environ)
 		if err != nil {
 			return nil, &configError{err}
 		}
 		plan = append(plan, gj...)
+		todo = append(todo, i)
+	}
+	if len(plan) == 0 {
+		return paths, nil
 	}
 	results, err := gobuild.Run(ctx, plan, cfg, nil)
 	if err != nil {
 		return nil, err
 	}
-	paths := make([]string, len(results))
-	for i, res := range results {
-		paths[i] = res.Path
+	for n, res := range results {
+		i := todo[n]
+		if err := vulncheck.SameCode(shipped[i], res.Path); err != nil && !errors.Is(err, vulncheck.ErrNoFuncTable) {
+			return nil, err
+		}
+		if err := os.MkdirAll(filepath.Dir(paths[i]), 0o755); err != nil {
+			return nil, fmt.Errorf("symbol twins: %w", err)
+		}
+		if err := os.Rename(res.Path, paths[i]); err != nil {
+			return nil, fmt.Errorf("symbol twins: %w", err)
+		}
 	}
 	return paths, nil
-}
-
-// shortHash is a short hex digest of s, for cache folder names.
-func shortHash(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:6])
 }
 
 // recordVulns prints each binary's findings, writes its VEX, records the
@@ -158,6 +187,10 @@ func (r *run) recordVulns(jobs []job, reps []*vulncheck.Report) error {
 	var failing []string
 	vexes := map[string]string{}
 	var checks []dist.Check
+	lines, where := findingLines(p, jobs, reps)
+	for _, l := range lines {
+		r.log.printf(vulncheckName, "%s (%s)", l, strings.Join(where[l], ", "))
+	}
 	for i, j := range jobs {
 		rep, subject := reps[i], p.subject(j)
 		bin := filepath.ToSlash(p.rel(rep.Binary))
@@ -177,12 +210,13 @@ func (r *run) recordVulns(jobs []job, reps []*vulncheck.Report) error {
 		c := dist.Check{Service: j.svc.name, Name: vulncheckName, Subject: bin, OK: true}
 		var notes []string
 		for _, f := range rep.Findings {
-			r.log.printf(subject, "%s", findingLine(f))
 			switch {
 			case f.Failing():
 				c.OK = false
 				notes = append(notes, f.ID+" reached")
-				failing = append(failing, fmt.Sprintf("%s in %s", f.ID, bin))
+				if !slices.Contains(failing, f.ID) {
+					failing = append(failing, f.ID)
+				}
 			case f.Waived != "":
 				notes = append(notes, f.ID+" waived: "+f.Waived)
 			}
@@ -206,15 +240,43 @@ func (r *run) recordVulns(jobs []job, reps []*vulncheck.Report) error {
 		return err
 	}
 	if len(failing) > 0 {
-		return &vulnError{failing: failing, fixes: vulncheck.Fixes(reps...)}
+		var bins []string
+		for _, rep := range reps {
+			if len(rep.Failing()) > 0 {
+				bins = append(bins, filepath.ToSlash(p.rel(rep.Binary)))
+			}
+		}
+		slices.Sort(failing)
+		return &vulnError{ids: failing, binaries: bins, fixes: vulncheck.Fixes(reps...)}
 	}
 	return nil
+}
+
+// findingLines are the run's findings as progress lines, each said once
+// with the binaries it applies to (a service's platforms mostly share
+// them): the lines in order, and the subjects of each.
+func findingLines(p *project, jobs []job, reps []*vulncheck.Report) ([]string, map[string][]string) {
+	var lines []string
+	where := map[string][]string{}
+	for i, j := range jobs {
+		for _, f := range reps[i].Findings {
+			l := findingLine(f)
+			if _, ok := where[l]; !ok {
+				lines = append(lines, l)
+			}
+			where[l] = append(where[l], p.subject(j))
+		}
+	}
+	return lines, where
 }
 
 // findingLine is one finding as a progress line: ID, module, symbol or
 // package, versions, verdict and fix.
 func findingLine(f vulncheck.Finding) string {
 	what := strings.Join(f.Packages, ",")
+	if what == "" {
+		what = "(no vulnerable package in the binary)"
+	}
 	if f.Reached() {
 		what = f.Symbols[0]
 		if n := len(f.Symbols) - 1; n > 0 {
@@ -255,13 +317,14 @@ func vulnSummary(rep *vulncheck.Report) string {
 // vulnError is vulnerable code that binaries reach (exit code
 // ExitVulnerable).
 type vulnError struct {
-	failing []string // "GO-2022-1059 in dist/app_linux_amd64"
-	fixes   []string
+	ids      []string // GO-2022-1059, …
+	binaries []string // dist/app_linux_amd64, …
+	fixes    []string
 }
 
 func (e *vulnError) Error() string {
-	return fmt.Sprintf("vulnerable code reached: %s; fix: %s, or waive an accepted one by ID with its reason (MAGEPACK_VULN_WAIVERS)",
-		strings.Join(e.failing, ", "), strings.Join(e.fixes, "; "))
+	return fmt.Sprintf("vulnerable code reached: %d vulnerabilities (%s) in %d binaries (%s); fix: %s, or waive an accepted one by ID with its reason (MAGEPACK_VULN_WAIVERS)",
+		len(e.ids), strings.Join(e.ids, ", "), len(e.binaries), strings.Join(e.binaries, ", "), strings.Join(e.fixes, "; "))
 }
 
 // vulnID is the form of a Go vulnerability ID.

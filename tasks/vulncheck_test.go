@@ -81,10 +81,10 @@ func TestVulncheckReachedSymbolFails(t *testing.T) {
 	require.Error(t, err)
 	failed := fail(err)
 	assert.Equal(t, ExitVulnerable, mg.ExitStatus(failed))
-	assert.Contains(t, failed.Error(), "GO-2022-1059 in dist/svc_linux_amd64")
+	assert.Contains(t, failed.Error(), "vulnerable code reached: 1 vulnerabilities (GO-2022-1059) in 1 binaries (dist/svc_linux_amd64)")
 	assert.Contains(t, failed.Error(), "go get golang.org/x/text@v0.3.8")
 	out := output(r).String()
-	assert.Contains(t, out, "[linux/amd64] GO-2022-1059 golang.org/x/text golang.org/x/text/language.ParseAcceptLanguage found v0.3.7, fixed v0.3.8: REACHED; go get golang.org/x/text@v0.3.8")
+	assert.Contains(t, out, "[vulncheck] GO-2022-1059 golang.org/x/text golang.org/x/text/language.ParseAcceptLanguage found v0.3.7, fixed v0.3.8: REACHED; go get golang.org/x/text@v0.3.8 (linux/amd64)")
 
 	bin := filepath.Join(dir, "dist", "svc_linux_amd64")
 	st := readVEX(t, bin+".vex.json")
@@ -193,4 +193,59 @@ func TestVulncheckSettings(t *testing.T) {
 	assert.Equal(t, "https://vuln.go.dev", o.vulnDB)
 	assert.Equal(t, []string{"A=1", "GOTOOLCHAIN=go1.26.10"}, withToolchain([]string{"A=1"}, "go1.26.10"))
 	assert.Equal(t, "go1.27.1", modToolchain([]byte("module m\n\ngo 1.26\n\ntoolchain go1.27.1\n")))
+}
+
+// exampleAppRun is a run of this repository's example-app for linux/amd64
+// into a temporary dist, against the test database, with env added.
+func exampleAppRun(t *testing.T, env map[string]string) (*run, string) {
+	t.Helper()
+	distDir := t.TempDir()
+	e := map[string]string{"MAGEPACK_MAIN": "./example-app", "MAGEPACK_DIST": distDir, "MAGEPACK_VERSION": "1.0.0"}
+	for k, v := range env {
+		e[k] = v
+	}
+	return vulnRun(t, fixture.RepoRoot(t), e), distDir
+}
+
+func TestVulncheckExampleAppToolchain(t *testing.T) {
+	slow(t, "builds example-app with two toolchains, govulncheck and the vulnerability database")
+	ctx := context.Background()
+
+	old, oldDist := exampleAppRun(t, nil)
+	require.Equal(t, "go1.26.8", old.p.goVersion, "the machines' Go, whose standard library the database lists as vulnerable")
+	err := fail(old.vulncheck(ctx))
+	require.Error(t, err)
+	assert.Equal(t, ExitVulnerable, mg.ExitStatus(err))
+	assert.Contains(t, err.Error(), "build with go1.26.10")
+	out := output(old).String()
+	assert.Regexp(t, `\[vulncheck\] GO-\d{4}-\d+ stdlib net/http\.\S+ .*found go1\.26\.8, fixed go1\.26\.(9|10): REACHED; build with go1\.26\.(9|10) \(linux/amd64\)`, out)
+	st := readVEX(t, filepath.Join(oldDist, "example-app_linux_amd64.vex.json"))
+	var affected, notAffected int
+	for _, s := range st {
+		switch s.Status {
+		case vex.StatusAffected:
+			affected++
+		case vex.StatusNotAffected:
+			notAffected++
+		}
+	}
+	t.Logf("go1.26.8: %d affected, %d not affected", affected, notAffected)
+	assert.Positive(t, affected)
+
+	fixed, fixedDist := exampleAppRun(t, map[string]string{"MAGEPACK_TOOLCHAIN": "go1.26.10"})
+	assert.Equal(t, "go1.26.10", fixed.p.goVersion)
+	require.NoError(t, fixed.vulncheck(ctx))
+	out = output(fixed).String()
+	assert.Contains(t, out, "[config] toolchain go1.26.10 (MAGEPACK_TOOLCHAIN): every go command runs with GOTOOLCHAIN=go1.26.10")
+	assert.Contains(t, out, "with go1.26.10, CGO off")
+	assert.Contains(t, out, "0 reached, 0 waived")
+	m, err := dist.ReadManifest(fixedDist)
+	require.NoError(t, err)
+	require.NotNil(t, m.Build)
+	assert.Equal(t, "go1.26.10", m.Build.Toolchain)
+	require.Len(t, m.Binaries, 1)
+	assert.Equal(t, "go1.26.10", m.Binaries[0].GoVersion, "the binary's own build information")
+	bom, err := os.ReadFile(filepath.Join(fixedDist, "example-app_linux_amd64.cdx.json"))
+	require.NoError(t, err)
+	assert.Contains(t, string(bom), `"value": "go1.26.10"`)
 }

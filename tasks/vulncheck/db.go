@@ -1,12 +1,17 @@
 package vulncheck
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // ParseDB checks a vulnerability database location and returns it as
@@ -71,3 +76,47 @@ func (e *DBError) Error() string {
 
 // Unwrap returns the cause.
 func (e *DBError) Unwrap() error { return e.Err }
+
+// DBModified returns the database's modification time, from its
+// index/db.json: read from a file:// folder, fetched from an https://
+// one. It returns a *DBError when the index cannot be read or holds no
+// time, so a run fails before it builds anything.
+func DBModified(ctx context.Context, db string) (time.Time, error) {
+	if err := CheckDB(db); err != nil {
+		return time.Time{}, err
+	}
+	var data []byte
+	if strings.HasPrefix(db, "file://") {
+		u, _ := url.Parse(db)
+		var err error
+		if data, err = os.ReadFile(filepath.Join(filepath.FromSlash(u.Path), "index", "db.json")); err != nil {
+			return time.Time{}, &DBError{DB: db, Err: err}
+		}
+	} else {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(db, "/")+"/index/db.json", nil)
+		if err != nil {
+			return time.Time{}, &DBError{DB: db, Err: err}
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return time.Time{}, ctx.Err()
+			}
+			return time.Time{}, &DBError{DB: db, Err: err}
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return time.Time{}, &DBError{DB: db, Err: fmt.Errorf("GET index/db.json: %s", resp.Status)}
+		}
+		if data, err = io.ReadAll(io.LimitReader(resp.Body, 1<<20)); err != nil {
+			return time.Time{}, &DBError{DB: db, Err: err}
+		}
+	}
+	var meta struct {
+		Modified time.Time `json:"modified"`
+	}
+	if err := json.Unmarshal(data, &meta); err != nil || meta.Modified.IsZero() {
+		return time.Time{}, &DBError{DB: db, Err: errors.New("index/db.json holds no modified time")}
+	}
+	return meta.Modified.UTC(), nil
+}

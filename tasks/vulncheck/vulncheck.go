@@ -15,12 +15,16 @@ package vulncheck
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	goversion "go/version"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -118,10 +122,11 @@ func (r *Report) Waive(waivers map[string]string) {
 
 // options are Scan's settings.
 type options struct {
-	tool string
-	db   string
-	env  []string
-	run  func(ctx context.Context, tool string, args, env []string) (stdout, stderr []byte, err error)
+	tool  string
+	db    string
+	env   []string
+	cache string
+	run   func(ctx context.Context, tool string, args, env []string) (stdout, stderr []byte, err error)
 }
 
 // Option changes how Scan works.
@@ -137,6 +142,11 @@ func WithDB(url string) Option { return func(o *options) { o.db = url } }
 
 // WithEnv runs govulncheck with env instead of the process environment.
 func WithEnv(env []string) Option { return func(o *options) { o.env = env } }
+
+// WithCache keeps govulncheck's answers in dir, by the binary's content,
+// the database's modification time and Tool's version: the same binary
+// against the same database is not scanned twice.
+func WithCache(dir string) Option { return func(o *options) { o.cache = dir } }
 
 // withRunner replaces running govulncheck, for tests of failures a real
 // one cannot show.
@@ -155,6 +165,25 @@ func Scan(ctx context.Context, path string, opts ...Option) (*Report, error) {
 	}
 	if err := CheckDB(o.db); err != nil {
 		return nil, err
+	}
+	cached := ""
+	if o.cache != "" {
+		modified, err := DBModified(ctx, o.db)
+		if err != nil {
+			return nil, err
+		}
+		sum, err := fileSum(path)
+		if err != nil {
+			return nil, &ScanError{Binary: path, Err: err}
+		}
+		_, ver, _ := strings.Cut(Tool, "@")
+		cached = filepath.Join(o.cache, fmt.Sprintf("%s-%d-%s.json", sum, modified.Unix(), ver))
+		if data, err := os.ReadFile(cached); err == nil {
+			if rep, err := decode(bytes.NewReader(data)); err == nil && !rep.DBModified.IsZero() {
+				rep.Binary = path
+				return rep, nil
+			}
+		}
 	}
 	args := []string{"-mode", "binary", "-format", "json", "-db", o.db, path}
 	stdout, stderr, err := o.run(ctx, o.tool, args, o.env)
@@ -176,7 +205,45 @@ func Scan(ctx context.Context, path string, opts ...Option) (*Report, error) {
 		return nil, &DBError{DB: o.db, Err: errors.New("govulncheck reported no modification time for it, so it read no database")}
 	}
 	rep.Binary = path
+	if cached != "" {
+		// A cache that cannot be written costs the next run a scan, nothing more.
+		_ = writeAtomic(cached, stdout)
+	}
 	return rep, nil
+}
+
+// fileSum is the hex SHA-256 of the file at path.
+func fileSum(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// writeAtomic writes data to path through a temporary file and a rename.
+func writeAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
 
 // runTool runs govulncheck and returns what it printed.
