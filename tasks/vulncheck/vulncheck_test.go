@@ -201,3 +201,43 @@ func TestFixesTakeTheNewestPerModule(t *testing.T) {
 	}}
 	assert.Equal(t, []string{"build with go1.26.10", "go get golang.org/x/text@v0.3.10"}, Fixes(rep))
 }
+
+func TestScanCacheByBinaryAndDatabase(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "db")
+	require.NoError(t, os.MkdirAll(filepath.Join(db, "index"), 0o755))
+	setModified := func(ts string) {
+		require.NoError(t, os.WriteFile(filepath.Join(db, "index", "db.json"), []byte(`{"modified":"`+ts+`"}`), 0o644))
+	}
+	setModified("2026-11-05T23:49:57Z")
+	bin := filepath.Join(dir, "app")
+	require.NoError(t, os.WriteFile(bin, []byte("binary one"), 0o755))
+	runs := 0
+	counting := withRunner(func(context.Context, string, []string, []string) ([]byte, []byte, error) {
+		runs++
+		return []byte(notReached), nil, nil
+	})
+	scan := func() *Report {
+		rep, err := Scan(context.Background(), bin, WithDB("file://"+db), WithCache(filepath.Join(dir, "cache")), counting)
+		require.NoError(t, err)
+		return rep
+	}
+	first := scan()
+	assert.Equal(t, first, scan())
+	assert.Equal(t, 1, runs, "same binary, same database: answered from the cache")
+
+	require.NoError(t, os.WriteFile(bin, []byte("binary two"), 0o755))
+	scan()
+	assert.Equal(t, 2, runs, "another binary")
+	setModified("2026-11-06T00:00:00Z")
+	scan()
+	assert.Equal(t, 3, runs, "another database")
+
+	modified, err := DBModified(context.Background(), "file://"+db)
+	require.NoError(t, err)
+	assert.Equal(t, time.Date(2026, 11, 6, 0, 0, 0, 0, time.UTC), modified)
+	require.NoError(t, os.WriteFile(filepath.Join(db, "index", "db.json"), []byte(`{}`), 0o644))
+	_, err = DBModified(context.Background(), "file://"+db)
+	var dbErr *DBError
+	assert.ErrorAs(t, err, &dbErr, "an index without a time is no database")
+}
