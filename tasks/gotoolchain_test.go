@@ -1,0 +1,30 @@
+package tasks
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/magepack/magepack/tasks/internal/fixture"
+	"github.com/magepack/magepack/tasks/toolchain"
+)
+
+func TestToolchainNotes(t *testing.T) {
+	dir := t.TempDir()
+	fixture.WriteFiles(t, dir, map[string]string{
+		"newer/go.mod": "module m\n\ngo 1.26\n\ntoolchain go1.26.10\n",
+		"older/go.mod": "module m\n\ngo 1.25\n\ntoolchain go1.25.3\n",
+		"none/go.mod":  "module m\n\ngo 1.25\n",
+	})
+	info := func(mod, goVersion string) *toolchain.Info {
+		return &toolchain.Info{Env: toolchain.Env{GOMOD: filepath.Join(dir, mod, "go.mod"), GOVERSION: goVersion, GOTOOLCHAIN: "local"}}
+	}
+	assert.Equal(t, []string{"toolchain: go.mod names go1.26.10, newer than go1.26.8 that builds here (GOTOOLCHAIN=local); set MAGEPACK_TOOLCHAIN=go1.26.10 to build with it"},
+		toolchainNotes("", info("newer", "go1.26.8")))
+	assert.Empty(t, toolchainNotes("", info("newer", "go1.26.10")), "the Go that builds is the one go.mod names")
+	assert.Empty(t, toolchainNotes("", info("older", "go1.26.8")))
+	assert.Empty(t, toolchainNotes("", info("none", "go1.26.8")))
+	assert.Equal(t, []string{"toolchain go1.26.10 (MAGEPACK_TOOLCHAIN): every go command runs with GOTOOLCHAIN=go1.26.10"},
+		toolchainNotes("go1.26.10", info("newer", "go1.26.10")))
+}
