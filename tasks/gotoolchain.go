@@ -3,6 +3,8 @@ package tasks
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	goversion "go/version"
 	"os"
@@ -69,4 +71,15 @@ func modToolchain(gomod []byte) string {
 		}
 	}
 	return ""
+}
+
+// toolchainError is a failed probe of the configured toolchain (a release
+// the module proxy does not have, one older than go.mod's go line): a
+// configuration error naming the setting. Without a configured toolchain
+// err is returned unchanged.
+func toolchainError(err error, configured string) error {
+	if configured == "" || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return &configError{fmt.Errorf("toolchain %s: %w; set MAGEPACK_TOOLCHAIN to a Go release the module proxy has and go.mod allows, or unset it", configured, err)}
 }

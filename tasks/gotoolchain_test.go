@@ -4,7 +4,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/magefile/mage/mg"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/magepack/magepack/tasks/internal/fixture"
 	"github.com/magepack/magepack/tasks/toolchain"
@@ -27,4 +29,15 @@ func TestToolchainNotes(t *testing.T) {
 	assert.Empty(t, toolchainNotes("", info("none", "go1.26.8")))
 	assert.Equal(t, []string{"toolchain go1.26.10 (MAGEPACK_TOOLCHAIN): every go command runs with GOTOOLCHAIN=go1.26.10"},
 		toolchainNotes("go1.26.10", info("newer", "go1.26.10")))
+}
+
+func TestToolchainNotAvailable(t *testing.T) {
+	slow(t, "asks the module proxy for a Go release")
+	dir := svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, "")
+	_, err := testRun(t, dir, Config{}, map[string]string{"MAGEPACK_TOOLCHAIN": "go1.26.99"})
+	require.Error(t, err)
+	failed := fail(err)
+	assert.Equal(t, ExitConfig, mg.ExitStatus(failed))
+	assert.Contains(t, failed.Error(), "toolchain go1.26.99")
+	assert.Contains(t, failed.Error(), "MAGEPACK_TOOLCHAIN")
 }

@@ -58,7 +58,7 @@ func resolve(ctx context.Context, o options, dir string, getenv func(string) str
 	p := &project{opts: o, environ: environ}
 	tc, err := toolchain.Probe(ctx, dir, toolchain.WithEnv(environ))
 	if err != nil {
-		return nil, err
+		return nil, toolchainError(err, o.toolchain)
 	}
 	p.tc, p.goVersion = tc, tc.GOVERSION
 	p.notes = append(p.notes, toolchainNotes(o.toolchain, tc)...)
