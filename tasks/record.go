@@ -99,6 +99,7 @@ func (r *run) recordBinaries(jobs []job, results []gobuild.Result) error {
 			if boms[i] != "" {
 				b.SBOM = filepath.ToSlash(p.rel(boms[i]))
 			}
+			b.VEX = keptVEX(p, m, b)
 			m.PutBinary(b)
 		}
 		return writeChecksums(p, m)

@@ -359,3 +359,19 @@ func checkWaivers(w map[string]string) (map[string]string, error) {
 	}
 	return w, errors.Join(errs...)
 }
+
+// keptVEX is the VEX b keeps when it is recorded again: the one m lists
+// for the same bytes. A VEX of other bytes is about another binary: its
+// file is removed, so dist holds no VEX that SHA256SUMS does not list.
+func keptVEX(p *project, m *dist.Manifest, b dist.Binary) string {
+	for _, old := range m.Binaries {
+		if old.Path != b.Path || old.VEX == "" {
+			continue
+		}
+		if old.SHA256 == b.SHA256 {
+			return old.VEX
+		}
+		os.Remove(filepath.Join(p.root, filepath.FromSlash(old.VEX)))
+	}
+	return ""
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/magefile/mage/mg"
@@ -248,4 +249,33 @@ func TestVulncheckExampleAppToolchain(t *testing.T) {
 	bom, err := os.ReadFile(filepath.Join(fixedDist, "example-app_linux_amd64.cdx.json"))
 	require.NoError(t, err)
 	assert.Contains(t, string(bom), `"value": "go1.26.10"`)
+}
+
+func TestVulncheckVEXFollowsTheBinary(t *testing.T) {
+	slow(t, "builds, govulncheck and the vulnerability database")
+	dir := textModule(t, "v0.3.7", `language.Make("de-CH")`)
+	ctx := context.Background()
+	require.NoError(t, vulnRun(t, dir, nil).vulncheck(ctx))
+	vexPath := filepath.Join(dir, "dist", "svc_linux_amd64.vex.json")
+	require.FileExists(t, vexPath)
+
+	// The same bytes built again keep their VEX.
+	require.NoError(t, vulnRun(t, dir, nil).crossCompile(ctx))
+	m, err := dist.ReadManifest(filepath.Join(dir, "dist"))
+	require.NoError(t, err)
+	assert.Equal(t, "dist/svc_linux_amd64.vex.json", m.Binaries[0].VEX)
+	assert.FileExists(t, vexPath)
+
+	// Other bytes drop it: it spoke of another binary.
+	main, err := os.ReadFile(filepath.Join(dir, "main.go"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(strings.Replace(string(main), "de-CH", "fr", 1)), 0o644))
+	require.NoError(t, vulnRun(t, dir, nil).crossCompile(ctx))
+	m, err = dist.ReadManifest(filepath.Join(dir, "dist"))
+	require.NoError(t, err)
+	assert.Empty(t, m.Binaries[0].VEX)
+	assert.NoFileExists(t, vexPath)
+	sums, err := os.ReadFile(filepath.Join(dir, "dist", "SHA256SUMS"))
+	require.NoError(t, err)
+	assert.NotContains(t, string(sums), "vex.json")
 }
