@@ -125,6 +125,7 @@ func target(ctx context.Context, work func(*run, context.Context) error) error {
 type memo struct {
 	crossCompile   once[struct{}]
 	staticCheck    once[struct{}]
+	vulncheck      once[struct{}]
 	merge          once[struct{}]
 	publish        once[struct{}]
 	plan           once[runPlan]

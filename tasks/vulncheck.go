@@ -38,7 +38,7 @@ const vulncheckName = "vulncheck"
 // vulncheck scans the binaries of this run's jobs, after building them,
 // once per run.
 func (r *run) vulncheck(ctx context.Context) error {
-	_, err := do(r, "vulncheck", func() (struct{}, error) {
+	_, err := r.once.vulncheck.do(func() (struct{}, error) {
 		// Before any build: a database that cannot be read fails now.
 		if _, err := vulncheck.DBModified(ctx, r.p.opts.vulnDB); err != nil {
 			return struct{}{}, err
