@@ -15,6 +15,7 @@ import (
 
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/gobuild"
+	"github.com/magepack/magepack/tasks/report"
 	"github.com/magepack/magepack/tasks/sbom"
 	"github.com/magepack/magepack/tasks/vulncheck"
 )
@@ -239,6 +240,9 @@ func (r *run) recordVulns(jobs []job, reps []*vulncheck.Report) error {
 	if err != nil {
 		return err
 	}
+	if err := r.vulnStepSummary(reps); err != nil {
+		return err
+	}
 	if len(failing) > 0 {
 		var bins []string
 		for _, rep := range reps {
@@ -300,7 +304,13 @@ func findingLine(f vulncheck.Finding) string {
 // vulnSummary counts a report's findings: "2 reached, 1 waived, 3 not
 // affected".
 func vulnSummary(rep *vulncheck.Report) string {
-	var reached, waived, not int
+	reached, waived, not := vulnCounts(rep)
+	return fmt.Sprintf("%d reached, %d waived, %d not affected", reached, waived, not)
+}
+
+// vulnCounts counts a report's findings that fail, that are reached but
+// waived, and that are not reached.
+func vulnCounts(rep *vulncheck.Report) (reached, waived, not int) {
 	for _, f := range rep.Findings {
 		switch {
 		case f.Failing():
@@ -311,7 +321,7 @@ func vulnSummary(rep *vulncheck.Report) string {
 			not++
 		}
 	}
-	return fmt.Sprintf("%d reached, %d waived, %d not affected", reached, waived, not)
+	return reached, waived, not
 }
 
 // vulnError is vulnerable code that binaries reach (exit code
@@ -374,4 +384,32 @@ func keptVEX(p *project, m *dist.Manifest, b dist.Binary) string {
 		os.Remove(filepath.Join(p.root, filepath.FromSlash(old.VEX)))
 	}
 	return ""
+}
+
+// vulnStepSummary appends a table of the verdicts to the CI job's summary
+// (GITHUB_STEP_SUMMARY) when there is one: per binary, how many
+// vulnerabilities it reaches, waives and holds unreached, then the fixes.
+func (r *run) vulnStepSummary(reps []*vulncheck.Report) error {
+	summary := r.getenv("GITHUB_STEP_SUMMARY")
+	if summary == "" {
+		return nil
+	}
+	rows := make([][]string, len(reps))
+	for i, rep := range reps {
+		reached, waived, not := vulnCounts(rep)
+		rows[i] = []string{filepath.ToSlash(r.p.rel(rep.Binary)), fmt.Sprint(reached), fmt.Sprint(waived), fmt.Sprint(not)}
+	}
+	md := "### vulncheck\n\n" + report.MarkdownTable([]string{"binary", "reached", "waived", "not affected"}, rows)
+	if fixes := vulncheck.Fixes(reps...); len(fixes) > 0 {
+		md += "\nFix: " + strings.Join(fixes, "; ") + "\n"
+	}
+	f, err := os.OpenFile(summary, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("GITHUB_STEP_SUMMARY=%s: %w", summary, err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(md + "\n"); err != nil {
+		return fmt.Errorf("GITHUB_STEP_SUMMARY=%s: %w", summary, err)
+	}
+	return nil
 }

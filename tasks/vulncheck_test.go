@@ -124,8 +124,12 @@ func TestVulncheckReachedSymbolFails(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, m.Checks[len(m.Checks)-1].Message+m.Checks[0].Message, "GO-2022-1059 waived: we only parse our own proxy's header")
 
-	third := vulnRun(t, dir, nil)
+	summary := filepath.Join(t.TempDir(), "summary.md")
+	third := vulnRun(t, dir, map[string]string{"GITHUB_STEP_SUMMARY": summary})
 	require.Error(t, third.vulncheck(context.Background()))
+	md, err := os.ReadFile(summary)
+	require.NoError(t, err)
+	assert.Equal(t, "### vulncheck\n\n| binary | reached | waived | not affected |\n| --- | --- | --- | --- |\n| dist/svc_linux_amd64 | 1 | 0 | 15 |\n\nFix: go get golang.org/x/text@v0.3.8\n\n", string(md))
 	last, err := os.ReadFile(bin + ".vex.json")
 	require.NoError(t, err)
 	assert.Equal(t, string(first), string(last), "one binary, one database: the same VEX bytes")
