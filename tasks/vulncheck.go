@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -75,9 +76,13 @@ func (r *run) scanBinaries(ctx context.Context, jobs []job) ([]*vulncheck.Report
 	if err != nil {
 		return nil, err
 	}
-	tool, err := vulncheck.Install(ctx, filepath.Dir(cache), "", r.goEnv())
+	start := time.Now()
+	tool, built, err := vulncheck.Install(ctx, filepath.Dir(cache), "", r.goEnv())
 	if err != nil {
 		return nil, err
+	}
+	if built {
+		r.log.printf(vulncheckName, "built %s into %s in %s (once per machine)", vulncheck.Tool, filepath.Dir(tool), secs(time.Since(start)))
 	}
 	for _, id := range slices.Sorted(maps.Keys(p.opts.vulnWaivers)) {
 		r.log.printf(vulncheckName, "waiver %s: %s", id, p.opts.vulnWaivers[id])
@@ -161,10 +166,12 @@ func (r *run) symbolTwins(ctx context.Context, jobs []job, dir string) ([]string
 	if len(plan) == 0 {
 		return paths, nil
 	}
+	start := time.Now()
 	results, err := gobuild.Run(ctx, plan, cfg, nil)
 	if err != nil {
 		return nil, err
 	}
+	r.log.printf(vulncheckName, "linked %d symbol twin(s) in %s: govulncheck reads the symbols a binary holds from the symbol table its stripped build drops", len(plan), secs(time.Since(start)))
 	for n, res := range results {
 		i := todo[n]
 		if err := vulncheck.SameCode(shipped[i], res.Path); err != nil && !errors.Is(err, vulncheck.ErrNoFuncTable) {
