@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/magefile/mage/mg"
@@ -40,4 +41,27 @@ func TestToolchainNotAvailable(t *testing.T) {
 	assert.Equal(t, ExitConfig, mg.ExitStatus(failed))
 	assert.Contains(t, failed.Error(), "toolchain go1.26.99")
 	assert.Contains(t, failed.Error(), "MAGEPACK_TOOLCHAIN")
+}
+
+func TestToolchainReachesEveryBuild(t *testing.T) {
+	dir := svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, "")
+	// The Go that runs, so nothing is fetched: the setting still goes into
+	// every go command's environment, once, after the user's own.
+	local := mustRun(t, dir, Config{}, map[string]string{"MAGEPACK_PLATFORMS": "linux/amd64"}).p.goVersion
+	t.Setenv("GOTOOLCHAIN", "local")
+	r := mustRun(t, dir, Config{}, map[string]string{"MAGEPACK_PLATFORMS": "linux/amd64,windows/amd64", "MAGEPACK_TOOLCHAIN": local})
+	assert.Equal(t, local, r.p.goVersion)
+	plan, err := r.planned()
+	require.NoError(t, err)
+	require.Len(t, plan.gjobs, 2)
+	for _, j := range plan.gjobs {
+		var values []string
+		for _, kv := range j.Env {
+			if v, ok := strings.CutPrefix(kv, "GOTOOLCHAIN="); ok {
+				values = append(values, v)
+			}
+		}
+		assert.Equal(t, []string{local}, values, "%s: one GOTOOLCHAIN, the setting's", j.Target)
+	}
+	assert.Equal(t, "GOTOOLCHAIN="+local, r.goEnv()[len(r.goEnv())-1])
 }
