@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 )
@@ -149,4 +150,31 @@ func capitalize(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// Counts reads a VEX document VEX wrote and says how many of its
+// vulnerabilities are reached, reached but waived, and not reached:
+// "10 reached, 0 waived, 3 not affected". It returns an error when the
+// document cannot be read.
+func Counts(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	var doc vexDoc
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	var reached, waived, not int
+	for _, s := range doc.Statements {
+		switch {
+		case s.Status == StatusAffected && strings.HasPrefix(s.ActionStatement, "Waived: "):
+			waived++
+		case s.Status == StatusAffected:
+			reached++
+		default:
+			not++
+		}
+	}
+	return fmt.Sprintf("%d reached, %d waived, %d not affected", reached, waived, not), nil
 }

@@ -184,6 +184,12 @@ func TestVEXReadsBackAndIsReproducible(t *testing.T) {
 	assert.Equal(t, vex.VulnerableCodeNotInExecutePath, x.Justification)
 	assert.Equal(t, "pkg:golang/golang.org/x/text@v0.3.7", x.Products[0].Subcomponents[0].ID)
 
+	path := filepath.Join(t.TempDir(), "app.vex.json")
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+	counts, err := Counts(path)
+	require.NoError(t, err)
+	assert.Equal(t, "1 reached, 1 waived, 1 not affected", counts)
+
 	rep.DBModified = rep.DBModified.Add(time.Hour)
 	other, err := VEX(rep, product)
 	require.NoError(t, err)
