@@ -1,6 +1,8 @@
 package vulncheck
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -82,6 +84,11 @@ func (e *DBError) Unwrap() error { return e.Err }
 // one. It returns a *DBError when the index cannot be read or holds no
 // time, so a run fails before it builds anything.
 func DBModified(ctx context.Context, db string) (time.Time, error) {
+	return dbModified(ctx, db, http.DefaultClient)
+}
+
+// dbModified is DBModified with client for https.
+func dbModified(ctx context.Context, db string, client *http.Client) (time.Time, error) {
 	if err := CheckDB(db); err != nil {
 		return time.Time{}, err
 	}
@@ -93,11 +100,12 @@ func DBModified(ctx context.Context, db string) (time.Time, error) {
 			return time.Time{}, &DBError{DB: db, Err: err}
 		}
 	} else {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(db, "/")+"/index/db.json", nil)
+		// What govulncheck itself fetches from a server: the gzipped index.
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(db, "/")+"/index/db.json.gz", nil)
 		if err != nil {
 			return time.Time{}, &DBError{DB: db, Err: err}
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			if ctx.Err() != nil {
 				return time.Time{}, ctx.Err()
@@ -106,10 +114,15 @@ func DBModified(ctx context.Context, db string) (time.Time, error) {
 		}
 		defer resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			return time.Time{}, &DBError{DB: db, Err: fmt.Errorf("GET index/db.json: %s", resp.Status)}
+			return time.Time{}, &DBError{DB: db, Err: fmt.Errorf("GET index/db.json.gz: %s", resp.Status)}
 		}
 		if data, err = io.ReadAll(io.LimitReader(resp.Body, 1<<20)); err != nil {
 			return time.Time{}, &DBError{DB: db, Err: err}
+		}
+		if zr, err := gzip.NewReader(bytes.NewReader(data)); err == nil {
+			if data, err = io.ReadAll(io.LimitReader(zr, 1<<20)); err != nil {
+				return time.Time{}, &DBError{DB: db, Err: fmt.Errorf("index/db.json.gz: %w", err)}
+			}
 		}
 	}
 	var meta struct {

@@ -1,8 +1,11 @@
 package vulncheck
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -246,4 +249,25 @@ func TestScanCacheByBinaryAndDatabase(t *testing.T) {
 	_, err = DBModified(context.Background(), "file://"+db)
 	var dbErr *DBError
 	assert.ErrorAs(t, err, &dbErr, "an index without a time is no database")
+}
+
+func TestDBModifiedOverHTTPS(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/vulndb/index/db.json.gz" {
+			http.NotFound(w, r)
+			return
+		}
+		zw := gzip.NewWriter(w)
+		_, _ = zw.Write([]byte(`{"modified":"2026-11-05T23:49:57Z"}`))
+		_ = zw.Close()
+	}))
+	defer srv.Close()
+	modified, err := dbModified(context.Background(), srv.URL+"/vulndb", srv.Client())
+	require.NoError(t, err)
+	assert.Equal(t, time.Date(2026, 11, 5, 23, 49, 57, 0, time.UTC), modified)
+
+	_, err = dbModified(context.Background(), srv.URL+"/elsewhere", srv.Client())
+	var dbErr *DBError
+	require.ErrorAs(t, err, &dbErr)
+	assert.Contains(t, err.Error(), "404")
 }
