@@ -174,7 +174,7 @@ func (r *run) publishIndexes(ctx context.Context) error {
 				return &pushError{err}
 			}
 			if p.opts.signer == nil {
-				r.log.printf(subject, "attached %d SBOM(s) to the platform images as OCI referrers", len(refs))
+				r.log.printf(subject, "attached %d SBOM(s) and VEX document(s) to the platform images as OCI referrers", len(refs))
 			} else {
 				r.log.printf(subject, "attached %d SBOM(s), signatures and attestations as OCI referrers", len(refs))
 			}
@@ -244,14 +244,20 @@ func (r *run) buildIndexes(ctx context.Context, pp publishPlan) ([]published, er
 			return nil, &imageError{fmt.Errorf("alpine base (MAGEPACK_ALPINE_BASE): %w", err)}
 		}
 	}
+	binVEX, err := r.binaryVEXes(pp)
+	if err != nil {
+		return nil, err
+	}
 	imgs := make([][]v1.Image, len(pp.indexes))
 	sboms := make([][]v1.Image, len(pp.indexes))
+	vexes := make([][]v1.Image, len(pp.indexes)) // per image: its OpenVEX, or nil
 	signed := make([][][]v1.Image, len(pp.indexes)) // per image: signature, provenance, SBOM attestation
 	var g errgroup.Group
 	g.SetLimit(max(2, p.opts.parallel))
 	for i, ip := range pp.indexes {
 		imgs[i] = make([]v1.Image, len(ip.images))
 		sboms[i] = make([]v1.Image, len(ip.images))
+		vexes[i] = make([]v1.Image, len(ip.images))
 		signed[i] = make([][]v1.Image, len(ip.images))
 		for j, im := range ip.images {
 			g.Go(func() error {
@@ -266,10 +272,14 @@ func (r *run) buildIndexes(ctx context.Context, pp publishPlan) ([]published, er
 				}
 				imgs[i][j] = img
 				sboms[i][j], err = r.imageSBOM(im, img, base, baseDigest)
-				if err != nil || p.opts.signer == nil {
+				if err != nil {
 					return err
 				}
-				signed[i][j], err = r.attestImage(ctx, im, img, sboms[i][j], baseDigest)
+				var vex []byte
+				if vex, vexes[i][j], err = r.imageVEX(im, img, binVEX[im.spec.Binary]); err != nil || p.opts.signer == nil {
+					return err
+				}
+				signed[i][j], err = r.attestImage(ctx, im, img, sboms[i][j], vex, baseDigest)
 				if err != nil {
 					return &imageError{fmt.Errorf("sign the %s image of %s for %s: %w", im.variant, im.svc.name, im.pl, err)}
 				}
@@ -298,8 +308,15 @@ func (r *run) buildIndexes(ctx context.Context, pp publishPlan) ([]published, er
 		for k, pl := range pp.platforms {
 			names[k] = pl.String()
 		}
-		r.log.printf(p.imageSubject(ip.svc, ip.variant), "index %s for %s, with an SBOM for each", short(d.String()), strings.Join(names, ", "))
-		referrers := sboms[i]
+		referrers := slices.Clone(sboms[i])
+		withVEX := ""
+		for _, v := range vexes[i] {
+			if v != nil {
+				referrers = append(referrers, v)
+				withVEX = " and its OpenVEX"
+			}
+		}
+		r.log.printf(p.imageSubject(ip.svc, ip.variant), "index %s for %s, with an SBOM%s for each", short(d.String()), strings.Join(names, ", "), withVEX)
 		if p.opts.signer != nil {
 			for _, s := range signed[i] {
 				referrers = append(referrers, s...)
@@ -309,7 +326,7 @@ func (r *run) buildIndexes(ctx context.Context, pp publishPlan) ([]published, er
 				return nil, &imageError{fmt.Errorf("sign the %s index of %s: %w", ip.variant, ip.svc.name, err)}
 			}
 			referrers = append(referrers, s...)
-			r.log.printf(p.imageSubject(ip.svc, ip.variant), "signed the index and each image: signature, SLSA provenance, SBOM attestation (Sigstore bundles)")
+			r.log.printf(p.imageSubject(ip.svc, ip.variant), "signed the index and each image: signature, SLSA provenance, SBOM%s attestation (Sigstore bundles)", strings.ReplaceAll(withVEX, " and its OpenVEX", " and VEX"))
 		}
 		out[i] = published{plan: ip, named: image.Named{Variant: ip.variant, Index: idx, Tags: ip.tags, Referrers: referrers}}
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/magepack/magepack/tasks/image"
 	"github.com/magepack/magepack/tasks/sbom"
 	"github.com/magepack/magepack/tasks/verify"
+	"github.com/magepack/magepack/tasks/vulncheck"
 )
 
 // loadSignKey reads MAGEPACK_SIGN_KEY (and COSIGN_PASSWORD for an
@@ -128,10 +129,11 @@ func (r *run) provenance(s *service, bin, buildType string, external map[string]
 func (p *project) createdStamp() string { return p.created.UTC().Format(time.RFC3339) }
 
 // attestImage signs img (the planned image ip, with the SBOM referrer
-// sbomRef) and returns its referrers: the signature of its digest, its
-// SLSA provenance naming the SBOM as a byproduct, and the SBOM as a
-// signed attestation, each a Sigstore bundle as cosign v3 attaches them.
-func (r *run) attestImage(ctx context.Context, ip imagePlan, img, sbomRef v1.Image, baseDigest string) ([]v1.Image, error) {
+// sbomRef and the OpenVEX document vex, nil for none) and returns its
+// referrers: the signature of its digest, its SLSA provenance naming the
+// SBOM (and VEX) as byproducts, and the SBOM (and VEX) as signed
+// attestations, each a Sigstore bundle as cosign v3 attaches them.
+func (r *run) attestImage(ctx context.Context, ip imagePlan, img, sbomRef v1.Image, vex []byte, baseDigest string) ([]v1.Image, error) {
 	digest, err := img.Digest()
 	if err != nil {
 		return nil, err
@@ -161,13 +163,18 @@ func (r *run) attestImage(ctx context.Context, ip imagePlan, img, sbomRef v1.Ima
 		b.Base = &attest.ResourceDescriptor{URI: "oci://" + ip.base, Digest: attest.DigestSet(baseDigest)}
 	}
 	b.Byproducts = []attest.ResourceDescriptor{{Name: attest.ByproductSBOM, MediaType: sbom.MediaType, Digest: attest.DigestSet(sha256Hex(bom))}}
+	if vex != nil {
+		b.Byproducts = append(b.Byproducts, attest.ResourceDescriptor{Name: attest.ByproductVEX, MediaType: vulncheck.MediaType, Digest: attest.DigestSet(sha256Hex(vex))})
+	}
 	pred, err := b.Predicate()
 	if err != nil {
 		return nil, err
 	}
-	return r.signReferrers(ctx, img, attest.Subject(ip.svc.image, digest.String()), []predicate{
-		{attest.PredicateSign, nil}, {attest.PredicateSLSA, pred}, {attest.PredicateCycloneDX, json.RawMessage(bom)},
-	})
+	preds := []predicate{{attest.PredicateSign, nil}, {attest.PredicateSLSA, pred}, {attest.PredicateCycloneDX, json.RawMessage(bom)}}
+	if vex != nil {
+		preds = append(preds, predicate{attest.PredicateOpenVEX, json.RawMessage(vex)})
+	}
+	return r.signReferrers(ctx, img, attest.Subject(ip.svc.image, digest.String()), preds)
 }
 
 // attestIndex signs a published index: the signature of its digest and a

@@ -98,6 +98,8 @@ const (
 	DependencyBase      = "base"
 	// ByproductSBOM names the SBOM among the byproducts.
 	ByproductSBOM = "sbom"
+	// ByproductVEX names the image's OpenVEX document among the byproducts.
+	ByproductVEX = "vex"
 )
 
 // Predicate makes b's SLSA Provenance v1 predicate. The same Build gives
@@ -186,9 +188,15 @@ func (p Provenance) Commit() string {
 
 // SBOMDigest is the sha256 hex of the SBOM the provenance names as a
 // byproduct ("" if none).
-func (p Provenance) SBOMDigest() string {
+func (p Provenance) SBOMDigest() string { return p.byproduct(ByproductSBOM) }
+
+// VEXDigest is the sha256 hex of the OpenVEX document the provenance
+// names as a byproduct ("" if none).
+func (p Provenance) VEXDigest() string { return p.byproduct(ByproductVEX) }
+
+func (p Provenance) byproduct(name string) string {
 	for _, d := range p.RunDetails.Byproducts {
-		if d.Name == ByproductSBOM {
+		if d.Name == name {
 			return d.Digest["sha256"]
 		}
 	}

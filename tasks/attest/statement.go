@@ -17,6 +17,9 @@ const (
 	// PredicateSign is what cosign v3's `sign` attests: "this digest is
 	// signed", with an empty predicate.
 	PredicateSign = "https://sigstore.dev/cosign/sign/v1"
+	// PredicateOpenVEX is an OpenVEX document, the type cosign's --type
+	// openvex and vexctl attest give it (every OpenVEX version).
+	PredicateOpenVEX = "https://openvex.dev/ns"
 )
 
 // Statement is an in-toto Statement v1.

@@ -226,6 +226,10 @@ func apkComponents(pkgs []APKPackage) []cdx.Component {
 	return comps
 }
 
+// OCIPURL is the package URL an SBOM gives the image ref (with digest, on
+// arch): what other documents about the image (its VEX) name it by.
+func OCIPURL(ref, digest, arch string) string { return ociPURL(ref, digest, arch) }
+
 // ociPURL is the package URL of an image: "pkg:oci/<name>@<digest>" with
 // the repository, tag and architecture as qualifiers. ref is a reference
 // such as "ghcr.io/team/app", "alpine:3.20" or "host:5000/a/b:tag@sha256:…".

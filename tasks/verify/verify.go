@@ -6,8 +6,10 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"crypto"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/magepack/magepack/tasks/attest"
 	"github.com/magepack/magepack/tasks/sbom"
+	"github.com/magepack/magepack/tasks/vulncheck"
 )
 
 // Check names one of the checks an artifact must pass.
@@ -38,6 +41,9 @@ const (
 	CheckSBOM Check = "sbom"
 	// CheckCommit is the provenance naming the expected commit.
 	CheckCommit Check = "commit"
+	// CheckVEX is the OpenVEX document the provenance names being
+	// attached, and every VEX attestation signed by the key holding it.
+	CheckVEX Check = "vex"
 )
 
 // Failure is an artifact that failed a check.
@@ -64,6 +70,9 @@ type Verdict struct {
 	Commit string
 	// SBOM is the digest of the SBOM its provenance names ("" for none).
 	SBOM string
+	// VEX is the digest of the OpenVEX document its provenance names
+	// ("" for none).
+	VEX string
 	// Foreign counts the bundles attached that the key did not sign
 	// (others' signatures, kept and ignored).
 	Foreign int
@@ -73,6 +82,9 @@ func (v Verdict) String() string {
 	s := "verified: signature, provenance of commit " + short(v.Commit)
 	if v.SBOM != "" {
 		s += ", SBOM sha256:" + short(v.SBOM)
+	}
+	if v.VEX != "" {
+		s += ", VEX sha256:" + short(v.VEX)
 	}
 	if v.Foreign > 0 {
 		s += fmt.Sprintf(" (%d bundle(s) by other keys ignored)", v.Foreign)
@@ -139,10 +151,12 @@ func manifest(ctx context.Context, s store, o *options, artifact string, d v1.Ha
 	}
 	var signed bool
 	var provs []attest.Provenance
-	sboms := map[string]bool{} // layer digest hex of each SBOM attached
+	sboms := map[string]bool{}      // layer digest hex of each SBOM attached
+	vexes := map[string][]byte{}    // layer digest hex of each VEX attached: its bytes
+	var signedVEX []json.RawMessage // the VEX attestations' predicates
 	for _, desc := range refs {
 		switch desc.ArtifactType {
-		case attest.BundleMediaType, sbom.MediaType:
+		case attest.BundleMediaType, sbom.MediaType, vulncheck.MediaType:
 		default:
 			continue
 		}
@@ -150,8 +164,12 @@ func manifest(ctx context.Context, s store, o *options, artifact string, d v1.Ha
 		if err != nil {
 			return fail(CheckRead, "read referrer %s: %v", desc.Digest, err)
 		}
-		if desc.ArtifactType == sbom.MediaType {
+		switch desc.ArtifactType {
+		case sbom.MediaType:
 			sboms[m.Layers[0].Digest.Hex] = true
+			continue
+		case vulncheck.MediaType:
+			vexes[m.Layers[0].Digest.Hex] = data
 			continue
 		}
 		st, err := attest.Open(data, o.key)
@@ -173,6 +191,8 @@ func manifest(ctx context.Context, s store, o *options, artifact string, d v1.Ha
 				return fail(CheckProvenance, "%v", err)
 			}
 			provs = append(provs, prov)
+		case attest.PredicateOpenVEX:
+			signedVEX = append(signedVEX, st.Predicate)
 		}
 	}
 	if !signed {
@@ -186,13 +206,15 @@ func manifest(ctx context.Context, s store, o *options, artifact string, d v1.Ha
 	// failure is reported.
 	var first error
 	for _, prov := range provs {
-		v.Commit, v.SBOM = prov.Commit(), prov.SBOMDigest()
+		v.Commit, v.SBOM, v.VEX = prov.Commit(), prov.SBOMDigest(), prov.VEXDigest()
 		var err error
 		switch {
 		case o.commit != "" && v.Commit != o.commit:
 			_, err = fail(CheckCommit, "the provenance names commit %q, want %s", v.Commit, o.commit)
 		case v.SBOM != "" && !sboms[v.SBOM]:
 			_, err = fail(CheckSBOM, "the provenance names SBOM sha256:%s, but the SBOM(s) attached are %s", v.SBOM, keys(sboms))
+		case v.VEX != "":
+			err = checkVEX(v.VEX, vexes, signedVEX, fail)
 		}
 		if err == nil {
 			return v, nil
@@ -202,6 +224,31 @@ func manifest(ctx context.Context, s store, o *options, artifact string, d v1.Ha
 		}
 	}
 	return v, first
+}
+
+// checkVEX checks that the VEX the provenance names (digest hex want) is
+// attached, and that each VEX attestation the key signed holds the same
+// document (compared as compact JSON: a statement's predicate is
+// re-encoded).
+func checkVEX(want string, attached map[string][]byte, signed []json.RawMessage, fail func(Check, string, ...any) (Verdict, error)) error {
+	doc, ok := attached[want]
+	if !ok {
+		_, err := fail(CheckVEX, "the provenance names VEX sha256:%s, but the VEX document(s) attached are %s", want, keys(attached))
+		return err
+	}
+	var plain bytes.Buffer
+	if err := json.Compact(&plain, doc); err != nil {
+		_, err := fail(CheckVEX, "the VEX sha256:%s attached is not JSON: %v", want, err)
+		return err
+	}
+	for _, pred := range signed {
+		var got bytes.Buffer
+		if err := json.Compact(&got, pred); err != nil || !bytes.Equal(got.Bytes(), plain.Bytes()) {
+			_, err := fail(CheckVEX, "a VEX attestation signed by the key holds another document than the VEX sha256:%s the provenance names", want)
+			return err
+		}
+	}
+	return nil
 }
 
 // namesDigest reports whether st's subjects include d.
@@ -224,7 +271,7 @@ func subjects(st attest.Statement) string {
 	return fmt.Sprint(out)
 }
 
-func keys(m map[string]bool) string {
+func keys[V any](m map[string]V) string {
 	if len(m) == 0 {
 		return "none"
 	}

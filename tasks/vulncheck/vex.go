@@ -90,17 +90,12 @@ func VEX(rep *Report, product Product) ([]byte, error) {
 	for _, f := range rep.Findings {
 		doc.Statements = append(doc.Statements, statement(f, product))
 	}
-	body, err := json.Marshal(doc)
-	if err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256(body)
-	doc.ID = vexIDBase + hex.EncodeToString(sum[:])
-	out, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	return append(out, '\n'), nil
+	return encode(doc)
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // statement is the VEX statement of one finding.
