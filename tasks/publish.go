@@ -250,7 +250,7 @@ func (r *run) buildIndexes(ctx context.Context, pp publishPlan) ([]published, er
 	}
 	imgs := make([][]v1.Image, len(pp.indexes))
 	sboms := make([][]v1.Image, len(pp.indexes))
-	vexes := make([][]v1.Image, len(pp.indexes)) // per image: its OpenVEX, or nil
+	vexes := make([][]v1.Image, len(pp.indexes))    // per image: its OpenVEX, or nil
 	signed := make([][][]v1.Image, len(pp.indexes)) // per image: signature, provenance, SBOM attestation
 	var g errgroup.Group
 	g.SetLimit(max(2, p.opts.parallel))
