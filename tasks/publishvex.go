@@ -54,7 +54,7 @@ func (r *run) binaryVEXes(pp publishPlan) (map[string]binaryVEX, error) {
 				return nil, &imageError{err}
 			}
 			// Checked here, once per binary, so a stale VEX is said once.
-			if _, err := vulncheck.ForImage(doc, sum, vulncheck.Product{}); err != nil {
+			if err := vulncheck.About(doc, sum); err != nil {
 				var stale *vulncheck.StaleError
 				if !errors.As(err, &stale) {
 					return nil, &imageError{fmt.Errorf("the VEX of %s: %w", p.rel(bin), err)}

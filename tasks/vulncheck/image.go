@@ -35,19 +35,11 @@ func short(h string) string {
 // returns a *StaleError when a statement names another binary, and an
 // error when binVEX cannot be read.
 func ForImage(binVEX []byte, binSHA256 string, img Product) ([]byte, error) {
-	var doc vexDoc
-	if err := json.Unmarshal(binVEX, &doc); err != nil {
-		return nil, fmt.Errorf("not an OpenVEX document: %w", err)
-	}
-	if doc.Context != vexContext {
-		return nil, fmt.Errorf("an OpenVEX document of context %q, want %s", doc.Context, vexContext)
+	doc, err := readFor(binVEX, binSHA256)
+	if err != nil {
+		return nil, err
 	}
 	for i, s := range doc.Statements {
-		for _, p := range s.Products {
-			if got := p.Hashes["sha-256"]; got != binSHA256 {
-				return nil, &StaleError{Want: binSHA256, Got: got}
-			}
-		}
 		var subs []vexComponent
 		for _, p := range s.Products {
 			subs = append(subs, p.Subcomponents...)
@@ -55,6 +47,33 @@ func ForImage(binVEX []byte, binSHA256 string, img Product) ([]byte, error) {
 		doc.Statements[i].Products = []vexProduct{{ID: img.ID, Hashes: map[string]string{"sha-256": img.SHA256}, Subcomponents: subs}}
 	}
 	return encode(doc)
+}
+
+// About checks that binVEX, a document VEX wrote, is about the binary of
+// SHA-256 binSHA256: a *StaleError when a statement names other bytes, an
+// error when it cannot be read. A document without statements names no
+// bytes; vulncheck removes a binary's VEX when the binary is rebuilt.
+func About(binVEX []byte, binSHA256 string) error {
+	_, err := readFor(binVEX, binSHA256)
+	return err
+}
+
+func readFor(binVEX []byte, binSHA256 string) (vexDoc, error) {
+	var doc vexDoc
+	if err := json.Unmarshal(binVEX, &doc); err != nil {
+		return doc, fmt.Errorf("not an OpenVEX document: %w", err)
+	}
+	if doc.Context != vexContext {
+		return doc, fmt.Errorf("an OpenVEX document of context %q, want %s", doc.Context, vexContext)
+	}
+	for _, s := range doc.Statements {
+		for _, p := range s.Products {
+			if got := p.Hashes["sha-256"]; got != binSHA256 {
+				return doc, &StaleError{Want: binSHA256, Got: got}
+			}
+		}
+	}
+	return doc, nil
 }
 
 // encode sets doc's @id to a digest of its content and returns it as
