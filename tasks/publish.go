@@ -130,6 +130,7 @@ func (r *run) publish(ctx context.Context) error {
 type published struct {
 	plan  indexPlan
 	named image.Named
+	vexes int // how many of its images have their OpenVEX attached
 }
 
 func (r *run) publishIndexes(ctx context.Context) error {
@@ -173,10 +174,14 @@ func (r *run) publishIndexes(ctx context.Context) error {
 				stop()
 				return &pushError{err}
 			}
+			what := "SBOM(s)"
+			if b.vexes > 0 {
+				what = "SBOM(s) and VEX document(s)"
+			}
 			if p.opts.signer == nil {
-				r.log.printf(subject, "attached %d SBOM(s) and VEX document(s) to the platform images as OCI referrers", len(refs))
+				r.log.printf(subject, "attached %d %s to the platform images as OCI referrers", len(refs), what)
 			} else {
-				r.log.printf(subject, "attached %d SBOM(s), signatures and attestations as OCI referrers", len(refs))
+				r.log.printf(subject, "attached %d %s, signatures and attestations as OCI referrers", len(refs), what)
 			}
 		}
 		stop()
@@ -309,14 +314,18 @@ func (r *run) buildIndexes(ctx context.Context, pp publishPlan) ([]published, er
 			names[k] = pl.String()
 		}
 		referrers := slices.Clone(sboms[i])
-		withVEX := ""
+		nVEX := 0
 		for _, v := range vexes[i] {
 			if v != nil {
 				referrers = append(referrers, v)
-				withVEX = " and its OpenVEX"
+				nVEX++
 			}
 		}
-		r.log.printf(p.imageSubject(ip.svc, ip.variant), "index %s for %s, with an SBOM%s for each", short(d.String()), strings.Join(names, ", "), withVEX)
+		withVEX := ""
+		if nVEX > 0 {
+			withVEX = fmt.Sprintf(", its OpenVEX for %d", nVEX)
+		}
+		r.log.printf(p.imageSubject(ip.svc, ip.variant), "index %s for %s, with an SBOM for each%s", short(d.String()), strings.Join(names, ", "), withVEX)
 		if p.opts.signer != nil {
 			for _, s := range signed[i] {
 				referrers = append(referrers, s...)
@@ -326,9 +335,9 @@ func (r *run) buildIndexes(ctx context.Context, pp publishPlan) ([]published, er
 				return nil, &imageError{fmt.Errorf("sign the %s index of %s: %w", ip.variant, ip.svc.name, err)}
 			}
 			referrers = append(referrers, s...)
-			r.log.printf(p.imageSubject(ip.svc, ip.variant), "signed the index and each image: signature, SLSA provenance, SBOM%s attestation (Sigstore bundles)", strings.ReplaceAll(withVEX, " and its OpenVEX", " and VEX"))
+			r.log.printf(p.imageSubject(ip.svc, ip.variant), "signed the index and each image: signature, SLSA provenance, SBOM attestation%s (Sigstore bundles)", strings.ReplaceAll(withVEX, "its OpenVEX", "VEX attestation"))
 		}
-		out[i] = published{plan: ip, named: image.Named{Variant: ip.variant, Index: idx, Tags: ip.tags, Referrers: referrers}}
+		out[i] = published{plan: ip, named: image.Named{Variant: ip.variant, Index: idx, Tags: ip.tags, Referrers: referrers}, vexes: nVEX}
 	}
 	return out, nil
 }

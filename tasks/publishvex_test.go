@@ -1,0 +1,249 @@
+package tasks
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/openvex/go-vex/pkg/vex"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/magepack/magepack/tasks/attest"
+	"github.com/magepack/magepack/tasks/dist"
+	"github.com/magepack/magepack/tasks/image"
+	"github.com/magepack/magepack/tasks/internal/fixture"
+	"github.com/magepack/magepack/tasks/sbom"
+	"github.com/magepack/magepack/tasks/verify"
+	"github.com/magepack/magepack/tasks/vulncheck"
+)
+
+// writeBinaryVEX writes beside bin the VEX vulncheck would write of it
+// for one reached and one unreached finding, naming the binary of SHA-256
+// sum, and returns the document.
+func writeBinaryVEX(t *testing.T, bin, sum string) []byte {
+	t.Helper()
+	rep := &vulncheck.Report{
+		Binary: bin, Scanner: "govulncheck@v1.9.0", GoVersion: "go1.26.8",
+		DBModified: time.Date(2026, 11, 5, 23, 49, 57, 0, time.UTC),
+		Findings: []vulncheck.Finding{
+			{ID: "GO-2022-1059", Aliases: []string{"CVE-2022-32149"}, Module: "golang.org/x/text", Found: "v0.3.7", Fixed: "v0.3.8",
+				Symbols: []string{"golang.org/x/text/language.ParseAcceptLanguage"}, Packages: []string{"golang.org/x/text/language"}},
+			{ID: "GO-2026-6603", Module: "stdlib", Found: "go1.26.8", Fixed: "go1.26.9", Packages: []string{"net/http"}},
+		},
+	}
+	doc, err := vulncheck.VEX(rep, vulncheck.Product{ID: "pkg:golang/example.com/app@v1.2.3", SHA256: sum})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(bin+".vex.json", doc, 0o644))
+	return doc
+}
+
+// layerOf reads the one layer of the artifact d in repo.
+func layerOf(t *testing.T, repo name.Repository, d v1.Hash) (*v1.Manifest, []byte) {
+	t.Helper()
+	img, err := remote.Image(repo.Digest(d.String()))
+	require.NoError(t, err)
+	m, err := img.Manifest()
+	require.NoError(t, err)
+	require.Len(t, m.Layers, 1)
+	l, err := img.LayerByDigest(m.Layers[0].Digest)
+	require.NoError(t, err)
+	rc, err := l.Uncompressed()
+	require.NoError(t, err)
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	require.NoError(t, err)
+	return m, data
+}
+
+func TestPublishVEXIntegration(t *testing.T) {
+	slow(t, "a registry")
+	ctx := context.Background()
+	ggcr := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithReferrersSupport(true)))
+	t.Cleanup(ggcr.Close)
+	registries := []struct {
+		name string
+		host string
+	}{
+		{"go-containerregistry, referrers API", strings.TrimPrefix(ggcr.URL, "http://")},
+		{"distribution 2.8, referrers tag fallback", fixture.StartRegistry(t).Host},
+	}
+	key := fixture.CosignKey(t, "pw")
+	dir := pubModule(t)
+	cfg := Config{Platforms: "linux/amd64,linux/arm64", Variants: "scratch"}
+	for _, reg := range registries {
+		t.Run(reg.name, func(t *testing.T) {
+			repo := reg.host + "/vex-" + randomSuffix(t)
+			cfg := cfg
+			cfg.Image = repo
+			r := pubLinuxRun(t, dir, cfg, signedEnv(t, key))
+			amdBin, armBin := r.p.binaryPath(r.p.services[0], r.p.platforms[0]), r.p.binaryPath(r.p.services[0], r.p.platforms[1])
+			amdSum, err := dist.Sum(amdBin)
+			require.NoError(t, err)
+			binDoc := writeBinaryVEX(t, amdBin, amdSum)
+			writeBinaryVEX(t, armBin, strings.Repeat("0", 64)) // about other bytes
+
+			pubWithoutEngine(t, func() { require.NoError(t, r.publishIndexes(ctx)) })
+			out := output(r).String()
+			assert.Equal(t, 1, strings.Count(out, "no VEX attached to its images"), "the stale VEX is said once: %s", out)
+			assert.Contains(t, out, filepath.ToSlash(r.p.rel(armBin))+".vex.json")
+
+			repoName, err := name.NewRepository(repo)
+			require.NoError(t, err)
+			idx, err := remote.Index(repoName.Tag("scratch"))
+			require.NoError(t, err)
+			im, err := idx.IndexManifest()
+			require.NoError(t, err)
+			require.Len(t, im.Manifests, 2)
+			amd, arm := im.Manifests[0], im.Manifests[1]
+			require.Equal(t, "amd64", amd.Platform.Architecture)
+
+			refs := referrersOf(t, repoName, amd.Digest)
+			require.Len(t, refs[vulncheck.MediaType], 1, "the amd64 image's VEX")
+			m, data := layerOf(t, repoName, refs[vulncheck.MediaType][0].Digest)
+			assert.Equal(t, vulncheck.MediaType, m.ArtifactType)
+			require.NotNil(t, m.Subject)
+			assert.Equal(t, amd.Digest, m.Subject.Digest)
+			assert.Equal(t, r.p.createdStamp(), m.Annotations[image.AnnotationCreated])
+
+			doc, err := vex.Parse(data)
+			require.NoError(t, err)
+			bin, err := vex.Parse(binDoc)
+			require.NoError(t, err)
+			assert.Equal(t, bin.Timestamp, doc.Timestamp, "the binary VEX's time, not the clock")
+			require.Len(t, doc.Statements, 2)
+			for i, s := range doc.Statements {
+				assert.NoError(t, s.Validate())
+				assert.Equal(t, bin.Statements[i].Vulnerability, s.Vulnerability)
+				assert.Equal(t, bin.Statements[i].Status, s.Status)
+				require.Len(t, s.Products, 1)
+				assert.Equal(t, sbom.OCIPURL(repo, amd.Digest.String(), "amd64"), s.Products[0].ID)
+				assert.Contains(t, s.Products[0].ID, amd.Digest.Hex)
+				assert.Equal(t, amd.Digest.Hex, string(s.Products[0].Hashes[vex.SHA256]))
+			}
+
+			// Signed: a fourth bundle, an in-toto statement about the
+			// image holding the same document.
+			var vexBundles int
+			for _, b := range refs[attest.BundleMediaType] {
+				m, bundle := layerOf(t, repoName, b.Digest)
+				if m.Annotations[attest.AnnotationPredicateType] != attest.PredicateOpenVEX {
+					continue
+				}
+				vexBundles++
+				st, err := attest.Open(bundle, key.Key)
+				require.NoError(t, err)
+				assert.Equal(t, amd.Digest.Hex, st.Subject[0].Digest["sha256"])
+				var signed, attached any
+				require.NoError(t, json.Unmarshal(st.Predicate, &signed))
+				require.NoError(t, json.Unmarshal(data, &attached))
+				assert.Equal(t, attached, signed)
+			}
+			assert.Equal(t, 1, vexBundles)
+			assert.Len(t, refs[attest.BundleMediaType], 4, "signature, provenance, SBOM and VEX attestations")
+
+			armRefs := referrersOf(t, repoName, arm.Digest)
+			assert.Empty(t, armRefs[vulncheck.MediaType], "a stale VEX is not attached")
+			assert.Len(t, armRefs[attest.BundleMediaType], 3)
+
+			vs, err := verify.Image(ctx, repo+":scratch", key.Key, verify.WithCommit(r.p.ver.Commit))
+			require.NoError(t, err)
+			require.Len(t, vs, 3)
+			assert.NotEmpty(t, vs[1].VEX, "amd64: the provenance names its VEX")
+			assert.Contains(t, vs[1].String(), "VEX sha256:")
+			assert.Empty(t, vs[2].VEX)
+
+			lp, err := layout.FromPath(filepath.Join(r.p.dist, "oci"))
+			require.NoError(t, err)
+			lidx, err := lp.ImageIndex()
+			require.NoError(t, err)
+			lm, err := lidx.IndexManifest()
+			require.NoError(t, err)
+			var inLayout int
+			for _, d := range lm.Manifests {
+				if d.ArtifactType == vulncheck.MediaType {
+					inLayout++
+				}
+			}
+			if inLayout == 0 { // a layout may not copy artifactType up: read each
+				for _, d := range lm.Manifests {
+					if !d.MediaType.IsImage() {
+						continue
+					}
+					img, err := lidx.Image(d.Digest)
+					require.NoError(t, err)
+					am, err := img.Manifest()
+					require.NoError(t, err)
+					if am.ArtifactType == vulncheck.MediaType {
+						inLayout++
+					}
+				}
+			}
+			assert.Equal(t, 1, inLayout, "dist/oci holds the VEX too")
+			_, err = verify.Layout(ctx, filepath.Join(r.p.dist, "oci"), key.Key)
+			require.NoError(t, err)
+
+			t.Run("a VEX swapped for another is refused", func(t *testing.T) {
+				plat, err := idx.Image(amd.Digest)
+				require.NoError(t, err)
+				swapRepo := reg.host + "/vex-swapped-" + randomSuffix(t)
+				require.NoError(t, remote.Write(pubRef(t, swapRepo+"@"+amd.Digest.String()), plat))
+				copyReferrers(t, repoName, swapRepo, amd.Digest, vulncheck.MediaType)
+				other := strings.Replace(string(data), `"affected"`, `"not_affected"`, 1)
+				require.NotEqual(t, string(data), other)
+				swapped, err := image.Referrer(plat, image.Attachment{ArtifactType: vulncheck.MediaType, Data: []byte(other)})
+				require.NoError(t, err)
+				_, err = image.PushReferrers(ctx, swapRepo, []v1.Image{swapped})
+				require.NoError(t, err)
+				_, err = verify.Image(ctx, swapRepo+"@"+amd.Digest.String(), key.Key)
+				assertFailure(t, err, verify.CheckVEX, "the VEX referrer swapped for another document")
+			})
+
+			t.Run("re-published: the same VEX; unsigned: no bundles; no VEX: one line", func(t *testing.T) {
+				again := mustRun(t, dir, cfg, nil)
+				pubWithoutEngine(t, func() { require.NoError(t, again.publishIndexes(ctx)) })
+				assert.Equal(t, refs[vulncheck.MediaType], referrersOf(t, repoName, amd.Digest)[vulncheck.MediaType], "reproducible: the same VEX referrer, not a second")
+
+				unsigned := reg.host + "/vex-unsigned-" + randomSuffix(t)
+				cfg := cfg
+				cfg.Image = unsigned
+				r2 := mustRun(t, dir, cfg, nil)
+				pubWithoutEngine(t, func() { require.NoError(t, r2.publishIndexes(ctx)) })
+				un, err := name.NewRepository(unsigned)
+				require.NoError(t, err)
+				refs2 := referrersOf(t, un, amd.Digest)
+				assert.Len(t, refs2[vulncheck.MediaType], 1)
+				assert.Empty(t, refs2[attest.BundleMediaType])
+
+				require.NoError(t, os.Remove(amdBin+".vex.json"))
+				require.NoError(t, os.Remove(armBin+".vex.json"))
+				none := reg.host + "/vex-none-" + randomSuffix(t)
+				cfg.Image = none
+				r3 := mustRun(t, dir, cfg, nil)
+				pubWithoutEngine(t, func() { require.NoError(t, r3.publishIndexes(ctx)) })
+				var lines []string
+				for _, l := range strings.Split(output(r3).String(), "\n") {
+					if strings.Contains(l, "VEX") {
+						lines = append(lines, l)
+					}
+				}
+				assert.Len(t, lines, 1, "one line when no binary has a VEX")
+				nn, err := name.NewRepository(none)
+				require.NoError(t, err)
+				assert.Empty(t, referrersOf(t, nn, amd.Digest)[vulncheck.MediaType])
+			})
+		})
+	}
+}
