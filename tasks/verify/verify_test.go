@@ -21,6 +21,7 @@ import (
 	"github.com/magepack/magepack/tasks/image"
 	"github.com/magepack/magepack/tasks/internal/fixture"
 	"github.com/magepack/magepack/tasks/sbom"
+	"github.com/magepack/magepack/tasks/vulncheck"
 )
 
 const commit = "0123456789abcdef0123456789abcdef01234567"
@@ -227,4 +228,77 @@ func TestBinary(t *testing.T) {
 	require.NoError(t, os.Remove(bin+BundleSuffix))
 	_, err = Binary(bin, key.Key)
 	assert.Equal(t, CheckProvenance, check(err))
+}
+
+// withVEX is what publish attaches to an image whose binary has a VEX:
+// good's SBOM and signatures, the VEX as a referrer, a provenance naming
+// both, and the VEX signed as signedDoc (the same document, unless a
+// test says otherwise) about subject ("": the image's digest).
+func withVEX(t *testing.T, signedDoc []byte, subject string, attachVEX bool) *layoutCase {
+	t.Helper()
+	c := newCase(t)
+	bom := []byte(`{"bomFormat":"CycloneDX"}`)
+	doc := []byte("{\n  \"@context\": \"https://openvex.dev/ns/v0.2.0\",\n  \"statements\": []\n}\n")
+	if signedDoc == nil {
+		signedDoc = doc
+	}
+	sbomRef, err := image.Referrer(c.img, image.Attachment{ArtifactType: sbom.MediaType, Data: bom})
+	require.NoError(t, err)
+	c.referrers = append(c.referrers, sbomRef)
+	if attachVEX {
+		vexRef, err := image.Referrer(c.img, image.Attachment{ArtifactType: vulncheck.MediaType, Data: doc})
+		require.NoError(t, err)
+		c.referrers = append(c.referrers, vexRef)
+	}
+	d, err := c.img.Digest()
+	require.NoError(t, err)
+	hash := func(b []byte) map[string]string {
+		sum := sha256.Sum256(b)
+		return attest.DigestSet(hex.EncodeToString(sum[:]))
+	}
+	b := attest.Build{BuildType: attest.BuildTypePrefix + "image/v1", BuilderID: "local", Source: attest.Source{Commit: commit},
+		Byproducts: []attest.ResourceDescriptor{{Name: attest.ByproductSBOM, Digest: hash(bom)}, {Name: attest.ByproductVEX, Digest: hash(doc)}}}
+	prov, err := b.Predicate()
+	require.NoError(t, err)
+	c.attach(t, c.key, c.img, d.String(), map[string]any{
+		attest.PredicateSign: nil, attest.PredicateSLSA: prov, attest.PredicateCycloneDX: json.RawMessage(bom),
+	})
+	if subject == "" {
+		subject = d.String()
+	}
+	c.attach(t, c.key, c.img, subject, map[string]any{attest.PredicateOpenVEX: json.RawMessage(signedDoc)})
+	c.attachIndex(t, map[string]any{attest.PredicateSign: nil, attest.PredicateSLSA: provenance(t, commit, "")})
+	return c
+}
+
+func TestLayoutVEX(t *testing.T) {
+	ctx := context.Background()
+	c := withVEX(t, nil, "", true)
+	vs, err := Layout(ctx, c.write(t), c.key.Key, WithCommit(commit))
+	require.NoError(t, err)
+	require.Len(t, vs, 2)
+	assert.NotEmpty(t, vs[1].VEX)
+	assert.Contains(t, vs[1].String(), "VEX sha256:"+vs[1].VEX[:12])
+
+	for _, tc := range []struct {
+		name string
+		c    func(t *testing.T) *layoutCase
+		want Check
+	}{
+		{"the signed VEX is another document", func(t *testing.T) *layoutCase {
+			return withVEX(t, []byte(`{"@context":"https://openvex.dev/ns/v0.2.0","statements":[{"status":"affected"}]}`), "", true)
+		}, CheckVEX},
+		{"the VEX the provenance names is not attached", func(t *testing.T) *layoutCase { return withVEX(t, nil, "", false) }, CheckVEX},
+		{"the signed VEX is about another digest", func(t *testing.T) *layoutCase {
+			return withVEX(t, nil, "sha256:"+hex.EncodeToString(make([]byte, 32)), true)
+		}, CheckSubject},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.c(t)
+			_, err := Layout(ctx, c.write(t), c.key.Key)
+			var f *Failure
+			require.ErrorAs(t, err, &f)
+			assert.Equal(t, tc.want, f.Check, "%v", err)
+		})
+	}
 }
