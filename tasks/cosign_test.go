@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/magepack/magepack/tasks/attest"
+	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/image"
 	"github.com/magepack/magepack/tasks/internal/fixture"
 	"github.com/magepack/magepack/tasks/verify"
@@ -134,6 +135,10 @@ func TestCosignInteropIntegration(t *testing.T) {
 	repo := reg.Host + "/cosigned"
 	env := map[string]string{"MAGEPACK_SIGN_KEY": key, "COSIGN_PASSWORD": "pw", "MAGEPACK_VERIFY_KEY": pub}
 	r := pubLinuxRun(t, dir, Config{Platforms: "linux/amd64", Image: repo, Variants: "scratch"}, env)
+	bin := r.p.binaryPath(r.p.services[0], r.p.platforms[0])
+	sum, err := dist.Sum(bin)
+	require.NoError(t, err)
+	writeBinaryVEX(t, bin, sum)
 	pubWithoutEngine(t, func() { require.NoError(t, r.publishIndexes(ctx)) })
 	repoName, err := name.NewRepository(repo)
 	require.NoError(t, err)
@@ -208,6 +213,10 @@ allow if {
 		}
 		_, err := cosign.run(t, append([]string{"verify-attestation", "--key", pub, "--type", "cyclonedx"}, append(offline, repo+"@"+platDigest.String())...)...)
 		assert.NoError(t, err, "the signed SBOM")
+		_, err = cosign.run(t, append([]string{"verify-attestation", "--key", pub, "--type", "openvex"}, append(offline, repo+"@"+platDigest.String())...)...)
+		assert.NoError(t, err, "the signed VEX")
+		_, err = cosign.run(t, append([]string{"verify-attestation", "--key", otherPub, "--type", "openvex"}, append(offline, repo+"@"+platDigest.String())...)...)
+		assert.Error(t, err, "the signed VEX, another key")
 	})
 
 	t.Run("cosign refuses what verify refuses: a changed manifest, a statement about another digest", func(t *testing.T) {
