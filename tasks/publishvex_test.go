@@ -247,3 +247,47 @@ func TestPublishVEXIntegration(t *testing.T) {
 		})
 	}
 }
+
+func TestVulncheckThenPublishIntegration(t *testing.T) {
+	slow(t, "builds, govulncheck, the vulnerability database and a registry")
+	ctx := context.Background()
+	ggcr := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithReferrersSupport(true)))
+	t.Cleanup(ggcr.Close)
+	repo := strings.TrimPrefix(ggcr.URL, "http://") + "/svc"
+	dir := textModule(t, "v0.3.7", `language.Make("de-CH")`)
+	r := vulnRun(t, dir, map[string]string{"MAGEPACK_IMAGE": repo, "MAGEPACK_VARIANTS": "scratch"})
+	require.NoError(t, r.vulncheck(ctx))
+	pubWithoutEngine(t, func() { require.NoError(t, r.publish(ctx)) })
+
+	binDoc, err := vex.Open(filepath.Join(dir, "dist", "svc_linux_amd64.vex.json"))
+	require.NoError(t, err)
+	repoName, err := name.NewRepository(repo)
+	require.NoError(t, err)
+	idx, err := remote.Index(repoName.Tag("scratch"))
+	require.NoError(t, err)
+	im, err := idx.IndexManifest()
+	require.NoError(t, err)
+	require.Len(t, im.Manifests, 1)
+	plat := im.Manifests[0].Digest
+	refs := referrersOf(t, repoName, plat)
+	require.Len(t, refs[vulncheck.MediaType], 1)
+	_, data := layerOf(t, repoName, refs[vulncheck.MediaType][0].Digest)
+	doc, err := vex.Parse(data)
+	require.NoError(t, err)
+	assert.Equal(t, binDoc.Timestamp, doc.Timestamp)
+	require.Len(t, doc.Statements, len(binDoc.Statements))
+	var text *vex.Statement
+	for i, s := range doc.Statements {
+		assert.Equal(t, binDoc.Statements[i].Vulnerability.Name, s.Vulnerability.Name)
+		assert.Equal(t, binDoc.Statements[i].Status, s.Status)
+		assert.Equal(t, sbom.OCIPURL(repo, plat.String(), "amd64"), s.Products[0].ID, "the image's package URL, as its SBOM names it")
+		assert.True(t, strings.HasPrefix(s.Products[0].ID, "pkg:oci/svc@"+plat.String()+"?"), s.Products[0].ID)
+		if s.Vulnerability.Name == "GO-2022-1059" {
+			text = &doc.Statements[i]
+		}
+	}
+	require.NotNil(t, text, "GO-2022-1059 in the image's VEX")
+	assert.Equal(t, vex.StatusNotAffected, text.Status)
+	assert.Equal(t, vex.VulnerableCodeNotInExecutePath, text.Justification)
+	assert.Equal(t, "pkg:golang/golang.org/x/text@v0.3.7", text.Products[0].Subcomponents[0].ID)
+}
