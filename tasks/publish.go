@@ -256,7 +256,7 @@ func (r *run) buildIndexes(ctx context.Context, pp publishPlan) ([]published, er
 	imgs := make([][]v1.Image, len(pp.indexes))
 	sboms := make([][]v1.Image, len(pp.indexes))
 	vexes := make([][]v1.Image, len(pp.indexes))    // per image: its OpenVEX, or nil
-	signed := make([][][]v1.Image, len(pp.indexes)) // per image: signature, provenance, SBOM attestation
+	signed := make([][][]v1.Image, len(pp.indexes)) // per image: signature, provenance, SBOM (and VEX) attestation
 	var g errgroup.Group
 	g.SetLimit(max(2, p.opts.parallel))
 	for i, ip := range pp.indexes {
@@ -321,9 +321,10 @@ func (r *run) buildIndexes(ctx context.Context, pp publishPlan) ([]published, er
 				nVEX++
 			}
 		}
-		withVEX := ""
+		withVEX, attestations := "", "SBOM attestation"
 		if nVEX > 0 {
 			withVEX = fmt.Sprintf(", its OpenVEX for %d", nVEX)
+			attestations += fmt.Sprintf(", VEX attestation for %d", nVEX)
 		}
 		r.log.printf(p.imageSubject(ip.svc, ip.variant), "index %s for %s, with an SBOM for each%s", short(d.String()), strings.Join(names, ", "), withVEX)
 		if p.opts.signer != nil {
@@ -335,7 +336,7 @@ func (r *run) buildIndexes(ctx context.Context, pp publishPlan) ([]published, er
 				return nil, &imageError{fmt.Errorf("sign the %s index of %s: %w", ip.variant, ip.svc.name, err)}
 			}
 			referrers = append(referrers, s...)
-			r.log.printf(p.imageSubject(ip.svc, ip.variant), "signed the index and each image: signature, SLSA provenance, SBOM attestation%s (Sigstore bundles)", strings.ReplaceAll(withVEX, "its OpenVEX", "VEX attestation"))
+			r.log.printf(p.imageSubject(ip.svc, ip.variant), "signed the index and each image: signature, SLSA provenance, %s (Sigstore bundles)", attestations)
 		}
 		out[i] = published{plan: ip, named: image.Named{Variant: ip.variant, Index: idx, Tags: ip.tags, Referrers: referrers}, vexes: nVEX}
 	}

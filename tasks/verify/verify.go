@@ -1,8 +1,9 @@
 // Package verify checks what magepack's attest package signed: that an
 // image (in a registry or an OCI layout) or a binary carries a signature
 // and a SLSA provenance signed by a given key, that every signed statement
-// names the digest it is attached to, that the SBOM the provenance names
-// is the one attached, and that the provenance names the expected commit.
+// names the digest it is attached to, that the SBOM (and the OpenVEX
+// document) the provenance names is the one attached, and that the
+// provenance names the expected commit.
 package verify
 
 import (
