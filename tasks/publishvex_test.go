@@ -35,9 +35,15 @@ import (
 // sum, and returns the document.
 func writeBinaryVEX(t *testing.T, bin, sum string) []byte {
 	t.Helper()
+	return writeBinaryVEXOf(t, bin, sum, time.Date(2026, 11, 5, 23, 49, 57, 0, time.UTC))
+}
+
+// writeBinaryVEXOf is writeBinaryVEX for a database modified at modified.
+func writeBinaryVEXOf(t *testing.T, bin, sum string, modified time.Time) []byte {
+	t.Helper()
 	rep := &vulncheck.Report{
 		Binary: bin, Scanner: "govulncheck@v1.9.0", GoVersion: "go1.26.8",
-		DBModified: time.Date(2026, 11, 5, 23, 49, 57, 0, time.UTC),
+		DBModified: modified,
 		Findings: []vulncheck.Finding{
 			{ID: "GO-2022-1059", Aliases: []string{"CVE-2022-32149"}, Module: "golang.org/x/text", Found: "v0.3.7", Fixed: "v0.3.8",
 				Symbols: []string{"golang.org/x/text/language.ParseAcceptLanguage"}, Packages: []string{"golang.org/x/text/language"}},
@@ -243,6 +249,16 @@ func TestPublishVEXIntegration(t *testing.T) {
 				nn, err := name.NewRepository(none)
 				require.NoError(t, err)
 				assert.Empty(t, referrersOf(t, nn, amd.Digest)[vulncheck.MediaType])
+			})
+
+			t.Run("a newer VEX re-published beside the old one verifies", func(t *testing.T) {
+				writeBinaryVEXOf(t, amdBin, amdSum, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+				newer := mustRun(t, dir, cfg, signedEnv(t, key))
+				pubWithoutEngine(t, func() { require.NoError(t, newer.publishIndexes(ctx)) })
+				refs := referrersOf(t, repoName, amd.Digest)
+				assert.Len(t, refs[vulncheck.MediaType], 2, "the old VEX is kept, the new one added")
+				_, err := verify.Image(ctx, repo+"@"+amd.Digest.String(), key.Key, verify.WithCommit(r.p.ver.Commit))
+				require.NoError(t, err)
 			})
 		})
 	}

@@ -43,7 +43,7 @@ const (
 	// CheckCommit is the provenance naming the expected commit.
 	CheckCommit Check = "commit"
 	// CheckVEX is the OpenVEX document the provenance names being
-	// attached, and every VEX attestation signed by the key holding it.
+	// attached, and signed by the key as a VEX attestation.
 	CheckVEX Check = "vex"
 )
 
@@ -228,9 +228,10 @@ func manifest(ctx context.Context, s store, o *options, artifact string, d v1.Ha
 }
 
 // checkVEX checks that the VEX the provenance names (digest hex want) is
-// attached, and that each VEX attestation the key signed holds the same
-// document (compared as compact JSON: a statement's predicate is
-// re-encoded).
+// attached and that a VEX attestation the key signed holds it (compared
+// as compact JSON: a statement's predicate is re-encoded). Others the key
+// signed may be attached beside it: an image re-published with a newer
+// VEX keeps the old one.
 func checkVEX(want string, attached map[string][]byte, signed []json.RawMessage, fail func(Check, string, ...any) (Verdict, error)) error {
 	doc, ok := attached[want]
 	if !ok {
@@ -244,12 +245,12 @@ func checkVEX(want string, attached map[string][]byte, signed []json.RawMessage,
 	}
 	for _, pred := range signed {
 		var got bytes.Buffer
-		if err := json.Compact(&got, pred); err != nil || !bytes.Equal(got.Bytes(), plain.Bytes()) {
-			_, err := fail(CheckVEX, "a VEX attestation signed by the key holds another document than the VEX sha256:%s the provenance names", want)
-			return err
+		if json.Compact(&got, pred) == nil && bytes.Equal(got.Bytes(), plain.Bytes()) {
+			return nil
 		}
 	}
-	return nil
+	_, err := fail(CheckVEX, "none of the %d VEX attestation(s) signed by the key holds the VEX sha256:%s the provenance names", len(signed), want)
+	return err
 }
 
 // namesDigest reports whether st's subjects include d.
