@@ -26,7 +26,9 @@ type binaryVEX struct {
 
 // binaryVEXes reads the VEX vulncheck wrote beside each binary the
 // planned images carry (<binary>.vex.json), keyed by the binary's path.
-// A binary without one gets none, said in one line for all; a VEX about
+// A binary without one gets none (said in one line when other binaries
+// have one; not at all when none has, so a project that does not use
+// vulncheck hears nothing of it); a VEX about
 // other bytes (written before the binary was rebuilt) is left out with a
 // line naming it.
 func (r *run) binaryVEXes(pp publishPlan) (map[string]binaryVEX, error) {
@@ -65,9 +67,9 @@ func (r *run) binaryVEXes(pp publishPlan) (map[string]binaryVEX, error) {
 			out[bin] = binaryVEX{doc: doc, sha256: sum}
 		}
 	}
-	if len(missing) > 0 && len(out) == 0 {
-		r.log.printf("publish", "no VEX attached: no binary has one (run vulncheck before publish to attach each image's OpenVEX)")
-	} else if len(missing) > 0 {
+	// A run that never used vulncheck hears nothing of VEX; one that did
+	// for some binaries only is told which images go without.
+	if len(missing) > 0 && len(out) > 0 {
 		r.log.printf("publish", "no VEX attached to the images of %s: not vulnchecked", strings.Join(missing, ", "))
 	}
 	return out, nil
