@@ -154,14 +154,14 @@ func (r *run) measureBinaries(ctx context.Context, s *service, pl platform.Platf
 			continue
 		}
 		if v.cgo {
-			if cc, err := cCompiler(p.opts.cc, p.tc.CC); err != nil {
+			if cc, err := cCompiler(p.opts.cc.For(gobuild.Target{OS: pl.OS, Arch: pl.Arch}), p.tc.CC); err != nil {
 				r.log.printf("compare", "%s left out: no C compiler (%s: %v); install one, e.g. gcc, to measure the cgo build", v.name, cc, err)
 				continue
 			}
 		}
 		cfg := p.buildConfig(s)
 		cfg.Dist = filepath.Join(tmp, v.name)
-		cfg.CGO, cfg.KeepSymbols, cfg.Parallel = v.cgo, !v.strip, 1
+		cfg.CGO, cfg.StaticCGO, cfg.KeepSymbols, cfg.Parallel = v.cgo, false, !v.strip, 1
 		jobs, err := gobuild.Plan(cfg, []gobuild.Target{{OS: pl.OS, Arch: pl.Arch}}, r.environ)
 		if err != nil {
 			return nil, &configError{err}

@@ -7,12 +7,12 @@ import (
 )
 
 // linkOutput is what go build printed for a static glibc link of a
-// go-sqlite3 service for linux/arm64 (aarch64-linux-gnu-gcc 12, without
-// the netgo and osusergo tags), shortened.
+// go-sqlite3 service for linux/arm64 (aarch64-linux-gnu-gcc 12, tags
+// netgo,osusergo), followed by the lines a build without those tags adds.
 const linkOutput = `# example.com/notes
-/usr/lib/gcc-cross/aarch64-linux-gnu/12/../../../../aarch64-linux-gnu/bin/ld: /tmp/go-link-1/000021.o: in function ` + "`" + `unixDlOpen':
-/_/github.com/mattn/go-sqlite3@v1.14.53/sqlite3-binding.c:44913:(.text+0x9a38): warning: Using 'dlopen' in statically linked applications requires at runtime the shared libraries from the glibc version used for linking
-/usr/lib/gcc-cross/aarch64-linux-gnu/12/../../../../aarch64-linux-gnu/bin/ld: /tmp/go-link-1/000004.o: in function ` + "`" + `_cgo_26061493d47f_C2func_getaddrinfo':
+/usr/lib/gcc-cross/aarch64-linux-gnu/12/../../../../aarch64-linux-gnu/bin/ld: /tmp/go-link-1612205545/000011.o: in function ` + "`" + `unixDlOpen':
+/_/github.com/mattn/go-sqlite3@v1.14.53/sqlite3-binding.c:47701: warning: Using 'dlopen' in statically linked applications requires at runtime the shared libraries from the glibc version used for linking
+/usr/bin/ld: /tmp/go-link-1/000004.o: in function ` + "`" + `_cgo_26061493d47f_C2func_getaddrinfo':
 /tmp/go-build/cgo-gcc-prolog:60:(.text+0x3c): warning: Using 'getaddrinfo' in statically linked applications requires at runtime the shared libraries from the glibc version used for linking
 /tmp/go-build/cgo-gcc-prolog:61:(.text+0x3c): warning: Using 'getaddrinfo' in statically linked applications requires at runtime the shared libraries from the glibc version used for linking
 /tmp/go-build/cgo-gcc-prolog:70:(.text+0x50): warning: Using 'getpwnam_r' in statically linked applications requires at runtime the shared libraries from the glibc version used for linking

@@ -185,8 +185,12 @@ func TestPlan(t *testing.T) {
 			},
 		},
 		{
-			name:    "static cgo with the user's tags and -ldflags: theirs after ours, so their -extldflags wins",
-			cfg:     func(c *Config) { c.StaticCGO = true; c.Tags = []string{"sqlite_omit_load_extension", "netgo"}; c.LdflagsExtra = "-extldflags '-static -lm'" },
+			name: "static cgo with the user's tags and -ldflags: theirs after ours, so their -extldflags wins",
+			cfg: func(c *Config) {
+				c.StaticCGO = true
+				c.Tags = []string{"sqlite_omit_load_extension", "netgo"}
+				c.LdflagsExtra = "-extldflags '-static -lm'"
+			},
 			targets: []Target{linuxAMD64},
 			want: []Job{{
 				Name:   "app",
@@ -258,7 +262,7 @@ func TestHasFlag(t *testing.T) {
 func TestFlagValue(t *testing.T) {
 	tests := []struct {
 		goflags, name, want string
-		found              bool
+		found               bool
 	}{
 		{"", "tags", "", false},
 		{"-tags=a,b", "tags", "a,b", true},
