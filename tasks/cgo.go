@@ -13,6 +13,7 @@ import (
 	"github.com/magepack/magepack/tasks/cgo"
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/gobuild"
+	"github.com/magepack/magepack/tasks/linkage"
 )
 
 // Kinds of warnings in artifacts.json.
@@ -212,4 +213,35 @@ func (p *project) recordStaticGlibc(m *dist.Manifest, jobs []job, results []gobu
 		}
 		m.SetWarnings(warnStaticGlibc, func(w dist.Warning) bool { return w.Subject == rel }, ws)
 	}
+}
+
+// linkedLibc is the C library linked into a static binary, for
+// artifacts.json: "musl" or "glibc", else "".
+func linkedLibc(rep linkage.Report) string {
+	if rep.LinkedLibc == linkage.Musl || rep.LinkedLibc == linkage.Glibc {
+		return string(rep.LinkedLibc)
+	}
+	return ""
+}
+
+// libcColumn is the linkage table's LIBC: the C library a binary needs at
+// run time, or for a static one the C library linked into it ("musl
+// linked in", "glibc linked in, NSS").
+func libcColumn(rep linkage.Report) string {
+	switch l := linkedLibc(rep); {
+	case l != "" && rep.NSS:
+		return l + " linked in, NSS"
+	case l != "":
+		return l + " linked in"
+	}
+	return string(rep.Libc)
+}
+
+// nssWarning says what a static glibc binary with glibc's NSS code means
+// on scratch; nil for any other binary.
+func nssWarning(name string, rep linkage.Report) []string {
+	if !rep.NSS || rep.Linkage != linkage.Static {
+		return nil
+	}
+	return []string{name + " is static but carries glibc's NSS (the code behind getaddrinfo, getpwnam and their kin), which loads glibc's shared libraries at run time: such lookups fail on scratch; keep the tags netgo,osusergo (MAGEPACK_CGO=static sets them), and link musl instead (MAGEPACK_CC)"}
 }

@@ -180,6 +180,7 @@ func binaryEntry(p *project, j job, path string, size int64, sum string, rep lin
 		Service: j.svc.name, Path: filepath.ToSlash(p.rel(path)), OS: j.pl.OS, Arch: j.pl.Arch, Size: size, SHA256: sum,
 		Linkage: string(rep.Linkage), Interpreter: rep.Interpreter, Needed: rep.Needed, Libc: string(rep.Libc),
 		GoVersion: rep.GoVersion, CGO: rep.CGO, BuildMode: rep.BuildMode, Tags: rep.Settings["-tags"],
+		LinkedLibc: linkedLibc(rep), NSS: rep.NSS,
 	}
 }
 
