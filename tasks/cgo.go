@@ -8,12 +8,14 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/magepack/magepack/tasks/cgo"
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/linkage"
+	"github.com/magepack/magepack/tasks/platform"
 )
 
 // Kinds of warnings in artifacts.json.
@@ -244,4 +246,35 @@ func nssWarning(name string, rep linkage.Report) []string {
 		return nil
 	}
 	return []string{name + " is static but carries glibc's NSS (the code behind getaddrinfo, getpwnam and their kin), which loads glibc's shared libraries at run time: such lookups fail on scratch; keep the tags netgo,osusergo (MAGEPACK_CGO=static sets them), and link musl instead (MAGEPACK_CC)"}
+}
+
+// staticCgoVariant is compare's static cgo binary, measured beside the
+// others when cgo is in play.
+var staticCgoVariant = binaryVariant{
+	name: "cgo-static", description: "CGO_ENABLED=1 linked statically, tags netgo,osusergo (MAGEPACK_CGO=static)",
+	cgo: true, strip: true, static: true,
+}
+
+// compareVariants are the binaries compare builds: the static cgo one
+// too when cgo is on (MAGEPACK_CGO=1 or static).
+func (r *run) compareVariants() []binaryVariant {
+	if !r.p.opts.cgo {
+		return binaryVariants
+	}
+	return append(slices.Clone(binaryVariants), staticCgoVariant)
+}
+
+// staticCgoCompiler is the C compiler compare's static cgo build for pl
+// uses: the one the run chose, else the one a static build would find; an
+// error saying why there is none.
+func (r *run) staticCgoCompiler(pl platform.Platform) (string, error) {
+	t := gobuild.Target{OS: pl.OS, Arch: pl.Arch}
+	if cc := r.p.cc[t]; cc != "" {
+		return cc, nil
+	}
+	cc, err := cgo.Choose(r.p.opts.cc, []gobuild.Target{t}, r.p.host(), true, exec.LookPath)
+	if err != nil {
+		return "", err
+	}
+	return cc[t], nil
 }
