@@ -196,8 +196,12 @@ func (p *project) staticGlibcWarning(j job, res gobuild.Result) (dist.Warning, b
 		return dist.Warning{}, false
 	}
 	rel := filepath.ToSlash(p.rel(res.Path))
-	msg := fmt.Sprintf("%s: %s; for scratch, link musl instead (MAGEPACK_CC=%s=<arch>-linux-musl-gcc, or musl-gcc on the build machine's platform), or build without those calls (MAGEPACK_TAGS, e.g. sqlite_omit_load_extension for go-sqlite3's dlopen)",
-		rel, cgo.ExplainStaticGlibc(calls), j.pl)
+	musl := "a musl C compiler"
+	if cc := cgo.MuslCompiler(gobuild.Target{OS: j.pl.OS, Arch: j.pl.Arch}, p.host()); cc != "" {
+		musl = "MAGEPACK_CC=" + j.pl.String() + "=" + cc
+	}
+	msg := fmt.Sprintf("%s: %s; for scratch, link musl instead (%s), or build without those calls (MAGEPACK_TAGS, e.g. sqlite_omit_load_extension for go-sqlite3's dlopen)",
+		rel, cgo.ExplainStaticGlibc(calls), musl)
 	return dist.Warning{Service: j.svc.name, Name: warnStaticGlibc, Subject: rel, Message: msg}, true
 }
 

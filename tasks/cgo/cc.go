@@ -282,3 +282,19 @@ func found(cc string, look func(string) (string, error)) bool {
 	_, err := look(f[0])
 	return err == nil
 }
+
+// MuslCompiler is the usual musl C compiler for t: musl-gcc on the build
+// machine's own platform (host), <arch>-linux-musl-gcc (as musl.cc's
+// cross toolchains name theirs) for other Linux platforms; "" for others.
+func MuslCompiler(t, host gobuild.Target) string {
+	if t.OS != "linux" {
+		return ""
+	}
+	if t == host {
+		return "musl-gcc"
+	}
+	if tc, ok := linuxToolchains[t.Arch]; ok {
+		return tc.musl + "-gcc"
+	}
+	return ""
+}

@@ -165,3 +165,11 @@ func TestChooseErrors(t *testing.T) {
 		assert.Equal(t, `C compiler "my-cc" for linux/amd64 is not on PATH: install a C cross compiler for it and name it`, ce.Error())
 	})
 }
+
+func TestMuslCompiler(t *testing.T) {
+	assert.Equal(t, "musl-gcc", MuslCompiler(linuxAMD64, linuxAMD64))
+	assert.Equal(t, "aarch64-linux-musl-gcc", MuslCompiler(linuxARM64, linuxAMD64))
+	assert.Equal(t, "x86_64-linux-musl-gcc", MuslCompiler(linuxAMD64, linuxARM64))
+	assert.Equal(t, "", MuslCompiler(linuxMIPS, linuxAMD64))
+	assert.Equal(t, "", MuslCompiler(windowsAMD64, linuxAMD64))
+}

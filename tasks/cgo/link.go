@@ -35,7 +35,7 @@ var callUses = []struct {
 	{[]string{"getaddrinfo", "gethostby", "getnameinfo", "gethostent"}, "host name lookups"},
 	{[]string{"getpw", "getgr", "getgrouplist", "initgroups", "getspnam"}, "user and group lookups"},
 	{[]string{"getservby", "getprotoby", "getnetby"}, "service and protocol lookups"},
-	{[]string{"dlopen"}, "loading shared libraries (plug-ins, extensions)"},
+	{[]string{"dlopen"}, "loading plug-ins and extensions"},
 	{[]string{"iconv_open"}, "character set conversion"},
 }
 
@@ -57,6 +57,10 @@ func ExplainStaticGlibc(calls []string) string {
 			uses = append(uses, use)
 		}
 	}
-	return fmt.Sprintf("glibc is linked in statically, but %s (%s) load glibc's shared libraries at run time; on scratch there are none, so those calls fail there",
-		strings.Join(calls, ", "), strings.Join(uses, "; "))
+	verb := "need"
+	if len(calls) == 1 {
+		verb = "needs"
+	}
+	return fmt.Sprintf("glibc is linked in statically, but the binary calls %s (%s), which %s glibc's shared libraries at run time; on scratch there are none, so those calls fail there",
+		strings.Join(calls, ", "), strings.Join(uses, "; "), verb)
 }

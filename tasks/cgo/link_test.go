@@ -26,8 +26,8 @@ func TestStaticGlibcCalls(t *testing.T) {
 
 func TestExplainStaticGlibc(t *testing.T) {
 	assert.Equal(t,
-		"glibc is linked in statically, but dlopen, getaddrinfo, getpwnam_r (loading shared libraries (plug-ins, extensions); host name lookups; user and group lookups) load glibc's shared libraries at run time; on scratch there are none, so those calls fail there",
+		"glibc is linked in statically, but the binary calls dlopen, getaddrinfo, getpwnam_r (loading plug-ins and extensions; host name lookups; user and group lookups), which need glibc's shared libraries at run time; on scratch there are none, so those calls fail there",
 		ExplainStaticGlibc(StaticGlibcCalls(linkOutput)))
 	assert.Contains(t, ExplainStaticGlibc([]string{"getgrgid_r", "getpwuid_r"}), "(user and group lookups)", "one family named once")
-	assert.Contains(t, ExplainStaticGlibc([]string{"mystery"}), "(calls into glibc's shared libraries)")
+	assert.Contains(t, ExplainStaticGlibc([]string{"mystery"}), "calls mystery (calls into glibc's shared libraries), which needs")
 }

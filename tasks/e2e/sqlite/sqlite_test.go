@@ -1,6 +1,6 @@
-package e2e_test
+package sqlite
 
-// CGO done right (issue 28): a service that stores notes in SQLite through
+// CGO done right: a service that stores notes in SQLite through
 // github.com/mattn/go-sqlite3 (C inside), built the way a new user would:
 // without cgo it is warned about before the build; with MAGEPACK_CGO=static
 // it becomes a static binary for every Linux platform that runs on scratch;
@@ -95,6 +95,20 @@ func cgoToolchains(t *testing.T) {
 		"gcc", "musl-tools", "gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross")
 }
 
+// mage is the targets compiled into a mage binary, run in dir with env.
+func mage(t *testing.T, dir string, env []string, args ...string) fixture.MageCmd {
+	t.Helper()
+	return fixture.MageCmd{Bin: fixture.TasksMage(t), Dir: dir, Env: env, Args: args}
+}
+
+// manifest reads distDir/artifacts.json.
+func manifest(t *testing.T, distDir string) dist.Manifest {
+	t.Helper()
+	m, err := dist.ReadManifest(distDir)
+	require.NoError(t, err)
+	return m
+}
+
 // lineIndex is the index in out of the first line that contains s, or -1.
 func lineIndex(out, s string) int {
 	for i, l := range strings.Split(out, "\n") {
@@ -108,7 +122,7 @@ func lineIndex(out, s string) int {
 func TestIntegrationCgoOffWarnsBeforeTheBuild(t *testing.T) {
 	fixture.SkipShort(t, "compiles the targets into a mage binary")
 	app := notesModule(t)
-	res := fixture.RunMage(t, tasksCmd(t, app, []string{"DOCKER_HOST=unix:///nonexistent/docker.sock", "MAGEPACK_PLATFORMS=linux/amd64"}, "crossCompile"))
+	res := fixture.RunMage(t, mage(t, app, []string{"DOCKER_HOST=unix:///nonexistent/docker.sock", "MAGEPACK_PLATFORMS=linux/amd64"}, "crossCompile"))
 	res.RequireOK(t)
 	warn := "[cgo] warning: github.com/mattn/go-sqlite3 has C code that CGO_ENABLED=0 leaves out (only its files without cgo are built: often a stub that fails at run time): set MAGEPACK_CGO=static for a static cgo binary, or use a pure-Go alternative"
 	assert.Contains(t, res.Stdout, warn)
@@ -117,7 +131,7 @@ func TestIntegrationCgoOffWarnsBeforeTheBuild(t *testing.T) {
 	assert.Less(t, w, built, "the warning comes before the build:\n%s", res.Stdout)
 	assert.Equal(t, 1, strings.Count(res.Stdout, "go-sqlite3"), "said once")
 
-	m := relManifest(t, filepath.Join(app, "dist"))
+	m := manifest(t, filepath.Join(app, "dist"))
 	require.Len(t, m.Warnings, 1)
 	assert.Equal(t, dist.Warning{Service: "notes", Name: "cgo", Subject: "github.com/mattn/go-sqlite3",
 		Message: strings.TrimPrefix(warn, "[cgo] warning: ")}, m.Warnings[0])
@@ -126,7 +140,7 @@ func TestIntegrationCgoOffWarnsBeforeTheBuild(t *testing.T) {
 func TestIntegrationCgoStaticDarwinRefusedBeforeAnyBuild(t *testing.T) {
 	fixture.SkipShort(t, "compiles the targets into a mage binary")
 	app := notesModule(t)
-	res := fixture.RunMage(t, tasksCmd(t, app, []string{"DOCKER_HOST=unix:///nonexistent/docker.sock",
+	res := fixture.RunMage(t, mage(t, app, []string{"DOCKER_HOST=unix:///nonexistent/docker.sock",
 		"MAGEPACK_CGO=static", "MAGEPACK_PLATFORMS=linux/amd64,darwin/arm64"}, "crossCompile"))
 	assert.Equal(t, tasks.ExitConfig, res.Code, "stdout:\n%s\nstderr:\n%s", res.Stdout, res.Stderr)
 	assert.Contains(t, res.Stderr, "a static cgo binary cannot be built for darwin/arm64: Apple's platforms always link their system library (libSystem) dynamically")
@@ -139,14 +153,14 @@ func TestIntegrationCgoStaticSqliteOnScratch(t *testing.T) {
 	fixture.SkipShort(t, "compiles go-sqlite3's C code for two platforms (about a minute each, cold)")
 	cgoToolchains(t)
 	cli := fixture.Engine(t)
-	repo := relImageRepo(t, cli, "notes")
+	repo := fixture.ImageRepo(t, cli, "notes")
 	app := notesModule(t)
 	distDir := filepath.Join(app, "dist")
 
-	cmd := tasksCmd(t, app, []string{"MAGEPACK_CGO=static", "MAGEPACK_PLATFORMS=linux/amd64,linux/arm64",
+	cmd := mage(t, app, []string{"MAGEPACK_CGO=static", "MAGEPACK_PLATFORMS=linux/amd64,linux/arm64",
 		"MAGEPACK_VARIANTS=scratch", "MAGEPACK_IMAGE=" + repo, "MAGEPACK_SMOKE=/notes"},
 		"crossCompile", "staticCheck", "dockerScratch")
-	cmd.Timeout = 20 * time.Minute
+	cmd.Timeout = 25 * time.Minute
 	res := fixture.RunMage(t, cmd)
 	res.RequireOK(t)
 	t.Logf("stdout:\n%s", res.Stdout)
@@ -158,12 +172,13 @@ func TestIntegrationCgoStaticSqliteOnScratch(t *testing.T) {
 
 	// arm64 links glibc statically, and go-sqlite3 calls dlopen: said once,
 	// in plain words, with what it means on scratch.
-	dlopen := regexp.MustCompile(`(?m)^\[linux/arm64\] warning: dist/notes_linux_arm64: glibc is linked in statically, but dlopen \(loading shared libraries \(plug-ins, extensions\)\) load glibc's shared libraries at run time; on scratch there are none, so those calls fail there; .*MAGEPACK_TAGS, e\.g\. sqlite_omit_load_extension`)
+	dlopen := regexp.MustCompile(`(?m)^\[linux/arm64\] warning: dist/notes_linux_arm64: glibc is linked in statically, but the binary calls dlopen \(loading plug-ins and extensions\), which needs glibc's shared libraries at run time; on scratch there are none, so those calls fail there; .*MAGEPACK_TAGS, e\.g\. sqlite_omit_load_extension`)
+	assert.Contains(t, res.Stdout, "link musl instead (MAGEPACK_CC=linux/arm64=aarch64-linux-musl-gcc)")
 	assert.Len(t, dlopen.FindAllString(res.Stdout, -1), 1, "one line for the arm64 binary")
 	assert.NotContains(t, res.Stdout, "[linux/amd64] warning", "musl needs no such warning")
 
 	// Both binaries are static, with the C library read from each.
-	m := relManifest(t, distDir)
+	m := manifest(t, distDir)
 	require.Len(t, m.Binaries, 2)
 	libc := map[string]string{"amd64": "musl", "arm64": "glibc"}
 	for _, b := range m.Binaries {
