@@ -188,6 +188,11 @@ func TestIntegrationCgoStaticSqliteOnScratch(t *testing.T) {
 		assert.Equal(t, libc[b.Arch], b.LinkedLibc, b.Path)
 		assert.False(t, b.NSS, "%s: netgo and osusergo keep glibc's NSS out", b.Path)
 	}
+	for _, b := range m.Binaries {
+		bom, err := os.ReadFile(filepath.Join(app, filepath.FromSlash(b.SBOM)))
+		require.NoError(t, err)
+		assert.Regexp(t, regexp.MustCompile(`"name":\s*"magepack:go:build:-tags",\s*"value":\s*"netgo,osusergo"`), string(bom), "%s: the tags are in the SBOM", b.SBOM)
+	}
 	require.Len(t, m.Checks, 2)
 	for _, c := range m.Checks {
 		assert.True(t, c.OK, "%s passes the scratch check: %s", c.Subject, c.Message)
