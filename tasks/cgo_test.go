@@ -1,11 +1,15 @@
 package tasks
 
 import (
+	"context"
 	"testing"
 
+	"github.com/magefile/mage/mg"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/magepack/magepack/tasks/gobuild"
+	"github.com/magepack/magepack/tasks/internal/fixture"
 	"github.com/magepack/magepack/tasks/linkage"
 )
 
@@ -47,4 +51,23 @@ func TestArgValue(t *testing.T) {
 	assert.Equal(t, "netgo,osusergo", argValue(args, "-tags"))
 	assert.Equal(t, "", argValue(args, "-gcflags"))
 	assert.Equal(t, "", argValue([]string{"build", "-tags"}, "-tags"), "a flag without a value")
+}
+
+func TestStaticCheckDynamicCgoAdviceIntegration(t *testing.T) {
+	slow(t, "builds with cgo")
+	cc := fixture.MuslGCC(t)
+	ctx := context.Background()
+	dir := svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, "")
+	r := mustRun(t, dir, Config{Platforms: "linux/amd64", Variants: "scratch,alpine", CGO: true, CC: cc}, nil)
+	err := r.staticCheck(ctx)
+	require.Error(t, err)
+	failed := fail(err)
+	assert.Equal(t, ExitCheck, mg.ExitStatus(failed))
+	msg := failed.Error()
+	assert.Contains(t, msg, "dist/svc_linux_amd64 is dynamically linked (interpreter /lib/ld-musl-x86_64.so.1")
+	assert.Contains(t, msg, "link it statically")
+	assert.Contains(t, msg, "set MAGEPACK_CGO=static", "the setting that keeps the C code")
+	assert.NotContains(t, msg, "build with CGO_ENABLED=0", "never the stub")
+	assert.Contains(t, output(r).String(), "CGO on")
+	t.Logf("error: %s", msg)
 }
