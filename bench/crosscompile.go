@@ -18,14 +18,14 @@ var crossCompileSet = figureSet{
 	id: "1", name: "cross-compile",
 	run:   (*harness).crossCompile,
 	peers: true,
-	// Bars of issue 15; the loop runs magepack's own argv, so "the same
+	// The bars; the loop runs magepack's own argv, so "the same
 	// flags" holds by construction.
 	targets: []target{
 		ratioBar("1", "cold cross-compile vs go build loop (same flags)", "1 cold crossCompile", "1 cold go build loop", 0.9),
 		ratioBar("1", "warm cross-compile through go tool mage, nothing changed, vs go build loop", "1 warm crossCompile", "1 warm go build loop", 1.1),
 	},
 	extras: []target{
-		ratioInfo("1", "cold cross-compile vs goreleaser (issue 10's bar: ≤ 1.00×)", "1 cold crossCompile", "1 cold goreleaser"),
+		ratioInfo("1", "cold cross-compile vs goreleaser (bar: ≤ 1.00×)", "1 cold crossCompile", "1 cold goreleaser"),
 		ratioInfo("1", "cold cross-compile vs gox", "1 cold crossCompile", "1 cold gox"),
 		ratioInfo("1", "warm cross-compile vs gox", "1 warm crossCompile", "1 warm gox"),
 		ratioInfo("1", "warm cross-compile vs goreleaser", "1 warm crossCompile", "1 warm goreleaser"),

@@ -11,7 +11,7 @@ var editImageSet = figureSet{
 	id: "2", name: "edit to image",
 	run:   (*harness).editToImage,
 	peers: true, registry: true, // ko, and its base in the registry
-	// Bars of issue 15.
+	// The bars.
 	targets: []target{
 		ratioBar("2", "edit → scratch image, smoke off, magefile compiled once, vs ko", "2 smoke off, precompiled", "2 ko", 0.9),
 		ratioBar("2", "edit → scratch image, smoke off, through go tool mage, vs ko", "2 smoke off", "2 ko", 1.1),
@@ -19,7 +19,7 @@ var editImageSet = figureSet{
 		ratioBar("2", "edit → scratch image, smoke off, vs multi-stage Dockerfile", "2 smoke off", "2 dockerfile", 0.07),
 	},
 	extras: []target{
-		ratioInfo("2", "edit → scratch image, smoke on, vs multi-stage Dockerfile (issue 10's bar: ≤ 0.08×)", "2 smoke on", "2 dockerfile"),
+		ratioInfo("2", "edit → scratch image, smoke on, vs multi-stage Dockerfile (bar: ≤ 0.08×)", "2 smoke on", "2 dockerfile"),
 	},
 }
 

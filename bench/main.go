@@ -39,9 +39,6 @@ import (
 	"github.com/magepack/magepack/tasks/version"
 )
 
-// defaultPlatforms are magepack's five default platforms.
-const defaultPlatforms = "linux/amd64,linux/arm64,darwin/amd64,darwin/arm64,windows/amd64"
-
 // benchImage is the repository the harness's engine images get (with
 // "-tiny" in tiny mode), so they never touch anyone else's tags; removed at
 // the end.
@@ -88,7 +85,7 @@ type harness struct {
 // figureSet is one section of the run: the figures it measures and the
 // bars they are held to.
 type figureSet struct {
-	// id numbers the set as the issues do ("1" … "6"); name says what it measures.
+	// id numbers the set ("1" … "10"); name says what it measures.
 	id, name string
 	// run measures the set's figures.
 	run func(*harness) error

@@ -12,7 +12,7 @@ var publishSet = figureSet{
 	run:   (*harness).publish,
 	peers: true, registry: true,
 	targets: []target{
-		// Bars of issue 15.
+		// The bars.
 		ratioBar("4", "edit → publish 2 platforms, magefile compiled once, vs ko", "4 publish, precompiled", "4 ko", 0.9),
 		ratioBar("4", "edit → publish 2 platforms through go tool mage vs ko", "4 publish", "4 ko", 1.1),
 	},

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/magepack/magepack/tasks/gobuild"
+	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/toolchain"
 	"github.com/magepack/magepack/tasks/version"
 )
@@ -56,7 +57,7 @@ func (h *harness) setup() error {
 	if err := os.MkdirAll(h.logs, 0o755); err != nil {
 		return err
 	}
-	h.platforms = defaultPlatforms
+	h.platforms = platform.Default
 	if h.tiny {
 		h.platforms = "linux/amd64"
 	}

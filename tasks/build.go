@@ -51,7 +51,7 @@ func (p *project) subject(j job) string {
 
 // crossCompile builds this run's share of the jobs, once per run.
 func (r *run) crossCompile(ctx context.Context) error {
-	_, err := do(r, "crossCompile", func() (struct{}, error) {
+	_, err := r.once.crossCompile.do(func() (struct{}, error) {
 		jobs, err := r.myJobs()
 		if err != nil {
 			return struct{}{}, err
@@ -65,7 +65,7 @@ func (r *run) crossCompile(ctx context.Context) error {
 // planned is the go build of every job of the run, in p.jobs() order, and
 // the settings the pool runs with, decided once per run.
 func (r *run) planned() (runPlan, error) {
-	return do(r, "plan", func() (runPlan, error) {
+	return r.once.plan.do(func() (runPlan, error) {
 		jobs := r.p.jobs()
 		gjobs, cfg, err := r.planBuild(jobs)
 		return runPlan{jobs: jobs, gjobs: gjobs, cfg: cfg}, err
@@ -94,7 +94,7 @@ func (r *run) selection() (shard.Selection, error) {
 // myJobs are this run's jobs: all of them, or the configured shard's
 // share, said in one line the first time.
 func (r *run) myJobs() ([]job, error) {
-	return do(r, "myJobs", func() ([]job, error) {
+	return r.once.myJobs.do(func() ([]job, error) {
 		plan, err := r.planned()
 		if err != nil {
 			return nil, err

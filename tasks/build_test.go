@@ -222,3 +222,18 @@ func TestTimingsNamePhases(t *testing.T) {
 	r.printTimings()
 	assert.Empty(t, output(r).String(), "each line covers the time since the last one")
 }
+
+// TestUnreadableBuildRecordIsSaid checks that an artifacts.json that
+// cannot be read stops the run before any build, naming the file and the
+// fix, instead of counting as "dist holds no merge".
+func TestUnreadableBuildRecordIsSaid(t *testing.T) {
+	dir := svcRepo(t, map[string]string{"main.go": "package main\n\nfunc main() {}\n"}, "v1.0.0")
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "dist"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "dist", "artifacts.json"), []byte("{not json"), 0o644))
+	r := mustRun(t, dir, Config{Platforms: "linux/amd64"}, nil)
+	pre, err := r.merged(context.Background())
+	require.Error(t, err)
+	assert.Nil(t, pre)
+	assert.Contains(t, err.Error(), "artifacts.json")
+	assert.Contains(t, err.Error(), "remove the file")
+}

@@ -24,7 +24,7 @@ func StaticCheck(ctx context.Context) error { return target(ctx, (*run).staticCh
 
 // staticCheck checks the binaries of this run's jobs, after building them.
 func (r *run) staticCheck(ctx context.Context) error {
-	_, err := do(r, "staticCheck", func() (struct{}, error) {
+	_, err := r.once.staticCheck.do(func() (struct{}, error) {
 		jobs, err := r.myJobs()
 		if err != nil {
 			return struct{}{}, err

@@ -124,7 +124,7 @@ func (r *run) measureImage(ctx context.Context, eng *engine.Engine, s *service, 
 	return facts, nil
 }
 
-// binaryVariant is one way of building the binary the notes compare.
+// binaryVariant is one way of building the binary compare measures (CGO off, or on against the host libc).
 type binaryVariant struct {
 	name, description string
 	cgo, strip        bool

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/magepack/magepack/tasks/internal/edit"
 	"github.com/magepack/magepack/tasks/platform"
 )
 
@@ -301,3 +303,43 @@ type configError struct{ err error }
 
 func (e *configError) Error() string { return "configuration: " + e.err.Error() }
 func (e *configError) Unwrap() error { return e.err }
+
+// settingPrefix starts the name of every environment variable magepack
+// reads as a setting.
+const settingPrefix = "MAGEPACK_"
+
+// unknownSettings returns a warning for each variable in environ (the
+// KEY=value list of os.Environ) that has magepack's prefix but is no
+// setting, naming the closest known one when a typo is likely:
+// MAGEPACK_PLATFROMS=linux/arm64 would otherwise build the default
+// platforms without a word. It warns instead of failing: CI systems share
+// variables between repositories pinned to different magepack versions,
+// and a setting a newer magepack reads changes nothing here.
+func unknownSettings(environ []string) []string {
+	var warnings []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, settingPrefix) || slices.ContainsFunc(envVars, func(ev envVar) bool { return ev.name == name }) {
+			continue
+		}
+		w := name + " is not a magepack setting and is ignored"
+		if near := closestSetting(name); near != "" {
+			w += "; did you mean " + near + "?"
+		}
+		warnings = append(warnings, w)
+	}
+	slices.Sort(warnings)
+	return warnings
+}
+
+// closestSetting returns the known setting nearest to name, or "" when
+// none is within a third of its length (a typo, not another word).
+func closestSetting(name string) string {
+	best, bestDist := "", len(name)/3+1
+	for _, ev := range envVars {
+		if d := edit.Distance(name, ev.name); d < bestDist {
+			best, bestDist = ev.name, d
+		}
+	}
+	return best
+}

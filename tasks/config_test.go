@@ -263,3 +263,26 @@ func TestParseOptionsTypes(t *testing.T) {
 		assert.Equal(t, Service{Smoke: "off", Port: 1}, goCfg.Services["cli"], "the Go-level settings are not modified")
 	})
 }
+
+func TestUnknownSettings(t *testing.T) {
+	tests := []struct {
+		name    string
+		environ []string
+		want    []string
+	}{
+		{name: "known settings and other variables", environ: []string{"MAGEPACK_PLATFORMS=linux/arm64", "PATH=/bin", "MAGEPACKAGE=x", "GOFLAGS=-v"}},
+		{name: "a typo names the setting", environ: []string{"MAGEPACK_PLATFROMS=linux/arm64"},
+			want: []string{"MAGEPACK_PLATFROMS is not a magepack setting and is ignored; did you mean MAGEPACK_PLATFORMS?"}},
+		{name: "a missing letter", environ: []string{"MAGEPACK_DOCKERFLE="},
+			want: []string{"MAGEPACK_DOCKERFLE is not a magepack setting and is ignored; did you mean MAGEPACK_DOCKERFILE?"}},
+		{name: "nothing close", environ: []string{"MAGEPACK_SOMETHING_ELSE_ENTIRELY=1"},
+			want: []string{"MAGEPACK_SOMETHING_ELSE_ENTIRELY is not a magepack setting and is ignored"}},
+		{name: "sorted, each once", environ: []string{"MAGEPACK_PROT=80", "MAGEPACK_NAEM=x"},
+			want: []string{"MAGEPACK_NAEM is not a magepack setting and is ignored; did you mean MAGEPACK_NAME?", "MAGEPACK_PROT is not a magepack setting and is ignored; did you mean MAGEPACK_PORT?"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, unknownSettings(tt.environ))
+		})
+	}
+}

@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/engine"
@@ -59,7 +59,7 @@ func (p *project) imageSubject(s *service, variant string) string {
 // once per run. Every service is tried; all failures are reported. It
 // returns the images made, in the order of the services.
 func (r *run) dockerImages(ctx context.Context, variant string) ([]dist.Image, error) {
-	return do(r, "docker "+variant, func() ([]dist.Image, error) {
+	return r.once.docker.do(variant, func() ([]dist.Image, error) {
 		p := r.p
 		if p.opts.dockerfile != "" {
 			// A missing Dockerfile is a configuration mistake, whether or
@@ -78,30 +78,37 @@ func (r *run) dockerImages(ctx context.Context, variant string) ([]dist.Image, e
 		}
 		var reports map[string]linkage.Report
 		if p.opts.dockerfile == "" {
+			var prefetch sync.WaitGroup
 			if variant == variantAlpine {
-				// Looked up beside the build; its errors count only for
+				// Looked up beside the build and waited for below. Its
+				// result, an error included, is memoised: each image
+				// asks for the base again, so an error counts only for
 				// binaries that pass the Alpine check.
-				go func() {
+				prefetch.Go(func() {
 					if pl, err := r.enginePlatform(ctx); err == nil {
 						_, _ = r.engineBase(ctx, eng, p.opts.alpineBase, pl)
 					}
-				}()
+				})
 			}
-			if reports, err = r.engineBinaries(ctx); err != nil {
+			reports, err = r.engineBinaries(ctx)
+			prefetch.Wait()
+			if err != nil {
 				return nil, err
 			}
 		}
+		// Every service is tried, two at a time, and every failure kept.
 		imgs := make([]dist.Image, len(p.services))
 		errs := make([]error, len(p.services))
-		var g errgroup.Group
-		g.SetLimit(2)
+		var wg sync.WaitGroup
+		slots := make(chan struct{}, 2)
 		for i, s := range p.services {
-			g.Go(func() error {
+			wg.Go(func() {
+				slots <- struct{}{}
+				defer func() { <-slots }()
 				imgs[i], errs[i] = r.dockerImage(ctx, eng, s, variant, reports[s.name])
-				return nil
 			})
 		}
-		_ = g.Wait()
+		wg.Wait()
 		if !slices.Contains(errs, nil) {
 			// Nothing to record: a run that made no image writes nothing.
 			return nil, errors.Join(errs...)
@@ -270,7 +277,7 @@ type engineBase struct {
 // engineBase makes sure the Alpine base is in the engine (per the pull
 // policy) and reads it from there, once per run.
 func (r *run) engineBase(ctx context.Context, eng *engine.Engine, ref string, pl platform.Platform) (engineBase, error) {
-	return do(r, "engine base "+ref, func() (engineBase, error) {
+	return r.once.engineBase.do(ref, func() (engineBase, error) {
 		if err := eng.EnsureImage(ctx, ref, r.p.opts.pull); err != nil {
 			return engineBase{}, &imageError{err}
 		}
@@ -322,7 +329,7 @@ func (r *run) smoke(ctx context.Context, eng *engine.Engine, s *service, variant
 // enginePlatform is the engine's platform, asked once per run. An engine
 // that runs other than Linux containers cannot run magepack's images.
 func (r *run) enginePlatform(ctx context.Context) (platform.Platform, error) {
-	return do(r, "engine platform", func() (platform.Platform, error) {
+	return r.once.enginePlatform.do(func() (platform.Platform, error) {
 		eng, err := r.engine(ctx)
 		if err != nil {
 			return platform.Platform{}, err
@@ -347,7 +354,7 @@ func (r *run) enginePlatform(ctx context.Context) (platform.Platform, error) {
 // for the likeliest answer, Linux on this machine's architecture, build;
 // only an engine of another architecture costs a second build.
 func (r *run) engineBinaries(ctx context.Context) (map[string]linkage.Report, error) {
-	return do(r, "engine binaries", func() (map[string]linkage.Report, error) {
+	return r.once.engineBinaries.do(func() (map[string]linkage.Report, error) {
 		p := r.p
 		type answer struct {
 			pl  platform.Platform

@@ -1,6 +1,6 @@
 package tasks
 
-// The image targets' pieces (issue 8) against the real engine, in-process:
+// The image targets' pieces against the real engine, in-process:
 // resolve a real module in a real git repository, build its binary, then
 // assembledImage / dockerfileImage and smoke, as dockerScratch and
 // dockerAlpine do in a mage run. (Calling the exported targets twice in

@@ -70,7 +70,7 @@ func (r *run) dockerfileImage(ctx context.Context, eng *engine.Engine, s *servic
 // never pulled. It returns nil, having said why, when the Go version
 // cannot be told.
 func (r *run) checkBuilder(ctx context.Context, eng *engine.Engine, plan dockerfilePlan) (*semver.Version, error) {
-	return do(r, "builder "+plan.dockerfile, func() (*semver.Version, error) {
+	return r.once.builder.do(plan.dockerfile, func() (*semver.Version, error) {
 		g := plan.goBuilder
 		if !g.UsesArg && g.Image == "" {
 			r.log.printf("dockerfile", "builder Go check skipped: %s", g.Unknown)
@@ -87,8 +87,11 @@ func (r *run) checkBuilder(ctx context.Context, eng *engine.Engine, plan dockerf
 			r.log.printf("dockerfile", "builder Go check skipped: %s line %d: %v", plan.dockerfile, g.Line, err)
 			return nil, nil
 		}
-		if err != nil {
+		switch {
+		case errors.Is(err, engine.ErrUnknownBuilderVersion):
 			return nil, &configError{err}
+		case err != nil:
+			return nil, &imageError{err}
 		}
 		if err := engine.CheckBuilder(have, plan.goMod, image); err != nil {
 			var old *engine.BuilderTooOldError

@@ -27,7 +27,7 @@ import (
 func Merge(ctx context.Context) error { return target(ctx, (*run).merge) }
 
 func (r *run) merge(ctx context.Context) error {
-	_, err := do(r, "merge", func() (struct{}, error) {
+	_, err := r.once.merge.do(func() (struct{}, error) {
 		p := r.p
 		stop := r.phase("merge")
 		defer stop()
@@ -119,7 +119,7 @@ func (r *run) binaries(ctx context.Context, jobs []job) error {
 // another build, or one whose files changed, is an error: nothing is
 // compiled over it.
 func (r *run) merged(ctx context.Context) (*dist.Prebuilt, error) {
-	return do(r, "merged", func() (*dist.Prebuilt, error) {
+	return r.once.merged.do(func() (*dist.Prebuilt, error) {
 		want, err := r.wantBuild()
 		if err != nil {
 			return nil, err
@@ -130,12 +130,15 @@ func (r *run) merged(ctx context.Context) (*dist.Prebuilt, error) {
 		}
 		defer unlock()
 		pre, err := dist.FindPrebuilt(r.p.dist, want)
-		if pre.Build == nil || len(pre.Build.Merged) == 0 {
-			return nil, nil
-		}
 		dir := r.p.rel(r.p.dist)
 		var other *dist.OtherBuildError
 		switch {
+		case err != nil && pre.Build == nil && !errors.As(err, &other):
+			// The record is there but cannot be read: whether dist holds
+			// a merge cannot be told, so nothing is built over it.
+			return nil, err
+		case pre.Build == nil || len(pre.Build.Merged) == 0:
+			return nil, nil
 		case errors.As(err, &other):
 			return nil, &configError{fmt.Errorf("%s holds binaries merged from shards %s of another build: %w; merge parts built from this commit with these settings, or remove %s to build here", dir, strings.Join(pre.Build.Merged, ", "), err, dir)}
 		case err != nil:

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -271,4 +273,32 @@ func TestProjectLabelsAndRefs(t *testing.T) {
 			assert.Equal(t, tt.want, sourceURL(tt.modulePath))
 		})
 	}
+}
+
+// TestOnceMapRunsEachKeyOnce checks the run's memo: concurrent callers of
+// one key share one call and its result, other keys run apart.
+func TestOnceMapRunsEachKeyOnce(t *testing.T) {
+	var m onceMap[string, int]
+	var calls atomic.Int32
+	var wg sync.WaitGroup
+	got := make([]int, 8)
+	for i := range got {
+		wg.Go(func() {
+			key := "a"
+			if i%2 == 1 {
+				key = "b"
+			}
+			got[i], _ = m.do(key, func() (int, error) { return int(calls.Add(1)), nil })
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int32(2), calls.Load(), "one call per key")
+	for i := range got {
+		assert.Equal(t, got[i%2], got[i], "caller %d got its key's one result", i)
+	}
+	assert.NotEqual(t, got[0], got[1], "two keys, two calls")
+	_, err := m.do("c", func() (int, error) { return 0, errors.New("boom") })
+	assert.EqualError(t, err, "boom")
+	_, err = m.do("c", func() (int, error) { return 1, nil })
+	assert.EqualError(t, err, "boom", "the first call's result, its error included")
 }

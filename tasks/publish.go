@@ -117,7 +117,7 @@ func (p *project) layoutTag(s *service, tag string) string {
 
 // publish builds, checks and publishes every service's images, once per run.
 func (r *run) publish(ctx context.Context) error {
-	_, err := do(r, "publish", func() (struct{}, error) {
+	_, err := r.once.publish.do(func() (struct{}, error) {
 		if err := r.staticCheck(ctx); err != nil {
 			return struct{}{}, err
 		}

@@ -786,8 +786,9 @@ func pubStrings(ps []platform.Platform) []string {
 
 // TestPublishMageEndToEndIntegration runs `go tool mage publish` twice in a
 // fresh clone of this repository (example-app, two platforms, two
-// variants) against a test registry with no engine reachable, as the
-// issue's "done when" says, and checks both runs push the same digests.
+// variants) against a test registry with no engine reachable, and checks
+// both runs push the same digests. The clone holds the working tree as it
+// is (fixture.CloneWorkingTree), so the code under edit is what runs.
 func TestPublishMageEndToEndIntegration(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: compiles the magefile and runs publish twice")
@@ -798,7 +799,7 @@ func TestPublishMageEndToEndIntegration(t *testing.T) {
 	reg := fixture.StartRegistry(t)
 	alpine := fixture.PushAlpineIndex(t, reg)
 	clone := filepath.Join(t.TempDir(), "magepack")
-	git(t, repo, "clone", "-q", repo, clone)
+	fixture.CloneWorkingTree(t, repo, clone)
 
 	image := reg.Host + "/example-app"
 	env := fixture.MageEnv("publish-e2e",

@@ -155,7 +155,7 @@ func (r *run) writeBinarySBOM(s *service, res gobuild.Result) (string, error) {
 // it. sum is the binary's SHA-256 when the caller has it ("" hashes the
 // file).
 func (r *run) binaryBOM(s *service, bin, sum string) (*cdx.BOM, error) {
-	return do(r, "sbom "+bin, func() (*cdx.BOM, error) {
+	return r.once.sbom.do(bin, func() (*cdx.BOM, error) {
 		opts, err := r.p.sbomOptions(s)
 		if err != nil {
 			return nil, err

@@ -9,8 +9,14 @@ import (
 	"sync"
 	"time"
 
+	cdx "github.com/CycloneDX/cyclonedx-go"
+	"github.com/Masterminds/semver/v3"
+
+	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/gobuild"
+	"github.com/magepack/magepack/tasks/linkage"
+	"github.com/magepack/magepack/tasks/platform"
 )
 
 // run is one mage run: the resolved project, where progress goes, the
@@ -71,7 +77,7 @@ func (r *run) getenv(key string) string {
 
 // engine returns the Docker engine, connecting on first use.
 func (r *run) engine(ctx context.Context) (*engine.Engine, error) {
-	return do(r, "engine", func() (*engine.Engine, error) { return r.connect(ctx) })
+	return r.once.engine.do(func() (*engine.Engine, error) { return r.connect(ctx) })
 }
 
 // current is the run of this process: mage calls each target as a plain
@@ -87,6 +93,11 @@ var current struct {
 func session(ctx context.Context) (*run, error) {
 	current.once.Do(func() {
 		current.r, current.err = newRun(ctx, Settings, ".", os.LookupEnv, os.Stdout)
+		if current.r != nil {
+			for _, w := range unknownSettings(os.Environ()) {
+				current.r.log.printf("config", "%s", w)
+			}
+		}
 	})
 	return current.r, current.err
 }
@@ -107,41 +118,57 @@ func target(ctx context.Context, work func(*run, context.Context) error) error {
 	return fail(err)
 }
 
-// memo runs each keyed piece of work once per run, however many targets
-// ask for it and whether or not they ask at the same time; later callers
-// get the first call's result.
+// memo holds the work each run does once, however many targets ask for
+// it and whether or not they ask at the same time: one typed field per
+// piece of work, so each caller gets the type the work returns.
 type memo struct {
+	crossCompile   once[struct{}]
+	staticCheck    once[struct{}]
+	merge          once[struct{}]
+	publish        once[struct{}]
+	plan           once[runPlan]
+	myJobs         once[[]job]
+	merged         once[*dist.Prebuilt]
+	engine         once[*engine.Engine]
+	enginePlatform once[platform.Platform]
+	engineBinaries once[map[string]linkage.Report]
+	docker         onceMap[string, []dist.Image]    // by variant
+	engineBase     onceMap[string, engineBase]      // by base reference
+	builder        onceMap[string, *semver.Version] // by Dockerfile
+	sbom           onceMap[string, *cdx.BOM]        // by binary path
+}
+
+// once runs its work the first time do is called; every caller, later or
+// at the same time, gets the first call's result.
+type once[V any] struct {
+	o   sync.Once
+	v   V
+	err error
+}
+
+func (c *once[V]) do(fn func() (V, error)) (V, error) {
+	c.o.Do(func() { c.v, c.err = fn() })
+	return c.v, c.err
+}
+
+// onceMap is a once per key.
+type onceMap[K comparable, V any] struct {
 	mu sync.Mutex
-	m  map[string]*memoEntry
+	m  map[K]*once[V]
 }
 
-type memoEntry struct {
-	done chan struct{}
-	val  any
-	err  error
-}
-
-// do runs fn once for key on r and returns its result to every caller.
-func do[T any](r *run, key string, fn func() (T, error)) (T, error) {
-	r.once.mu.Lock()
-	if r.once.m == nil {
-		r.once.m = map[string]*memoEntry{}
+func (m *onceMap[K, V]) do(key K, fn func() (V, error)) (V, error) {
+	m.mu.Lock()
+	if m.m == nil {
+		m.m = map[K]*once[V]{}
 	}
-	e, ok := r.once.m[key]
+	c, ok := m.m[key]
 	if !ok {
-		e = &memoEntry{done: make(chan struct{})}
-		r.once.m[key] = e
+		c = &once[V]{}
+		m.m[key] = c
 	}
-	r.once.mu.Unlock()
-	if !ok {
-		func() {
-			defer close(e.done)
-			e.val, e.err = fn()
-		}()
-	}
-	<-e.done
-	v, _ := e.val.(T)
-	return v, e.err
+	m.mu.Unlock()
+	return c.do(fn)
 }
 
 // logger prints one progress line per event, prefixed by what it concerns:

@@ -1,6 +1,6 @@
 # Shared by .ci/tools/*.sh: where peer tools are cached (outside the checkout, so a
 # warm machine reuses them) and a helper that installs a Go command at a pinned version.
-TOOLS_DIR=${MAGEPACK_TOOLS:-/var/cache/magepack/tools}
+TOOLS_DIR=${PEER_TOOLS_DIR:-/var/cache/magepack/tools}
 mkdir -p "$TOOLS_DIR/bin"
 
 # go_tool NAME PACKAGE@VERSION: builds the command into $TOOLS_DIR/bin once per

@@ -1,5 +1,5 @@
 // Command shards measures what splitting a cold cross-compile over CI
-// machines gains (issue 14): the five-platform build of example-app split
+// machines gains: the five-platform build of example-app split
 // into 1, 2, 3 and 5 shards, each shard timed alone with its own empty
 // GOCACHE as a separate CI machine would run it, then merged; and a cold
 // build on a second machine with a shared GOCACHEPROG cache (go-cacher and
@@ -36,11 +36,9 @@ import (
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/merge"
+	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/shard"
 )
-
-// defaultPlatforms is magepack's default platform list.
-const defaultPlatforms = "linux/amd64,linux/arm64,darwin/amd64,darwin/arm64,windows/amd64"
 
 // measure is one timed build: its wall time and the CPU time (user +
 // system) of the processes it ran.
@@ -69,7 +67,7 @@ func main() {
 	cache := flag.Bool("cache", true, "measure a second machine with a shared GOCACHEPROG cache")
 	outPath := flag.String("out", "", "also write the Markdown report to this file")
 	mainPkg := flag.String("main", "./example-app", "main package to build, relative to the module root")
-	plats := flag.String("platforms", defaultPlatforms, "comma-separated os/arch list")
+	plats := flag.String("platforms", platform.Default, "comma-separated os/arch list")
 	flag.Parse()
 	var targets []gobuild.Target
 	for _, p := range strings.Split(*plats, ",") {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/magepack/magepack/tasks/internal/joined"
 	"github.com/magepack/magepack/tasks/shard"
 )
 
@@ -336,7 +337,7 @@ func FindPrebuilt(dir string, want Build) (Prebuilt, error) {
 		}
 	}
 	var changed []error
-	for _, e := range joined(err) {
+	for _, e := range joined.Errors(err) {
 		var ce *ChecksumError
 		if errors.As(e, &ce) && ce.Got != "" {
 			changed = append(changed, e)
@@ -355,17 +356,6 @@ func FindPrebuilt(dir string, want Build) (Prebuilt, error) {
 		}
 	}
 	return p, errors.Join(changed...)
-}
-
-// joined returns the errors err joins, or err alone.
-func joined(err error) []error {
-	if err == nil {
-		return nil
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
 }
 
 func findVerified(bins []VerifiedBinary, job shard.Job) (VerifiedBinary, bool) {

@@ -1,6 +1,6 @@
 package e2e_test
 
-// Bad input (issue 6): every mistake a user can make in the configuration
+// Bad input: every mistake a user can make in the configuration
 // ends the run with a named error that says how to fix it, the right exit
 // code, no stack trace, and nothing written to dist/.
 

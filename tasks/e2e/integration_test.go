@@ -1,6 +1,6 @@
 package e2e_test
 
-// Importable, proven (issue 2): a throw-away consumer module imports the
+// Importable, proven: a throw-away consumer module imports the
 // targets with an alias, the way other repos use magepack, and runs them
 // through its compiled magefile as its users would with `go tool mage`.
 
@@ -92,8 +92,9 @@ func TestIntegrationImportedTargets(t *testing.T) {
 	})
 
 	t.Run("crossCompile and staticCheck", func(t *testing.T) {
-		res := mage(t, []string{"MAGEPACK_PLATFORMS=linux/amd64,windows/amd64"}, "pack:crossCompile", "pack:staticCheck")
+		res := mage(t, []string{"MAGEPACK_PLATFORMS=linux/amd64,windows/amd64", "MAGEPACK_PLATFROMS=linux/arm64"}, "pack:crossCompile", "pack:staticCheck")
 		res.RequireOK(t)
+		assert.Contains(t, res.Stdout, "[config] MAGEPACK_PLATFROMS is not a magepack setting and is ignored; did you mean MAGEPACK_PLATFORMS?")
 		assert.Equal(t, 1, strings.Count(res.Stdout, "[build] hello 1.2.3"), "one build for both targets:\n%s", res.Stdout)
 		assert.Contains(t, res.Stdout, "[linux/amd64] built dist/hello_linux_amd64")
 		assert.Contains(t, res.Stdout, "[windows/amd64] built dist/hello_windows_amd64.exe")

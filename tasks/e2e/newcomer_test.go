@@ -1,6 +1,6 @@
 package e2e_test
 
-// A newcomer's first hour (issue 18): the rough edges met on real
+// A newcomer's first hour: the rough edges met on real
 // repositories, each through the compiled targets on a throw-away
 // repository, with real builds and, where an image is involved, the real
 // engine.

@@ -1,6 +1,6 @@
 package e2e_test
 
-// Reliability tests (issue 6): the targets run as a user runs them, as a
+// Reliability tests: the targets run as a user runs them, as a
 // compiled mage binary in a throw-away module, and are faulted: a compile
 // error on one platform, Ctrl-C during a build and during a smoke run, two
 // runs at once, an engine that goes away mid-load, a smoke run that fails.

@@ -1,6 +1,6 @@
 package e2e_test
 
-// Security (issue 6): images run as the non-root user 65532, the own-
+// Security: images run as the non-root user 65532, the own-
 // Dockerfile build context never carries .git or what .dockerignore
 // excludes, no secret from the build machine's environment reaches an
 // image's config, labels or history, and dist/ files have fixed modes

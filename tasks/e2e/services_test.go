@@ -1,6 +1,6 @@
 package e2e_test
 
-// Several services in one repository (issue 13), end to end: a throw-away
+// Several services in one repository, end to end: a throw-away
 // consumer module holds two HTTP services (cmd/api, cmd/worker) and a
 // command-line tool (cmd/cli); its magefile imports the targets and sets
 // each service's smoke run; the compiled magefile builds, checks, loads

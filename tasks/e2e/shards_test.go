@@ -1,6 +1,6 @@
 package e2e_test
 
-// Scale-out over CI machines (issue 14), end to end: three shards build
+// Scale-out over CI machines, end to end: three shards build
 // their share of the jobs in clones of their own, each with an empty Go
 // build cache, as three CI machines would; a fourth checkout merges their
 // dist folders and publishes from them without compiling anything; the

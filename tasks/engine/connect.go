@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 
 	"github.com/magepack/magepack/tasks/internal/dockerhost"
@@ -175,8 +176,16 @@ func NormalizeArch(machine string) (arch, variant string) {
 
 // HasBridge reports whether the engine has its default bridge network;
 // an engine started with --bridge=none has none, and containers must use
-// host networking there. Any error answers false.
-func (e *Engine) HasBridge(ctx context.Context) bool {
+// host networking there. Only the engine's "not found" answers false with
+// no error: an engine that cannot be asked (unreachable, or ctx cancelled)
+// returns the error, so a caller never mistakes it for "no bridge".
+func (e *Engine) HasBridge(ctx context.Context) (bool, error) {
 	res, err := e.cli.NetworkInspect(ctx, "bridge", client.NetworkInspectOptions{})
-	return err == nil && res.Network.Name == "bridge"
+	switch {
+	case cerrdefs.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("ask %s for its bridge network: %w", e.where, err)
+	}
+	return res.Network.Name == "bridge", nil
 }

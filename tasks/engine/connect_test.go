@@ -212,7 +212,28 @@ func TestHasBridgeEngine(t *testing.T) {
 		_, rerr := e.Client().ContainerRemove(ctx, created.ID, client.ContainerRemoveOptions{Force: true})
 		require.NoError(t, rerr)
 	}
-	assert.Equal(t, err == nil, e.HasBridge(ctx), "a container on the bridge network could be created: %v", err)
+	bridge, herr := e.HasBridge(ctx)
+	require.NoError(t, herr)
+	assert.Equal(t, err == nil, bridge, "a container on the bridge network could be created: %v", err)
+}
+
+// TestHasBridgeCannotAsk checks that an engine that cannot be asked is an
+// error, not "no bridge" (which would switch smoke runs to host
+// networking without a word): an address nothing listens on, and a
+// cancelled context.
+func TestHasBridgeCannotAsk(t *testing.T) {
+	cli, err := client.New(client.WithHost("unix://" + filepath.Join(t.TempDir(), "none.sock")))
+	require.NoError(t, err)
+	e := engine.New(cli, "the test's socket")
+	bridge, err := e.HasBridge(context.Background())
+	require.Error(t, err)
+	assert.False(t, bridge)
+	assert.Contains(t, err.Error(), "the test's socket")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = e.HasBridge(ctx)
+	assert.ErrorIs(t, err, context.Canceled)
 }
 
 // connect connects to the engine the fixture found, skipping outside CI

@@ -148,9 +148,15 @@ func BuilderVersionFromTag(ref string) (*semver.Version, error) {
 // GOLANG_VERSION variable in its config (official golang images set it) when
 // the engine has the image, else from its tag (see BuilderVersionFromTag).
 // It returns an error wrapping ErrUnknownBuilderVersion, saying how to fix
-// it, when neither tells.
+// it, when neither tells, and the engine's own error, wrapped, when the
+// engine cannot be asked (ctx's error when ctx ends).
 func BuilderGoVersion(ctx context.Context, e *Engine, image string) (*semver.Version, error) {
 	res, inspectErr := e.cli.ImageInspect(ctx, image)
+	if inspectErr != nil && !cerrdefs.IsNotFound(inspectErr) {
+		// The engine could not answer (or ctx ended): not something a
+		// tag can stand in for, nor a configuration mistake.
+		return nil, fmt.Errorf("inspect builder image %s at %s: %w", image, e.where, inspectErr)
+	}
 	if inspectErr == nil && res.Config != nil {
 		for _, kv := range res.Config.Env {
 			if val, ok := strings.CutPrefix(kv, "GOLANG_VERSION="); ok {
@@ -167,11 +173,8 @@ func BuilderGoVersion(ctx context.Context, e *Engine, image string) (*semver.Ver
 		return v, nil
 	}
 	why := "its config has no GOLANG_VERSION"
-	switch {
-	case cerrdefs.IsNotFound(inspectErr):
+	if inspectErr != nil {
 		why = "the engine does not have it"
-	case inspectErr != nil:
-		why = fmt.Sprintf("the engine cannot inspect it (%v)", inspectErr)
 	}
 	return nil, fmt.Errorf("%w of builder image %s: %s and its tag names no Go version; use an official golang image (e.g. golang:1.25-alpine) or one that sets ENV GOLANG_VERSION",
 		ErrUnknownBuilderVersion, image, why)

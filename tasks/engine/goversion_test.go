@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/moby/moby/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -222,4 +223,24 @@ func FuzzParseGoVersion(f *testing.F) {
 		assert.Regexp(t, `^golang:\d+\.\d+-alpine$`, DefaultBuilder(v))
 		assert.NoError(t, CheckBuilder(v, v, "golang:fuzz"), "a version satisfies itself")
 	})
+}
+
+// TestBuilderGoVersionEngineCannotAnswer checks that an engine that cannot
+// be asked is the engine's error, never a configuration mistake
+// (ErrUnknownBuilderVersion) nor an answer guessed from the tag, and that
+// a cancelled context stays context.Canceled (so the run exits 130).
+func TestBuilderGoVersionEngineCannotAnswer(t *testing.T) {
+	cli, err := client.New(client.WithHost("unix://" + filepath.Join(t.TempDir(), "none.sock")))
+	require.NoError(t, err)
+	e := New(cli, "the test's socket")
+
+	v, err := BuilderGoVersion(context.Background(), e, "golang:1.25-alpine")
+	require.Error(t, err, "the tag names 1.25, but the engine was never asked: got %v", v)
+	assert.NotErrorIs(t, err, ErrUnknownBuilderVersion)
+	assert.Contains(t, err.Error(), "the test's socket")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = BuilderGoVersion(ctx, e, "golang:1.25-alpine")
+	assert.ErrorIs(t, err, context.Canceled)
 }

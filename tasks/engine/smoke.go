@@ -234,7 +234,14 @@ func (e *Engine) Smoke(ctx context.Context, ref string, opts SmokeOptions) (res 
 	if opts.Mode == SmokeRun {
 		opts.Port = 0 // a command line serves nothing: publish nothing
 	}
-	hostNet := opts.hostNetwork || !e.HasBridge(ctx)
+	hostNet := opts.hostNetwork
+	if !hostNet {
+		bridge, err := e.HasBridge(ctx)
+		if err != nil {
+			return res, fmt.Errorf("smoke run of %s: %w", ref, err)
+		}
+		hostNet = !bridge
+	}
 	if hostNet && opts.Port > 0 {
 		if err := portFree(opts.Port); err != nil {
 			return res, fmt.Errorf("smoke run of %s: %w", ref, &PortInUseError{Port: opts.Port, Err: err})

@@ -9,11 +9,6 @@ import (
 	"strings"
 )
 
-// DefaultParts is the parts list Expand is usually given when none is
-// configured: every dist-* folder, the names CI artifact downloads give
-// the shards' dist folders in the documented workflow.
-const DefaultParts = "dist-*"
-
 // NoMatchError is an entry of the parts list that names no folder: a glob
 // that matches none, or a folder that does not exist.
 type NoMatchError struct {

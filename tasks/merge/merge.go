@@ -24,6 +24,7 @@ import (
 	"strings"
 
 	"github.com/magepack/magepack/tasks/dist"
+	"github.com/magepack/magepack/tasks/internal/joined"
 	"github.com/magepack/magepack/tasks/shard"
 )
 
@@ -302,7 +303,7 @@ func Decide(parts []Part) (Plan, error) {
 	unusable := map[shard.Job]bool{} // recorded as built, but failed verification
 	for _, p := range parts {
 		if p.Err != nil {
-			for _, e := range flatten(p.Err) {
+			for _, e := range joined.Errors(p.Err) {
 				problems = append(problems, &partError{e})
 			}
 		}
@@ -390,14 +391,6 @@ func mergedShards(parts []Part) []string {
 		}
 	}
 	return out
-}
-
-// flatten returns the errors err joins, or err alone.
-func flatten(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
 }
 
 // compare groups the parts by each field of their build records and

@@ -3,6 +3,8 @@ package platform
 import (
 	"slices"
 	"strings"
+
+	"github.com/magepack/magepack/tasks/internal/edit"
 )
 
 // maxSuggestions bounds how many alternatives an UnknownError offers.
@@ -90,7 +92,7 @@ func suggest(name string, ports []Port) []string {
 		}
 	}
 	for _, p := range ports {
-		d := levenshtein(lname, p.String())
+		d := edit.Distance(lname, p.String())
 		limit := 2
 		switch {
 		case os == p.GOOS:
@@ -139,26 +141,4 @@ func aliasOf(s string, aliases map[string]string) string {
 		return a
 	}
 	return s
-}
-
-// levenshtein returns the edit distance between a and b, counted in bytes
-// (platform names are ASCII).
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

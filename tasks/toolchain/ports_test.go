@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -20,7 +21,7 @@ func TestPortsCache(t *testing.T) {
 	requireGo(t)
 	info, err := Probe(t.Context(), t.TempDir())
 	require.NoError(t, err)
-	real, err := platform.List(t.Context(), "")
+	real, err := info.Ports(t.Context(), WithoutCache())
 	require.NoError(t, err)
 
 	// cacheWith writes a cache file derived from the real one by edit.
@@ -134,4 +135,22 @@ func TestPortsCommandFails(t *testing.T) {
 	var ce *CommandError
 	require.ErrorAs(t, err, &ce)
 	assert.Contains(t, err.Error(), "listed no ports")
+}
+
+// TestPortsRealToolchain checks the real toolchain's list: linux/amd64 is
+// there, first-class and with cgo, and magepack's default platforms all
+// parse against it.
+func TestPortsRealToolchain(t *testing.T) {
+	requireGo(t)
+	info, err := Probe(t.Context(), t.TempDir())
+	require.NoError(t, err)
+	ports, err := info.Ports(t.Context(), WithoutCache())
+	require.NoError(t, err)
+	i := slices.IndexFunc(ports, func(p platform.Port) bool { return p.String() == "linux/amd64" })
+	require.GreaterOrEqual(t, i, 0, "linux/amd64 missing from %v", ports)
+	assert.True(t, ports[i].FirstClass, "linux/amd64 should be first-class")
+	assert.True(t, ports[i].CgoSupported, "linux/amd64 should support cgo")
+	got, err := platform.Parse("", ports, info.GOVERSION)
+	require.NoError(t, err, "the default platforms must exist in the real toolchain")
+	assert.Len(t, got, 5)
 }
