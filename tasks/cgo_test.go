@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/internal/fixture"
 	"github.com/magepack/magepack/tasks/linkage"
@@ -70,4 +71,37 @@ func TestStaticCheckDynamicCgoAdviceIntegration(t *testing.T) {
 	assert.NotContains(t, msg, "build with CGO_ENABLED=0", "never the stub")
 	assert.Contains(t, output(r).String(), "CGO on")
 	t.Logf("error: %s", msg)
+}
+
+func TestWarnDroppedCNamesTheServices(t *testing.T) {
+	slow(t, "resolves a repository")
+	ctx := context.Background()
+	dir := svcRepo(t, map[string]string{
+		"cmd/api/main.go":    "package main\n\nimport \"example.com/acme/svc/store\"\n\nfunc main() { println(store.Open()) }\n",
+		"cmd/worker/main.go": "package main\n\nfunc main() {}\n",
+		"store/store.go":     "package store\n\n// int open(void) { return 1; }\nimport \"C\"\n\nfunc Open() int { return int(C.open()) }\n",
+		"store/stub.go":      "//go:build !cgo\n\npackage store\n\nfunc Open() int { return 0 }\n",
+	}, "")
+	r := mustRun(t, dir, Config{Main: "./cmd/...", Platforms: "windows/amd64,linux/arm64"}, nil)
+	plan, err := r.planned()
+	require.NoError(t, err)
+	unlock, err := r.lockDist(ctx) // as compile holds it
+	require.NoError(t, err)
+	defer unlock()
+	pkgs := r.warnDroppedC(ctx, plan.gjobs, plan.cfg)
+	require.Len(t, pkgs, 1)
+	assert.Equal(t, "example.com/acme/svc/store", pkgs[0].ImportPath)
+	assert.Equal(t, []string{"example.com/acme/svc/cmd/api"}, pkgs[0].Mains)
+	assert.Contains(t, output(r).String(), "[cgo] warning: example.com/acme/svc/store has C code that CGO_ENABLED=0 leaves out (only its files without cgo are built: often a stub that fails at run time): set MAGEPACK_CGO=static for a static cgo binary, or use a pure-Go alternative (in api)\n")
+
+	m, err := dist.ReadManifest(r.p.dist)
+	require.NoError(t, err)
+	require.Len(t, m.Warnings, 1)
+	assert.Equal(t, "api", m.Warnings[0].Service)
+	assert.Equal(t, "example.com/acme/svc/store", m.Warnings[0].Subject)
+
+	// With cgo on, nothing is left out: no probe.
+	cfg := plan.cfg
+	cfg.CGO = true
+	assert.Nil(t, r.warnDroppedC(ctx, plan.gjobs, cfg))
 }
