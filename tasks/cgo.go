@@ -72,7 +72,13 @@ func (p *project) chooseCompilers() error {
 		for _, t := range targets {
 			each = append(each, t.String()+" with "+cc[t])
 		}
-		p.notes = append(p.notes, "static cgo binaries (tags netgo,osusergo): "+strings.Join(each, ", "))
+		tags := []string{"netgo", "osusergo"}
+		for _, t := range p.opts.tags {
+			if !slices.Contains(tags, t) {
+				tags = append(tags, t)
+			}
+		}
+		p.notes = append(p.notes, "static cgo binaries (tags "+strings.Join(tags, ",")+"): "+strings.Join(each, ", "))
 	}
 	return nil
 }

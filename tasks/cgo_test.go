@@ -105,3 +105,12 @@ func TestWarnDroppedCNamesTheServices(t *testing.T) {
 	cfg.CGO = true
 	assert.Nil(t, r.warnDroppedC(ctx, plan.gjobs, cfg))
 }
+
+func TestStaticCgoConfigLine(t *testing.T) {
+	slow(t, "resolves a repository")
+	gcc := fixture.GCC(t)
+	dir := svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, "")
+	r := mustRun(t, dir, Config{Platforms: "linux/amd64", StaticCGO: true, Tags: "sqlite_omit_load_extension,netgo", CC: gcc}, nil)
+	assert.Contains(t, output(r).String(), "[config] static cgo binaries (tags netgo,osusergo,sqlite_omit_load_extension): linux/amd64 with "+gcc+"\n")
+	assert.Equal(t, map[gobuild.Target]string{{OS: "linux", Arch: "amd64"}: gcc}, r.p.cc)
+}
