@@ -26,6 +26,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/magepack/magepack/tasks/dist"
+	"github.com/magepack/magepack/tasks/dockerfile"
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/internal/fixture"
 	"github.com/magepack/magepack/tasks/linkage"
@@ -577,8 +578,8 @@ func TestEngineOldBuilderRefused(t *testing.T) {
 	buf := output(r)
 	_, err = r.dockerfileImage(ctx, d.eng, p.services[0], "scratch")
 	require.Error(t, err)
-	var old *engine.BuilderTooOldError
-	require.True(t, errors.As(err, &old), "a *engine.BuilderTooOldError, got %T: %v", err, err)
+	var old *dockerfile.BuilderTooOldError
+	require.True(t, errors.As(err, &old), "a *dockerfile.BuilderTooOldError, got %T: %v", err, err)
 	assert.Equal(t, ExitConfig, exitCode(err))
 	for _, want := range []string{builder, "1.18.0", "go 1.25.0", "golang:1.25-alpine", "MAGEPACK_BUILDER"} {
 		assert.Contains(t, fail(err).Error(), want, "as mage shows it")

@@ -11,6 +11,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 
 	"github.com/magepack/magepack/tasks/dist"
+	"github.com/magepack/magepack/tasks/dockerfile"
 	"github.com/magepack/magepack/tasks/engine"
 )
 
@@ -83,18 +84,18 @@ func (r *run) checkBuilder(ctx context.Context, eng *engine.Engine, plan dockerf
 			}
 		}
 		have, err := engine.BuilderGoVersion(ctx, eng, image)
-		if !g.UsesArg && errors.Is(err, engine.ErrUnknownBuilderVersion) {
+		if !g.UsesArg && errors.Is(err, dockerfile.ErrUnknownBuilderVersion) {
 			r.log.printf("dockerfile", "builder Go check skipped: %s line %d: %v", plan.dockerfile, g.Line, err)
 			return nil, nil
 		}
 		switch {
-		case errors.Is(err, engine.ErrUnknownBuilderVersion):
+		case errors.Is(err, dockerfile.ErrUnknownBuilderVersion):
 			return nil, &configError{err}
 		case err != nil:
 			return nil, &imageError{err}
 		}
-		if err := engine.CheckBuilder(have, plan.goMod, image); err != nil {
-			var old *engine.BuilderTooOldError
+		if err := dockerfile.CheckBuilder(have, plan.goMod, image); err != nil {
+			var old *dockerfile.BuilderTooOldError
 			if errors.As(err, &old) && !g.UsesArg {
 				old.Dockerfile, old.Line = plan.dockerfile, g.Line
 			}
@@ -112,7 +113,7 @@ type dockerfilePlan struct {
 	goMod      *semver.Version
 	// goBuilder says whose Go version to check: the GO_IMAGE argument's,
 	// or the image the build stage names.
-	goBuilder engine.GoBuilder
+	goBuilder dockerfile.GoBuilder
 	syntax    string // a "# syntax=" directive, which the legacy builder ignores
 	syntaxAt  int
 }
@@ -137,7 +138,7 @@ func planDockerfile(p *project) (dockerfilePlan, error) {
 	if _, err := os.Stat(filepath.Join(p.root, df)); err != nil {
 		return dockerfilePlan{}, &configError{fmt.Errorf("dockerfile %s does not exist in %s: fix MAGEPACK_DOCKERFILE (a path relative to the module root)", df, p.root)}
 	}
-	parsed, err := engine.ReadDockerfile(filepath.Join(p.root, df))
+	parsed, err := dockerfile.Read(filepath.Join(p.root, df))
 	if err != nil {
 		return dockerfilePlan{}, &configError{err}
 	}
@@ -145,13 +146,13 @@ func planDockerfile(p *project) (dockerfilePlan, error) {
 		// Said before the context is sent or any image is pulled.
 		return dockerfilePlan{}, &engine.BuildKitError{Dockerfile: filepath.ToSlash(df), BuildKitLine: parsed.BuildKit[0], More: len(parsed.BuildKit) - 1}
 	}
-	req, err := engine.GoModVersion(filepath.Join(p.root, "go.mod"))
+	req, err := dockerfile.GoModVersion(filepath.Join(p.root, "go.mod"))
 	if err != nil {
 		return dockerfilePlan{}, &configError{err}
 	}
 	builder := p.opts.builder
 	if builder == "" {
-		builder = engine.DefaultBuilder(req)
+		builder = dockerfile.DefaultBuilder(req)
 	}
 	plan := dockerfilePlan{dockerfile: filepath.ToSlash(df), builder: builder, goMod: req, syntax: parsed.Syntax, syntaxAt: parsed.SyntaxLine}
 	args := map[string]string{}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/magepack/magepack/tasks/cgo"
 	"github.com/magepack/magepack/tasks/dist"
+	"github.com/magepack/magepack/tasks/dockerfile"
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/image"
@@ -86,7 +87,7 @@ var errorClasses = []errorClass{
 	{code: ExitConfig, match: as[*platform.MalformedError], hint: "MAGEPACK_PLATFORMS"},
 	{code: ExitConfig, match: as[*version.ParseError], hint: "MAGEPACK_VERSION"},
 	{code: ExitConfig, match: as[*version.NoGitError], fix: func(error) string { return "or set MAGEPACK_VERSION" }},
-	{code: ExitConfig, match: as[*engine.BuilderTooOldError], fix: builderFix},
+	{code: ExitConfig, match: as[*dockerfile.BuilderTooOldError], fix: builderFix},
 	{code: ExitConfig, match: is(image.ErrNoCABundle), hint: "MAGEPACK_CA_BUNDLE"},
 	{code: ExitConfig, match: as[*merge.NoMatchError], hint: "MAGEPACK_MERGE"},
 	{code: ExitConfig, match: is(merge.ErrDestIsPart), fix: func(error) string { return "set MAGEPACK_DIST apart from the parts" }},
@@ -172,7 +173,7 @@ func violationFix(err error) string {
 // builderFix names the builder setting, unless the Dockerfile names the
 // builder on a FROM line of its own, which no setting changes.
 func builderFix(err error) string {
-	var e *engine.BuilderTooOldError
+	var e *dockerfile.BuilderTooOldError
 	if errors.As(err, &e) && e.Line > 0 {
 		return "update that FROM line"
 	}

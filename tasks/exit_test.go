@@ -18,6 +18,7 @@ import (
 
 	"github.com/magepack/magepack/tasks/cgo"
 	"github.com/magepack/magepack/tasks/dist"
+	"github.com/magepack/magepack/tasks/dockerfile"
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/image"
@@ -107,7 +108,7 @@ func TestErrorClasses(t *testing.T) {
 			return err
 		}},
 		{name: "builder older than go.mod", code: ExitConfig, named: "MAGEPACK_BUILDER", err: func(t *testing.T) error {
-			return engine.CheckBuilder(semver.MustParse("1.18.0"), semver.MustParse("1.25.0"), "golang:1.18")
+			return dockerfile.CheckBuilder(semver.MustParse("1.18.0"), semver.MustParse("1.25.0"), "golang:1.18")
 		}},
 		{name: "no CA bundle", code: ExitConfig, named: "MAGEPACK_CA_BUNDLE", err: func(t *testing.T) error {
 			// Only a machine without any system bundle makes this one.
@@ -245,7 +246,7 @@ func TestErrorClasses(t *testing.T) {
 			return &engine.PortInUseError{Port: 8080, Err: errors.New("address already in use")}
 		}},
 		{name: "Dockerfile needs BuildKit", code: ExitConfig, named: "MAGEPACK_DOCKERFILE", err: func(t *testing.T) error {
-			df, err := engine.ParseDockerfile(strings.NewReader("FROM golang\nRUN --mount=type=cache,target=/root/.cache go build ./...\n"))
+			df, err := dockerfile.Parse(strings.NewReader("FROM golang\nRUN --mount=type=cache,target=/root/.cache go build ./...\n"))
 			require.NoError(t, err)
 			require.NotEmpty(t, df.BuildKit)
 			return &engine.BuildKitError{Dockerfile: "Dockerfile", BuildKitLine: df.BuildKit[0]}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/client"
+
+	"github.com/magepack/magepack/tasks/dockerfile"
 )
 
 // BuildOptions configures a build from the repo's own Dockerfile.
@@ -69,7 +71,7 @@ type BuildKitError struct {
 	// Dockerfile is the Dockerfile's path relative to the build context.
 	Dockerfile string
 	// BuildKitLine is the first line that needs BuildKit.
-	BuildKitLine
+	dockerfile.BuildKitLine
 	// More counts the further lines that need it.
 	More int
 }
@@ -98,7 +100,7 @@ func checkDockerfile(path, rel string) error {
 		return nil
 	}
 	defer f.Close()
-	df, err := ParseDockerfile(f)
+	df, err := dockerfile.Parse(f)
 	if err != nil || len(df.BuildKit) == 0 {
 		return nil
 	}

@@ -1,82 +1,65 @@
-package engine
+package dockerfile
 
 import (
-	"context"
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// buildKitCases are Dockerfiles using syntax the legacy builder of Engine
-// 20.10 rejects, each with the line and feature ParseDockerfile must
-// report. TestDockerfileBuildKitEngine builds each on the real engine's
-// legacy builder to show that it does fail there. BASE stands for an image
-// with /bin/sh.
-var buildKitCases = []struct {
-	name       string
-	dockerfile string
-	line       int
-	feature    string
-}{
-	{"RUN --mount", "FROM BASE\nRUN --mount=type=cache,target=/root/.cache/go-build true\n", 2, "RUN --mount"},
-	{"RUN --mount lowercase, continued", "FROM BASE\nrun \\\n  --mount=type=secret,id=x \\\n  true\n", 3, "RUN --mount"},
-	{"RUN --network", "FROM BASE\nRUN --network=none true\n", 2, "RUN --network"},
-	{"RUN --security", "FROM BASE\nRUN --security=insecure true\n", 2, "RUN --security"},
-	{"COPY --link", "FROM BASE\nCOPY --link a /a\n", 2, "COPY --link"},
-	{"COPY --chmod", "FROM BASE\nCOPY --chown=1:1 --chmod=755 a /a\n", 2, "COPY --chmod"},
-	{"ADD --chmod", "FROM BASE\nADD --chmod=755 a /a\n", 2, "ADD --chmod"},
-	{"ADD --checksum", "FROM BASE\nADD --checksum=sha256:0 a /a\n", 2, "ADD --checksum"},
-	{"RUN heredoc", "FROM BASE\nRUN <<EOF\necho hi\nEOF\n", 2, "a heredoc (<<EOF)"},
-	{"COPY heredoc, quoted and chomped", "FROM BASE\nCOPY <<-'END' /x\n\thello\n\tEND\n", 2, "a heredoc (<<END)"},
-	{"FROM --platform=$BUILDPLATFORM", "FROM --platform=$BUILDPLATFORM BASE\nRUN true\n", 1, "FROM --platform with $BUILDPLATFORM, which only BuildKit sets"},
+// buildKitCases and legacyCases are testdata/buildkit.json's tables:
+// Dockerfiles the legacy builder of Engine 20.10 rejects, each with the
+// line and feature Parse must report, and Dockerfiles it builds whose
+// syntax looks like BuildKit's, which Parse must not flag. The engine's
+// tests build each on the real engine to show that. BASE stands for an
+// image with /bin/sh.
+var buildKitCases, legacyCases = readBuildKitCases()
+
+type buildKitCase struct {
+	Name       string `json:"name"`
+	Dockerfile string `json:"dockerfile"`
+	Line       int    `json:"line"`
+	Feature    string `json:"feature"`
 }
 
-// legacyCases are Dockerfiles the legacy builder builds, with syntax that
-// looks like BuildKit's; ParseDockerfile must not flag them.
-var legacyCases = []struct {
-	name       string
-	dockerfile string
-}{
-	{"syntax directive", "# syntax=docker/dockerfile:1\nFROM BASE\nRUN true\n"},
-	{"escape directive and backtick continuation", "# escape=`\nFROM BASE\nRUN echo a `\n  b\n"},
-	{"COPY --chown and --from", "FROM BASE AS a\nFROM BASE\nCOPY --chown=1:1 --from=a /bin/sh /x\n"},
-	{"FROM --platform literal", "FROM --platform=linux/amd64 BASE\nRUN true\n"},
-	{"FROM --platform with a defaulted global ARG", "ARG BUILDPLATFORM=linux/amd64\nFROM --platform=$BUILDPLATFORM BASE\nRUN true\n"},
-	{"quoted <<", "FROM BASE\nRUN echo \"a <<b\" > /x\n"},
-	{"escaped <<", "FROM BASE\nRUN echo \\<\\<EOF\n"},
-	{"RUN exec form", "FROM BASE\nRUN [\"/bin/sh\", \"-c\", \"echo <<EOF\"]\n"},
-	{"--mount in a comment", "FROM BASE\n# RUN --mount=type=cache,target=/x true\nRUN true\n"},
-	{"--mount as an argument", "FROM BASE\nRUN echo --mount=x\n"},
-	{"ONBUILD", "FROM BASE\nONBUILD RUN --mount=type=cache,target=/x true\n"},
-	{"HEALTHCHECK legacy flags", "FROM BASE\nHEALTHCHECK --interval=30s --timeout=5s --start-period=5s --retries=3 CMD true\n"},
+func readBuildKitCases() (buildkit, legacy []buildKitCase) {
+	data, err := os.ReadFile(filepath.Join("testdata", "buildkit.json"))
+	if err != nil {
+		panic(err)
+	}
+	var c struct{ BuildKit, Legacy []buildKitCase }
+	if err := json.Unmarshal(data, &c); err != nil {
+		panic(err)
+	}
+	return c.BuildKit, c.Legacy
 }
 
-func TestParseDockerfileBuildKit(t *testing.T) {
+func TestParseBuildKit(t *testing.T) {
 	for _, tc := range buildKitCases {
-		t.Run(tc.name, func(t *testing.T) {
-			df, err := ParseDockerfile(strings.NewReader(tc.dockerfile))
+		t.Run(tc.Name, func(t *testing.T) {
+			df, err := Parse(strings.NewReader(tc.Dockerfile))
 			require.NoError(t, err)
 			require.Len(t, df.BuildKit, 1, "%+v", df.BuildKit)
 			got := df.BuildKit[0]
-			assert.Equal(t, tc.line, got.Line)
-			assert.Equal(t, tc.feature, got.Feature)
-			assert.Equal(t, strings.TrimSpace(strings.Split(tc.dockerfile, "\n")[tc.line-1]), got.Text)
+			assert.Equal(t, tc.Line, got.Line)
+			assert.Equal(t, tc.Feature, got.Feature)
+			assert.Equal(t, strings.TrimSpace(strings.Split(tc.Dockerfile, "\n")[tc.Line-1]), got.Text)
 		})
 	}
 	for _, tc := range legacyCases {
-		t.Run("legacy "+tc.name, func(t *testing.T) {
-			df, err := ParseDockerfile(strings.NewReader(tc.dockerfile))
+		t.Run("legacy "+tc.Name, func(t *testing.T) {
+			df, err := Parse(strings.NewReader(tc.Dockerfile))
 			require.NoError(t, err)
 			assert.Empty(t, df.BuildKit)
 		})
 	}
 }
 
-func TestParseDockerfile(t *testing.T) {
+func TestParse(t *testing.T) {
 	tests := []struct {
 		name       string
 		dockerfile string
@@ -120,7 +103,7 @@ func TestParseDockerfile(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			df, err := ParseDockerfile(strings.NewReader(tc.dockerfile))
+			df, err := Parse(strings.NewReader(tc.dockerfile))
 			require.NoError(t, err)
 			assert.Equal(t, tc.syntax, df.Syntax)
 			assert.Equal(t, tc.syntaxLine, df.SyntaxLine)
@@ -135,7 +118,7 @@ func TestParseDockerfile(t *testing.T) {
 	}
 }
 
-func TestDockerfileGoBuilder(t *testing.T) {
+func TestGoBuilder(t *testing.T) {
 	tests := []struct {
 		name       string
 		dockerfile string
@@ -171,7 +154,7 @@ func TestDockerfileGoBuilder(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			df, err := ParseDockerfile(strings.NewReader(tc.dockerfile))
+			df, err := Parse(strings.NewReader(tc.dockerfile))
 			require.NoError(t, err)
 			assert.Equal(t, tc.usesArg, df.UsesArg("GO_IMAGE"))
 			i := df.BuildStage()
@@ -199,15 +182,15 @@ func TestDockerfileGoBuilder(t *testing.T) {
 	}
 }
 
-// TestParseDockerfileExampleApp checks the repository's own Dockerfiles:
+// TestParseExampleApp checks the repository's own Dockerfiles:
 // legacy-buildable, and taking their builder from GO_IMAGE.
-func TestParseDockerfileExampleApp(t *testing.T) {
+func TestParseExampleApp(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("..", "..", "example-app", "Dockerfile*"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			df, err := ReadDockerfile(f)
+			df, err := Read(f)
 			require.NoError(t, err)
 			assert.Empty(t, df.BuildKit)
 			assert.True(t, df.UsesArg("GO_IMAGE"))
@@ -222,19 +205,18 @@ func TestParseDockerfileExampleApp(t *testing.T) {
 	}
 }
 
-// FuzzParseDockerfile checks that ParseDockerfile never fails or panics on
-// content, that every line it reports exists and holds the text it names,
-// and that the image lookups never panic. Seeds live in
-// testdata/fuzz/FuzzParseDockerfile.
-func FuzzParseDockerfile(f *testing.F) {
+// FuzzParse checks that Parse never fails or panics on content, that
+// every line it reports exists and holds the text it names, and that the
+// image lookups never panic. Seeds live in testdata/fuzz/FuzzParse.
+func FuzzParse(f *testing.F) {
 	for _, tc := range buildKitCases {
-		f.Add(tc.dockerfile)
+		f.Add(tc.Dockerfile)
 	}
 	for _, tc := range legacyCases {
-		f.Add(tc.dockerfile)
+		f.Add(tc.Dockerfile)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		df, err := ParseDockerfile(strings.NewReader(s))
+		df, err := Parse(strings.NewReader(s))
 		require.NoError(t, err)
 		lines := strings.Split(strings.TrimPrefix(s, "\ufeff"), "\n")
 		for _, b := range df.BuildKit {
@@ -252,63 +234,4 @@ func FuzzParseDockerfile(f *testing.F) {
 		_ = df.UsesArg("GO_IMAGE")
 		_ = df.BuildStage()
 	})
-}
-
-// TestDockerfileBuildKitEngine shows on the real engine that the legacy
-// builder rejects every Dockerfile ParseDockerfile flags and builds every
-// look-alike it leaves alone, and that Build refuses a flagged one with a
-// *BuildKitError before sending anything.
-func TestDockerfileBuildKitEngine(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the Docker engine")
-	}
-	e := smokeTestEngine(t)
-	run := randomHex(4)
-	base := "magepack-test/engine-buildkit-base:" + run
-	importTestImage(t, e, base, map[string]testFile{
-		"bin/busybox": {src: "/bin/busybox"},
-		"bin/sh":      {link: "busybox"},
-		"bin/true":    {link: "busybox"},
-		"bin/echo":    {link: "busybox"},
-	}, `CMD ["/bin/sh"]`)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	baseImg, err := e.cli.ImageInspect(ctx, base)
-	require.NoError(t, err)
-	t.Cleanup(func() { removeImageDescendants(t, e, baseImg.ID) })
-
-	build := func(t *testing.T, dockerfile string, check bool) ([]string, error) {
-		root := writeContextTree(t, contextTree{"Dockerfile": strings.ReplaceAll(dockerfile, "BASE", base), "a": "a"})
-		var lines []string
-		opts := BuildOptions{ContextDir: root, Progress: func(l string) { lines = append(lines, l) }}
-		if check {
-			_, err := e.Build(ctx, opts)
-			return lines, err
-		}
-		_, err := e.buildLegacy(ctx, opts, root, "Dockerfile", func(err error) error { return err })
-		return lines, err
-	}
-	for _, tc := range buildKitCases {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := build(t, tc.dockerfile, false)
-			require.Error(t, err, "the legacy builder rejects it")
-			t.Logf("the legacy builder says: %v", err)
-
-			lines, err := build(t, tc.dockerfile, true)
-			var bk *BuildKitError
-			require.ErrorAs(t, err, &bk)
-			assert.Equal(t, tc.line, bk.Line)
-			assert.Equal(t, "Dockerfile", bk.Dockerfile)
-			assert.Empty(t, lines, "refused before the context was sent")
-			assert.Contains(t, err.Error(), "needs BuildKit ("+tc.feature+")")
-			assert.Contains(t, err.Error(), "legacy builder")
-			assert.NotContains(t, err.Error(), "MAGEPACK_")
-		})
-	}
-	for _, tc := range legacyCases {
-		t.Run("legacy "+tc.name, func(t *testing.T) {
-			_, err := build(t, tc.dockerfile, true)
-			require.NoError(t, err)
-		})
-	}
 }

@@ -1,4 +1,9 @@
-package engine
+// Package dockerfile reads what magepack needs to know of a Dockerfile
+// before the engine builds it: the lines only BuildKit builds, the syntax
+// directive, the build arguments and stages, and which image's Go builds
+// the binary (with the Go release names of go.mod, images and tags). It
+// runs nothing.
+package dockerfile
 
 import (
 	"bufio"
@@ -12,10 +17,10 @@ import (
 	"unicode"
 )
 
-// Dockerfile is what ParseDockerfile reads from a Dockerfile: the lines
+// File is what Parse reads from a Dockerfile: the lines
 // the engine's legacy builder cannot build, the syntax directive, the
 // global build arguments and the stages.
-type Dockerfile struct {
+type File struct {
 	// Syntax is the value of a `# syntax=` parser directive ("" when there
 	// is none) and SyntaxLine its line. The legacy builder ignores it and
 	// parses with its own built-in parser; that alone does not fail a build.
@@ -86,12 +91,12 @@ type physLine struct {
 	text string
 }
 
-// ParseDockerfile reads a Dockerfile the way the Dockerfile frontend does
+// Parse reads a Dockerfile the way the Dockerfile frontend does
 // (parser directives, the escape character, line continuations, comments,
 // heredocs) and returns what the build checks need. It is lenient: content
 // it does not understand is skipped, never an error; only a failure to
 // read r is returned.
-func ParseDockerfile(r io.Reader) (*Dockerfile, error) {
+func Parse(r io.Reader) (*File, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("read Dockerfile: %w", err)
@@ -104,7 +109,7 @@ func ParseDockerfile(r io.Reader) (*Dockerfile, error) {
 		lines = append(lines, physLine{n: n, text: strings.TrimRight(sc.Text(), "\r")})
 	}
 
-	d := &Dockerfile{}
+	d := &File{}
 	escape := byte('\\')
 	i := 0
 	// Parser directives: only at the very top, each key once.
@@ -167,15 +172,15 @@ func ParseDockerfile(r io.Reader) (*Dockerfile, error) {
 	return d, nil
 }
 
-// ReadDockerfile parses the Dockerfile at path (see ParseDockerfile). It
+// Read parses the Dockerfile at path (see Parse). It
 // returns an error naming the path when the file cannot be read.
-func ReadDockerfile(path string) (*Dockerfile, error) {
+func Read(path string) (*File, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read Dockerfile: %w", err)
 	}
 	defer f.Close()
-	d, err := ParseDockerfile(f)
+	d, err := Parse(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -202,7 +207,7 @@ type GoBuilder struct {
 // GoBuilder decides whose Go version to check: the builder argument arg
 // (e.g. "GO_IMAGE") when a FROM uses it, else the image of BuildStage with
 // args (the build arguments the build will pass) expanded.
-func (d *Dockerfile) GoBuilder(arg string, args map[string]string) GoBuilder {
+func (d *File) GoBuilder(arg string, args map[string]string) GoBuilder {
 	i := d.BuildStage()
 	var g GoBuilder
 	if i >= 0 {
@@ -349,7 +354,7 @@ func heredocBody(lines []physLine, i int, h heredoc) (string, int) {
 
 // add records what ins means for the checks: BuildKit-only flags, global
 // ARGs, stages and go build steps. body is the text of its heredocs.
-func (d *Dockerfile) add(ins instruction, parts []physLine, body string) {
+func (d *File) add(ins instruction, parts []physLine, body string) {
 	for _, f := range ins.flags {
 		name, value, _ := strings.Cut(f, "=")
 		if buildKitFlags[ins.cmd][strings.ToLower(name)] {
@@ -392,7 +397,7 @@ func (d *Dockerfile) add(ins instruction, parts []physLine, body string) {
 
 // addBuildKit records a BuildKit-only feature, on the physical line of the
 // instruction that holds token (its first line when none does).
-func (d *Dockerfile) addBuildKit(parts []physLine, token, feature string) {
+func (d *File) addBuildKit(parts []physLine, token, feature string) {
 	at := parts[0]
 	for _, p := range parts {
 		if strings.Contains(p.text, token) {
@@ -405,7 +410,7 @@ func (d *Dockerfile) addBuildKit(parts []physLine, token, feature string) {
 
 // platformArg returns the BuildKit platform argument a --platform value
 // uses without a global default, or "".
-func (d *Dockerfile) platformArg(value string) string {
+func (d *File) platformArg(value string) string {
 	for _, m := range argRefRE.FindAllStringSubmatch(value, -1) {
 		name := m[1] + m[4]
 		for _, a := range buildKitPlatformArgs {
@@ -442,7 +447,7 @@ func unquote(s string) string {
 }
 
 // arg returns the last global ARG named name.
-func (d *Dockerfile) arg(name string) (Arg, bool) {
+func (d *File) arg(name string) (Arg, bool) {
 	for i := len(d.Args) - 1; i >= 0; i-- {
 		if d.Args[i].Name == name {
 			return d.Args[i], true
@@ -455,7 +460,7 @@ func (d *Dockerfile) arg(name string) (Arg, bool) {
 // build argument name (declared with ARG before the first FROM and
 // referenced as $name or ${name}), as magepack's Dockerfiles take the Go
 // builder from GO_IMAGE.
-func (d *Dockerfile) UsesArg(name string) bool {
+func (d *File) UsesArg(name string) bool {
 	if _, ok := d.arg(name); !ok {
 		return false
 	}
@@ -472,7 +477,7 @@ func (d *Dockerfile) UsesArg(name string) bool {
 // BuildStage returns the index of the stage that builds the Go binary:
 // the first whose RUN runs `go build` or `go install`, else the first
 // stage; -1 when there is no stage.
-func (d *Dockerfile) BuildStage() int {
+func (d *File) BuildStage() int {
 	for i, s := range d.Stages {
 		if s.GoBuild {
 			return i
@@ -489,7 +494,7 @@ func (d *Dockerfile) BuildStage() int {
 // arguments do) and earlier stage names followed. It returns an error
 // saying why when it cannot tell: a variable without a value, FROM
 // scratch, or no such stage.
-func (d *Dockerfile) StageImage(i int, args map[string]string) (string, error) {
+func (d *File) StageImage(i int, args map[string]string) (string, error) {
 	for hops := 0; hops <= len(d.Stages); hops++ {
 		if i < 0 || i >= len(d.Stages) {
 			return "", fmt.Errorf("the Dockerfile has no stage %d", i)
@@ -521,7 +526,7 @@ func (d *Dockerfile) StageImage(i int, args map[string]string) (string, error) {
 
 // expand replaces $NAME, ${NAME}, ${NAME:-word} and ${NAME:+word} in s with
 // the global build arguments' values.
-func (d *Dockerfile) expand(s string, args map[string]string) (string, error) {
+func (d *File) expand(s string, args map[string]string) (string, error) {
 	var missing []string
 	out := argRefRE.ReplaceAllStringFunc(s, func(ref string) string {
 		m := argRefRE.FindStringSubmatch(ref)
