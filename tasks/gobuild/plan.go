@@ -195,10 +195,11 @@ func (e *ConfigError) Error() string { return e.Reason }
 // away (about a tenth of a cold build); it is left out with
 // cfg.KeepSymbols, and when the user's GOFLAGS (the build environment's,
 // else cfg.GoFlags) set -gcflags themselves: a command-line -gcflags would
-// replace theirs, and the user's choice wins.
+// replace theirs, and the user's choice wins. With cfg.StaticCGO or
+// cfg.Tags a -tags flag follows (see buildTags).
 //
 // The environment is osEnv, then GOOS, GOARCH, CGO_ENABLED (and CC when
-// set), then cfg.ExtraEnv; a later entry replaces an earlier one with the
+// set: the target's in cfg.CCs, else cfg.CC), then cfg.ExtraEnv; a later entry replaces an earlier one with the
 // same key, so each key appears once. Inherited settings such as GOFLAGS
 // or GOAMD64 are kept.
 //
