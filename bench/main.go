@@ -115,6 +115,7 @@ func sets() []figureSet {
 		bytesSet,
 		thirdPartySet,
 		servicesSet,
+		mainsSet,
 		scheduleSet,
 		startupSet,
 	}

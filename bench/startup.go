@@ -29,7 +29,8 @@ var startupSet = figureSet{
 // two go list calls that find the imported package's files, the go build
 // that checks the magefile binary, the binary's own start), the whole of
 // `go tool mage -l`, and, cold, the tool's start.
-// It also counts the packages the magefile binary and mage are built from.
+// It also counts the packages the magefile binary and mage are built from,
+// and, with cold runs, breaks a cold compile of the targets down by module.
 func (h *harness) startup() error {
 	magefiles := filepath.Join(h.repo, "magefiles")
 	bin := filepath.Join(h.work, "bin", "startup-magefile")
@@ -96,6 +97,11 @@ func (h *harness) startup() error {
 		}
 	}
 
+	if h.coldN > 0 {
+		if err := h.compileByModule(); err != nil {
+			return err
+		}
+	}
 	for i := 0; i < h.coldN; i++ {
 		cold := []struct {
 			key, label string

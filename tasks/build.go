@@ -148,7 +148,7 @@ func (r *run) compile(ctx context.Context, jobs []job) (map[string]gobuild.Resul
 			}
 		}
 		stop = r.phase("record")
-		rerr := r.recordBinaries(todo, results)
+		rerr := r.recordBinaries(ctx, todo, results)
 		stop()
 		if rerr != nil {
 			err = errors.Join(err, rerr)
@@ -197,7 +197,7 @@ func (r *run) build(ctx context.Context, jobs []job) ([]gobuild.Result, error) {
 			r.log.printf(subject, "FAILED after %s", secs(res.Duration))
 		}
 	})
-	runErr = explainDropped(results, runErr, dropped)
+	runErr = p.explainDropped(results, runErr, dropped)
 	if runErr != nil && ctx.Err() != nil {
 		// Ctrl-C: the builds were stopped, not failed; one line says so.
 		stopped := 0

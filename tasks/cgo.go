@@ -115,7 +115,7 @@ func (r *run) warnDroppedC(ctx context.Context, plan []gobuild.Job, cfg gobuild.
 	byImport := map[string]string{}
 	for i, s := range p.services {
 		mains[i] = s.main
-		byImport[path.Join(p.modulePath, s.main)] = s.name
+		byImport[p.importPath(s)] = s.name
 	}
 	pkgs, err := cgo.Dropped(ctx, goBin(cfg), p.root, probe.Env, argValue(probe.Args, "-tags"), mains)
 	if err != nil {
@@ -169,10 +169,16 @@ func argValue(args []string, flag string) string {
 	return ""
 }
 
+// importPath is the import path of s's main package.
+func (p *project) importPath(s *service) string {
+	return path.Join(p.modulePath, s.main)
+}
+
 // explainDropped explains the failed builds of results that a package's
-// C code, left out without cgo, made fail (cgo.Explain), and returns
-// runErr with them explained; runErr itself when none was.
-func explainDropped(results []gobuild.Result, runErr error, pkgs []cgo.Package) error {
+// C code, left out without cgo, made fail (cgo.Explain: a package in the
+// build of the job's own main), and returns runErr with them explained;
+// runErr itself when none was.
+func (p *project) explainDropped(results []gobuild.Result, runErr error, pkgs []cgo.Package) error {
 	if runErr == nil || len(pkgs) == 0 {
 		return runErr
 	}
@@ -182,7 +188,18 @@ func explainDropped(results []gobuild.Result, runErr error, pkgs []cgo.Package) 
 		if res.Err == nil {
 			continue
 		}
-		if e := cgo.Explain(res.Err, pkgs); e != res.Err {
+		var mine []cgo.Package
+		for _, s := range p.services {
+			if s.name != res.Job.Name {
+				continue
+			}
+			for _, pkg := range pkgs {
+				if slices.Contains(pkg.Mains, p.importPath(s)) {
+					mine = append(mine, pkg)
+				}
+			}
+		}
+		if e := cgo.Explain(res.Err, mine); e != res.Err {
 			results[i].Err, changed = e, true
 		}
 		errs = append(errs, results[i].Err)
@@ -197,7 +214,7 @@ func explainDropped(results []gobuild.Result, runErr error, pkgs []cgo.Package) 
 // binary's build output mean on scratch, with the fix; false when its
 // output has none.
 func (p *project) staticGlibcWarning(j job, res gobuild.Result) (dist.Warning, bool) {
-	calls := cgo.StaticGlibcCalls(res.Output)
+	calls := cgo.StaticGlibcCalls(cgo.Section(res.Output, p.importPath(j.svc)))
 	if len(calls) == 0 || res.Err != nil {
 		return dist.Warning{}, false
 	}

@@ -94,6 +94,16 @@ type Config struct {
 	// Port is the port the image exposes and the smoke run probes
 	// (MAGEPACK_PORT). Default: 8080.
 	Port int
+	// Args are the entrypoint's arguments in every smoke run (start, HTTP
+	// path, run:, whose own arguments follow them) of a single service
+	// (MAGEPACK_ARGS, split on whitespace), e.g. the flags it needs to
+	// start. With several services, Services[name].Args instead.
+	Args []string
+	// Env is the smoke container's environment for a single service
+	// (MAGEPACK_ENV: comma-separated KEY=value pairs), e.g.
+	// {"DATA_DIR": "/tmp/data"}: the container's root is read-only, /tmp
+	// is writable. With several services, Services[name].Env instead.
+	Env map[string]string
 	// TZData puts time-zone data into scratch images (MAGEPACK_TZDATA=1).
 	TZData bool
 	// CABundle is the CA certificate bundle copied into images
@@ -113,9 +123,20 @@ type Config struct {
 	Merge string
 	// Timings prints how long each phase took (MAGEPACK_TIMINGS=1).
 	Timings bool
+	// SignKey is the private key that signs images, provenance and SBOMs
+	// (MAGEPACK_SIGN_KEY): a file path, or the PEM itself (as CI secrets
+	// arrive); PKCS#8 ECDSA P-256 or Ed25519, or a key `cosign
+	// generate-key-pair` wrote, whose password comes from COSIGN_PASSWORD.
+	// Default: none, nothing is signed.
+	SignKey string
+	// VerifyKey is the public key the verify target checks signatures
+	// with (MAGEPACK_VERIFY_KEY): a path or the PEM itself, e.g. cosign.pub.
+	VerifyKey string
 	// Services holds settings that differ between services, by service
 	// name (the binary's name, e.g. "api"). MAGEPACK_SMOKE and
-	// MAGEPACK_PORT, when set, apply to every service instead.
+	// MAGEPACK_PORT, when set, apply to every service instead;
+	// MAGEPACK_ARGS and MAGEPACK_ENV replace a single service's Args and
+	// Env.
 	Services map[string]Service
 }
 
@@ -127,6 +148,16 @@ type Service struct {
 	Smoke string
 	// Port is the port this service's image exposes and its smoke run probes.
 	Port int
+	// Args are the entrypoint's arguments in this service's smoke runs,
+	// every mode (run:'s own arguments follow them), e.g.
+	// {"--peer", "127.0.0.1:9000"} for a service that will not start
+	// without its peer's address. Nil takes Config.Args.
+	Args []string
+	// Env is this service's smoke container environment, e.g.
+	// {"DATA_DIR": "/tmp/data"} for a service that writes its state: the
+	// container stays hardened (read-only root, non-root, no
+	// capabilities), and only /tmp is writable. Nil takes Config.Env.
+	Env map[string]string
 }
 
 // Settings holds the Go-level configuration a magefile sets in init().
@@ -185,6 +216,20 @@ var envVars = []envVar{
 		clearServices(c, func(s *Service) { s.Port = 0 })
 		return parsePort(&c.Port, v)
 	}},
+	{name: "MAGEPACK_ARGS", set: func(c *Config, v string) error {
+		c.Args = strings.Fields(v)
+		clearServices(c, func(s *Service) { s.Args = nil })
+		return nil
+	}},
+	{name: "MAGEPACK_ENV", set: func(c *Config, v string) error {
+		env, err := parseEnvList(v)
+		if err != nil {
+			return err
+		}
+		c.Env = env
+		clearServices(c, func(s *Service) { s.Env = nil })
+		return nil
+	}},
 	{name: "MAGEPACK_TZDATA", set: func(c *Config, v string) error { return parseBool(&c.TZData, v) }},
 	{name: "MAGEPACK_CA_BUNDLE", set: func(c *Config, v string) error { c.CABundle = v; return nil }},
 	{name: "MAGEPACK_VARIANTS", set: func(c *Config, v string) error { c.Variants = v; return nil }},
@@ -192,6 +237,8 @@ var envVars = []envVar{
 	{name: "MAGEPACK_SHARD", set: func(c *Config, v string) error { c.Shard = v; return nil }},
 	{name: "MAGEPACK_MERGE", set: func(c *Config, v string) error { c.Merge = v; return nil }},
 	{name: "MAGEPACK_TIMINGS", set: func(c *Config, v string) error { return parseBool(&c.Timings, v) }},
+	{name: "MAGEPACK_SIGN_KEY", set: func(c *Config, v string) error { c.SignKey = v; return nil }},
+	{name: "MAGEPACK_VERIFY_KEY", set: func(c *Config, v string) error { c.VerifyKey = v; return nil }},
 }
 
 // clearServices applies fn to every per-service setting: an environment
@@ -244,6 +291,27 @@ func mergeEnv(base Config, lookup func(string) (string, bool)) (Config, error) {
 		return c, &configError{err}
 	}
 	return c, nil
+}
+
+// parseEnvList reads comma-separated KEY=value pairs; empty entries are
+// ignored, a value may hold "=" but not ",".
+func parseEnvList(v string) (map[string]string, error) {
+	env := map[string]string{}
+	for _, kv := range strings.Split(v, ",") {
+		kv = strings.TrimSpace(kv)
+		if kv == "" {
+			continue
+		}
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("entry %q is not KEY=value; want comma-separated KEY=value pairs, e.g. DATA_DIR=/tmp/data,LOG_LEVEL=debug", kv)
+		}
+		if _, dup := env[k]; dup {
+			return nil, fmt.Errorf("%s is given twice", k)
+		}
+		env[k] = val
+	}
+	return env, nil
 }
 
 func parseBool(p *bool, v string) error {

@@ -49,6 +49,8 @@ func TestMergeEveryVariable(t *testing.T) {
 		{"MAGEPACK_PULL", func(c Config) any { return c.Pull }, "missing", func(c *Config) { c.Pull = "always" }, "always", "never", "never"},
 		{"MAGEPACK_SMOKE", func(c Config) any { return c.Smoke }, "start", func(c *Config) { c.Smoke = "/healthz" }, "/healthz", "off", "off"},
 		{"MAGEPACK_PORT", func(c Config) any { return c.Port }, 8080, func(c *Config) { c.Port = 9090 }, 9090, "3000", 3000},
+		{"MAGEPACK_ARGS", func(c Config) any { return c.Args }, []string(nil), func(c *Config) { c.Args = []string{"-a"} }, []string{"-a"}, " --peer  127.0.0.1:9000 ", []string{"--peer", "127.0.0.1:9000"}},
+		{"MAGEPACK_ENV", func(c Config) any { return c.Env }, map[string]string(nil), func(c *Config) { c.Env = map[string]string{"A": "1"} }, map[string]string{"A": "1"}, "DATA_DIR=/tmp/data, OPTS=a=b,EMPTY=,", map[string]string{"DATA_DIR": "/tmp/data", "OPTS": "a=b", "EMPTY": ""}},
 		{"MAGEPACK_TZDATA", func(c Config) any { return c.TZData }, false, func(c *Config) { c.TZData = true }, true, "false", false},
 		{"MAGEPACK_CA_BUNDLE", func(c Config) any { return c.CABundle }, "", func(c *Config) { c.CABundle = "ca.pem" }, "ca.pem", "/etc/ca.pem", "/etc/ca.pem"},
 		{"MAGEPACK_VARIANTS", func(c Config) any { return c.Variants }, "scratch,alpine", func(c *Config) { c.Variants = "alpine" }, "alpine", "scratch", "scratch"},
@@ -57,6 +59,8 @@ func TestMergeEveryVariable(t *testing.T) {
 		{"MAGEPACK_SHARD", func(c Config) any { return c.Shard }, "", func(c *Config) { c.Shard = "1/2" }, "1/2", "2/3", "2/3"},
 		{"MAGEPACK_MERGE", func(c Config) any { return c.Merge }, "dist-*", func(c *Config) { c.Merge = "parts/*" }, "parts/*", "a,b", "a,b"},
 		{"MAGEPACK_TIMINGS", func(c Config) any { return c.Timings }, false, func(c *Config) { c.Timings = true }, true, "0", false},
+		{"MAGEPACK_SIGN_KEY", func(c Config) any { return c.SignKey }, "", func(c *Config) { c.SignKey = "cosign.key" }, "cosign.key", "/run/secrets/key", "/run/secrets/key"},
+		{"MAGEPACK_VERIFY_KEY", func(c Config) any { return c.VerifyKey }, "", func(c *Config) { c.VerifyKey = "cosign.pub" }, "cosign.pub", "/keys/cosign.pub", "/keys/cosign.pub"},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {
@@ -204,6 +208,11 @@ func TestMergeErrors(t *testing.T) {
 		{"smoke path with a space", Config{}, map[string]string{"MAGEPACK_SMOKE": "/health z"}, []string{`smoke setting "/health z"`, "(MAGEPACK_SMOKE)"}},
 		{"per-service smoke", Config{Services: map[string]Service{"cli": {Smoke: "sometimes"}}}, nil, []string{`smoke setting "sometimes"`, `Settings.Services["cli"].Smoke`}},
 		{"per-service port", Config{Services: map[string]Service{"api": {Port: 70000}}}, nil, []string{"port 70000 of service api", `Settings.Services["api"].Port`}},
+		{"env entry without =", Config{}, map[string]string{"MAGEPACK_ENV": "DATA_DIR=/tmp,VERBOSE"}, []string{`MAGEPACK_ENV="DATA_DIR=/tmp,VERBOSE"`, `entry "VERBOSE" is not KEY=value`}},
+		{"env entry without a key", Config{}, map[string]string{"MAGEPACK_ENV": "=x"}, []string{`MAGEPACK_ENV="=x"`, "is not KEY=value"}},
+		{"env key twice", Config{}, map[string]string{"MAGEPACK_ENV": "A=1,A=2"}, []string{`MAGEPACK_ENV="A=1,A=2"`, "A is given twice"}},
+		{"env key from Go", Config{Env: map[string]string{"A=B": "x"}}, nil, []string{`smoke environment key "A=B"`, "(Settings.Env)"}},
+		{"per-service env key", Config{Services: map[string]Service{"api": {Env: map[string]string{"": "x"}}}}, nil, []string{`smoke environment key ""`, `Settings.Services["api"].Env`}},
 		{"shard zero", Config{}, map[string]string{"MAGEPACK_SHARD": "0/3"}, []string{`shard "0/3"`, "(MAGEPACK_SHARD)"}},
 		{"shard past the end", Config{}, map[string]string{"MAGEPACK_SHARD": "4/3"}, []string{`shard "4/3"`, "1 ≤ k ≤ n", "(MAGEPACK_SHARD)"}},
 		{"shard not numbers", Config{Shard: "a/b"}, nil, []string{`shard "a/b"`, "(MAGEPACK_SHARD)"}},
@@ -254,6 +263,32 @@ func TestParseOptionsTypes(t *testing.T) {
 		"cli": {Mode: engine.SmokeOff, Port: 9000},
 		"api": {Mode: engine.SmokeHTTP, Path: "/healthz", Port: 3000},
 	}, o.services)
+
+	t.Run("arguments and environment", func(t *testing.T) {
+		goCfg := Config{
+			Smoke: "run:check", Args: []string{"-v"}, Env: map[string]string{"B": "2", "A": "1"},
+			Services: map[string]Service{
+				"api":    {Args: []string{"--peer", "db:5432"}, Env: map[string]string{"DATA_DIR": "/tmp/data"}},
+				"worker": {Smoke: "start"},
+				"quiet":  {Args: []string{}, Env: map[string]string{}},
+			},
+		}
+		o, err := configure(goCfg, envOf(nil))
+		require.NoError(t, err)
+		assert.Equal(t, engine.SmokeOptions{Mode: engine.SmokeRun, Cmd: []string{"check"}, Port: 8080, Args: []string{"-v"}, Env: []string{"A=1", "B=2"}}, o.smoke, "sorted by key")
+		assert.Equal(t, engine.SmokeOptions{Mode: engine.SmokeRun, Cmd: []string{"check"}, Port: 8080, Args: []string{"--peer", "db:5432"}, Env: []string{"DATA_DIR=/tmp/data"}}, o.services["api"], "the service's own")
+		assert.Equal(t, engine.SmokeOptions{Mode: engine.SmokeStart, Port: 8080, Args: []string{"-v"}, Env: []string{"A=1", "B=2"}}, o.services["worker"], "none of its own: the project's")
+		assert.Empty(t, o.services["quiet"].Args, "set empty: none")
+		assert.Empty(t, o.services["quiet"].Env, "set empty: none")
+
+		o, err = configure(goCfg, envOf(map[string]string{"MAGEPACK_ARGS": "--peer 10.0.0.1:5432", "MAGEPACK_ENV": "DATA_DIR=/tmp/d"}))
+		require.NoError(t, err)
+		for _, name := range []string{"api", "worker", "quiet"} {
+			assert.Equal(t, []string{"--peer", "10.0.0.1:5432"}, o.services[name].Args, "MAGEPACK_ARGS over Go for %s", name)
+			assert.Equal(t, []string{"DATA_DIR=/tmp/d"}, o.services[name].Env, "MAGEPACK_ENV over Go for %s", name)
+		}
+		assert.Equal(t, []string{"--peer", "db:5432"}, goCfg.Services["api"].Args, "the Go-level settings are not modified")
+	})
 
 	t.Run("environment applies to every service", func(t *testing.T) {
 		goCfg := Config{Services: map[string]Service{"cli": {Smoke: "off", Port: 1}}}

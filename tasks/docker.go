@@ -312,7 +312,7 @@ func (r *run) smoke(ctx context.Context, eng *engine.Engine, s *service, variant
 	res, err := eng.Smoke(ctx, ref, opts)
 	stop()
 	if err != nil {
-		return &imageError{err}
+		return &imageError{&serviceError{name: s.name, err: err}}
 	}
 	switch opts.Mode {
 	case engine.SmokeHTTP:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/magepack/magepack/tasks/attest"
 	"github.com/magepack/magepack/tasks/cgo"
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/dockerfile"
@@ -16,6 +17,7 @@ import (
 	"github.com/magepack/magepack/tasks/merge"
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/toolchain"
+	"github.com/magepack/magepack/tasks/verify"
 	"github.com/magepack/magepack/tasks/version"
 )
 
@@ -45,6 +47,9 @@ const (
 	// configurations or checkout states, a job built twice with different
 	// bytes, a job no part holds. Rebuild the shards; no setting fixes it.
 	ExitMerge = 8
+	// ExitVerify is a verification that failed: a signature, provenance,
+	// subject, SBOM or commit check of an image or binary (verify).
+	ExitVerify = 9
 	// ExitInterrupted is a run stopped by Ctrl-C (SIGINT) or SIGTERM.
 	ExitInterrupted = 130
 )
@@ -90,9 +95,11 @@ var errorClasses = []errorClass{
 	{code: ExitConfig, match: as[*dockerfile.BuilderTooOldError], fix: builderFix},
 	{code: ExitConfig, match: is(image.ErrNoCABundle), hint: "MAGEPACK_CA_BUNDLE"},
 	{code: ExitConfig, match: as[*merge.NoMatchError], hint: "MAGEPACK_MERGE"},
+	{code: ExitConfig, match: as[*attest.KeyError], fix: keyFix},
 	{code: ExitConfig, match: is(merge.ErrDestIsPart), fix: func(error) string { return "set MAGEPACK_DIST apart from the parts" }},
 	{code: ExitNoEngine, match: is(engine.ErrNoEngine)},
 	{code: ExitMerge, match: is(merge.ErrRefused)},
+	{code: ExitVerify, match: as[*verify.Failure]},
 	{code: ExitMerge, match: as[*dist.ChecksumError]},
 	{code: ExitCheck, match: as[*checkError]},
 	{code: ExitCheck, match: as[*linkage.Violation], fix: violationFix},
@@ -184,19 +191,27 @@ func builderFix(err error) string {
 func smokeOptionsFix(err error) string {
 	var e *engine.SmokeOptionsError
 	errors.As(err, &e)
-	if e.Field == "Port" {
+	switch e.Field {
+	case "Port":
 		return "set MAGEPACK_PORT"
+	case "Env":
+		return "set MAGEPACK_ENV"
 	}
 	return "set MAGEPACK_SMOKE"
 }
 
 // smokeFix names the smoke setting when an image looks like a
-// command-line tool; the message ends with the container's logs, so the
-// fix gets a line of its own.
+// command-line tool, and the arguments and environment settings when the
+// container died with an error; the message ends with the container's
+// logs, so the fix gets a line of its own.
 func smokeFix(err error) string {
 	var e *engine.SmokeError
-	if errors.As(err, &e) && e.CommandLine {
+	switch {
+	case !errors.As(err, &e):
+	case e.CommandLine:
 		return "\nset MAGEPACK_SMOKE=run:--version (arguments the tool accepts) or MAGEPACK_SMOKE=off (or Settings.Services[name].Smoke for this service alone)"
+	case e.ExitCode > 0:
+		return smokeArgsFix(err)
 	}
 	return ""
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/magepack/magepack/tasks/attest"
 	"github.com/magepack/magepack/tasks/cgo"
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/dockerfile"
@@ -27,6 +28,7 @@ import (
 	"github.com/magepack/magepack/tasks/merge"
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/toolchain"
+	"github.com/magepack/magepack/tasks/verify"
 	"github.com/magepack/magepack/tasks/version"
 )
 
@@ -233,8 +235,19 @@ func TestErrorClasses(t *testing.T) {
 			_, err := gobuild.Plan(gobuild.Config{Name: "app", CGO: true, Host: gobuild.Target{OS: "linux", Arch: "amd64"}}, []gobuild.Target{{OS: "linux", Arch: "arm64"}}, nil)
 			return err
 		}},
-		{name: "smoke run failed", code: ExitImage, err: func(t *testing.T) error {
+		{name: "smoke run failed", code: ExitImage, named: `Settings.Services["name"].Args and .Env, or MAGEPACK_ARGS and MAGEPACK_ENV`, err: func(t *testing.T) error {
 			return &engine.SmokeError{Ref: "app:1.0.0-scratch", Reason: "container exited with code 1", ExitCode: 1}
+		}},
+		{name: "service died at start in its smoke run", code: ExitImage, named: `Settings.Services["api"].Args and .Env`, err: func(t *testing.T) error {
+			return &imageError{&serviceError{name: "api", err: &engine.SmokeError{Ref: "api:1.0.0-scratch", Reason: "container exited with code 1", ExitCode: 1, ReadOnlyRoot: true}}}
+		}},
+		{name: "smoke run timed out", code: ExitImage, err: func(t *testing.T) error {
+			err := &engine.SmokeError{Ref: "app:1.0.0-scratch", Reason: "GET /healthz got no answer", ExitCode: -1}
+			assert.Empty(t, smokeFix(err), "a container that still runs started: no hint about flags")
+			return err
+		}},
+		{name: "bad smoke environment", code: ExitConfig, named: "MAGEPACK_ENV", err: func(t *testing.T) error {
+			return &engine.SmokeOptionsError{Field: "Env", Reason: `smoke environment entry "X" is not KEY=value`}
 		}},
 		{name: "command-line tool under a service's smoke run", code: ExitImage, named: "MAGEPACK_SMOKE=run:", err: func(t *testing.T) error {
 			return &engine.SmokeError{Ref: "cli:1.0.0-scratch", Reason: "container exited with code 0 at once", CommandLine: true}
@@ -253,6 +266,17 @@ func TestErrorClasses(t *testing.T) {
 		}},
 		{name: "base lacks a platform", code: ExitImage, named: "MAGEPACK_ALPINE_BASE", err: func(t *testing.T) error {
 			return &image.MissingPlatformError{Ref: "alpine:3.22", Platform: "linux/s390x", Available: []string{"linux/amd64"}}
+		}},
+		{name: "signing key that is a public key", code: ExitConfig, named: "MAGEPACK_SIGN_KEY", err: func(t *testing.T) error {
+			_, err := loadSignKey(string(fixture.ECDSAKey(t).Public), envOf(nil))
+			return &configError{err}
+		}},
+		{name: "signing key without its password", code: ExitConfig, named: "COSIGN_PASSWORD", err: func(t *testing.T) error {
+			_, err := attest.LoadSigner(string(fixture.CosignKey(t, "pw").Private), nil)
+			return err
+		}},
+		{name: "verification failed", code: ExitVerify, err: func(t *testing.T) error {
+			return &verify.Failure{Artifact: "127.0.0.1:5000/app@sha256:0", Check: verify.CheckSignature, Detail: "no signature by the key"}
 		}},
 		{name: "image cannot be assembled", code: ExitImage, slow: true, err: func(t *testing.T) error {
 			r := mustRun(t, svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, ""), Config{Platforms: "linux/amd64"}, nil)

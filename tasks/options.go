@@ -3,11 +3,14 @@ package tasks
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
 
+	"github.com/magepack/magepack/tasks/attest"
 	"github.com/magepack/magepack/tasks/cgo"
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/gobuild"
@@ -58,6 +61,9 @@ type options struct {
 	shard   shard.Spec // zero: all jobs
 	merge   string     // the parts merge reads: folders or globs, comma-separated
 	timings bool
+
+	signer    attest.Signer // nil: nothing is signed
+	verifyKey string        // as given; read by verify
 }
 
 // configure merges settings with the environment lookup reads and parses
@@ -66,8 +72,11 @@ type options struct {
 func configure(settings Config, lookup func(string) (string, bool)) (options, error) {
 	c, mergeErr := mergeEnv(settings, lookup)
 	opts, parseErr := parseOptions(c)
+	var keyErr error
+	opts.signer, keyErr = loadSignKey(c.SignKey, lookup)
+	opts.verifyKey = c.VerifyKey
 	var errs []error
-	for _, err := range []error{mergeErr, parseErr} {
+	for _, err := range []error{mergeErr, parseErr, keyErr} {
 		var ce *configError
 		if errors.As(err, &ce) {
 			err = ce.err
@@ -117,6 +126,9 @@ func parseOptions(c Config) (options, error) {
 	add(setting(err, "MAGEPACK_PULL"))
 	o.smoke, err = parseSmoke(c.Smoke, c.Port, "MAGEPACK_SMOKE")
 	add(err)
+	o.smoke.Args = c.Args
+	o.smoke.Env, err = smokeEnv(c.Env, "Settings.Env")
+	add(err)
 	names := make([]string, 0, len(c.Services))
 	for name := range c.Services {
 		names = append(names, name)
@@ -137,6 +149,14 @@ func parseOptions(c Config) (options, error) {
 		}
 		opts, err := parseSmoke(smoke, port, fmt.Sprintf("Settings.Services[%q].Smoke", name))
 		add(err)
+		opts.Args, opts.Env = o.smoke.Args, o.smoke.Env
+		if s.Args != nil {
+			opts.Args = s.Args
+		}
+		if s.Env != nil {
+			opts.Env, err = smokeEnv(s.Env, fmt.Sprintf("Settings.Services[%q].Env", name))
+			add(err)
+		}
 		if o.services == nil {
 			o.services = map[string]engine.SmokeOptions{}
 		}
@@ -172,6 +192,19 @@ func parseSmoke(s string, port int, where string) (engine.SmokeOptions, error) {
 	}
 	opts.Port = port
 	return opts, nil
+}
+
+// smokeEnv is env as the smoke container's KEY=value list, sorted by key;
+// a key that is empty or holds "=" is an error naming where.
+func smokeEnv(env map[string]string, where string) ([]string, error) {
+	var list []string
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return nil, fmt.Errorf("smoke environment key %q is not valid: want a variable name without = (%s)", k, where)
+		}
+		list = append(list, k+"="+env[k])
+	}
+	return list, nil
 }
 
 // parseVariants splits a comma-separated variant list and rejects unknown

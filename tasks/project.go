@@ -133,6 +133,9 @@ func (p *project) resolveServices(ctx context.Context) ([]*service, error) {
 		}
 		return nil, &configError{fmt.Errorf("MAGEPACK_NAME=%s names one service, but there are %d (%s): unset MAGEPACK_NAME; each service is named after its folder", o.name, len(mains), strings.Join(pkgs, ", "))}
 	}
+	if err := checkSingleServiceSmoke(o.smoke, mains); err != nil {
+		return nil, err
+	}
 	var svcs []*service
 	byName := map[string]string{}
 	for _, m := range mains {

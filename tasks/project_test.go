@@ -189,6 +189,16 @@ func TestResolve(t *testing.T) {
 			},
 		},
 		{name: "a name with several services", dir: twoMains, cfg: Config{Main: "./cmd/a,./cmd/b"}, env: map[string]string{"MAGEPACK_NAME": "api"}, err: []string{"MAGEPACK_NAME=api names one service, but there are 2", "unset MAGEPACK_NAME"}},
+		{name: "smoke arguments with several services", dir: twoMains, cfg: Config{Main: "./cmd/..."}, env: map[string]string{"MAGEPACK_ARGS": "--peer x:1", "MAGEPACK_ENV": "A=1"},
+			err: []string{"MAGEPACK_ARGS (Settings.Args) and MAGEPACK_ENV (Settings.Env) apply to a single service, but there are 2 (./cmd/a, ./cmd/b)", "Settings.Services[name].Args and .Env for each service"}},
+		{
+			name: "smoke arguments for the one service", dir: twoMains, cfg: Config{Main: "./cmd/a"}, env: map[string]string{"MAGEPACK_ARGS": "--peer x:1", "MAGEPACK_ENV": "A=1"},
+			check: func(t *testing.T, r *run) {
+				assert.Equal(t, []string{"--peer", "x:1"}, r.p.services[0].smoke.Args)
+				assert.Equal(t, []string{"A=1"}, r.p.services[0].smoke.Env)
+			},
+		},
+		{name: "arguments for a service that is not one", dir: twoMains, cfg: Config{Main: "./cmd/a", Services: map[string]Service{"c": {Args: []string{"-x"}}}}, err: []string{`settings for "c", which no main package of the module is named`}},
 		{name: "settings for a service that is not one", dir: twoMains, cfg: Config{Main: "./cmd/a", Services: map[string]Service{"c": {Port: 1}}}, err: []string{`settings for "c", which no main package of the module is named`, "the services are a, b"}},
 		{
 			name: "settings for a service this run leaves out", dir: twoMains, cfg: Config{Main: "./cmd/a", Services: map[string]Service{"b": {Smoke: "off"}}},

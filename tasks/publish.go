@@ -173,7 +173,11 @@ func (r *run) publishIndexes(ctx context.Context) error {
 				stop()
 				return &pushError{err}
 			}
-			r.log.printf(subject, "attached %d SBOM(s) to the platform images as OCI referrers", len(refs))
+			if p.opts.signer == nil {
+				r.log.printf(subject, "attached %d SBOM(s) to the platform images as OCI referrers", len(refs))
+			} else {
+				r.log.printf(subject, "attached %d SBOM(s), signatures and attestations as OCI referrers", len(refs))
+			}
 		}
 		stop()
 	}
@@ -242,11 +246,13 @@ func (r *run) buildIndexes(ctx context.Context, pp publishPlan) ([]published, er
 	}
 	imgs := make([][]v1.Image, len(pp.indexes))
 	sboms := make([][]v1.Image, len(pp.indexes))
+	signed := make([][][]v1.Image, len(pp.indexes)) // per image: signature, provenance, SBOM attestation
 	var g errgroup.Group
 	g.SetLimit(max(2, p.opts.parallel))
 	for i, ip := range pp.indexes {
 		imgs[i] = make([]v1.Image, len(ip.images))
 		sboms[i] = make([]v1.Image, len(ip.images))
+		signed[i] = make([][]v1.Image, len(ip.images))
 		for j, im := range ip.images {
 			g.Go(func() error {
 				var base v1.Image
@@ -260,7 +266,14 @@ func (r *run) buildIndexes(ctx context.Context, pp publishPlan) ([]published, er
 				}
 				imgs[i][j] = img
 				sboms[i][j], err = r.imageSBOM(im, img, base, baseDigest)
-				return err
+				if err != nil || p.opts.signer == nil {
+					return err
+				}
+				signed[i][j], err = r.attestImage(ctx, im, img, sboms[i][j], baseDigest)
+				if err != nil {
+					return &imageError{fmt.Errorf("sign the %s image of %s for %s: %w", im.variant, im.svc.name, im.pl, err)}
+				}
+				return nil
 			})
 		}
 	}
@@ -286,7 +299,19 @@ func (r *run) buildIndexes(ctx context.Context, pp publishPlan) ([]published, er
 			names[k] = pl.String()
 		}
 		r.log.printf(p.imageSubject(ip.svc, ip.variant), "index %s for %s, with an SBOM for each", short(d.String()), strings.Join(names, ", "))
-		out[i] = published{plan: ip, named: image.Named{Variant: ip.variant, Index: idx, Tags: ip.tags, Referrers: sboms[i]}}
+		referrers := sboms[i]
+		if p.opts.signer != nil {
+			for _, s := range signed[i] {
+				referrers = append(referrers, s...)
+			}
+			s, err := r.attestIndex(ctx, ip, idx, indexBaseDigest)
+			if err != nil {
+				return nil, &imageError{fmt.Errorf("sign the %s index of %s: %w", ip.variant, ip.svc.name, err)}
+			}
+			referrers = append(referrers, s...)
+			r.log.printf(p.imageSubject(ip.svc, ip.variant), "signed the index and each image: signature, SLSA provenance, SBOM attestation (Sigstore bundles)")
+		}
+		out[i] = published{plan: ip, named: image.Named{Variant: ip.variant, Index: idx, Tags: ip.tags, Referrers: referrers}}
 	}
 	return out, nil
 }

@@ -71,10 +71,11 @@ func dedicated(dist, root string) bool {
 // recordBinaries writes an SBOM next to each binary that built, puts the
 // binaries into artifacts.json with what their headers say, and rewrites
 // SHA256SUMS over every recorded binary and SBOM still on disk.
-func (r *run) recordBinaries(jobs []job, results []gobuild.Result) error {
+func (r *run) recordBinaries(ctx context.Context, jobs []job, results []gobuild.Result) error {
 	p := r.p
 	var errs []error
 	boms := make([]string, len(results))
+	provs := make([]string, len(results))
 	for i, res := range results {
 		if res.Err != nil {
 			continue
@@ -82,6 +83,12 @@ func (r *run) recordBinaries(jobs []job, results []gobuild.Result) error {
 		var err error
 		if boms[i], err = r.writeBinarySBOM(jobs[i].svc, res); err != nil {
 			errs = append(errs, err)
+			continue
+		}
+		if p.opts.signer != nil {
+			if provs[i], err = r.writeBinaryProvenance(ctx, jobs[i], res, boms[i]); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	rec, rerr := r.buildRecord(results)
@@ -98,6 +105,9 @@ func (r *run) recordBinaries(jobs []job, results []gobuild.Result) error {
 			b := binaryEntry(p, jobs[i], res.Path, res.Size, res.SHA256, rep)
 			if boms[i] != "" {
 				b.SBOM = filepath.ToSlash(p.rel(boms[i]))
+			}
+			if provs[i] != "" {
+				b.Provenance = filepath.ToSlash(p.rel(provs[i]))
 			}
 			m.PutBinary(b)
 		}
@@ -184,11 +194,12 @@ func binaryEntry(p *project, j job, path string, size int64, sum string, rep lin
 	}
 }
 
-// writeChecksums lists every binary in m, and its SBOM, that exists in dist.
+// writeChecksums lists every binary in m, its SBOM and its provenance,
+// that exists in dist.
 func writeChecksums(p *project, m *dist.Manifest) error {
 	var files []string
 	for _, b := range m.Binaries {
-		for _, f := range []string{b.Path, b.SBOM} {
+		for _, f := range []string{b.Path, b.SBOM, b.Provenance} {
 			if f == "" {
 				continue
 			}

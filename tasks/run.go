@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -136,6 +137,10 @@ type memo struct {
 	engineBase     onceMap[string, engineBase]      // by base reference
 	builder        onceMap[string, *semver.Version] // by Dockerfile
 	sbom           onceMap[string, *cdx.BOM]        // by binary path
+
+	// buildInfo is each binary's build information, by path, read once
+	// for its provenance.
+	buildInfo onceMap[string, *debug.BuildInfo]
 }
 
 // once runs its work the first time do is called; every caller, later or

@@ -64,3 +64,22 @@ func ExplainStaticGlibc(calls []string) string {
 	return fmt.Sprintf("glibc is linked in statically, but the binary calls %s (%s), which %s glibc's shared libraries at run time; on scratch there are none, so those calls fail there",
 		strings.Join(calls, ", "), strings.Join(uses, "; "), verb)
 }
+
+// Section returns the part of go build's output about the package
+// importPath: from its "# <importPath>" header line to the next header.
+// A go build of several main packages prints each one's link warnings
+// under its own header. It returns "" when the output has no such header.
+func Section(output, importPath string) string {
+	var b strings.Builder
+	in := false
+	for _, line := range strings.SplitAfter(output, "\n") {
+		if strings.HasPrefix(line, "# ") {
+			in = strings.TrimSpace(strings.TrimPrefix(line, "# ")) == importPath
+			continue
+		}
+		if in {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
+}

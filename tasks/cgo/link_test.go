@@ -31,3 +31,15 @@ func TestExplainStaticGlibc(t *testing.T) {
 	assert.Contains(t, ExplainStaticGlibc([]string{"getgrgid_r", "getpwuid_r"}), "(user and group lookups)", "one family named once")
 	assert.Contains(t, ExplainStaticGlibc([]string{"mystery"}), "calls mystery (calls into glibc's shared libraries), which needs")
 }
+
+func TestSection(t *testing.T) {
+	out := "# example.com/app/cmd/api\n" +
+		"/usr/bin/ld: warning: Using 'dlopen' in statically linked applications requires at runtime the shared libraries from the glibc version used for linking\n" +
+		"# example.com/app/cmd/worker\n" +
+		"/usr/bin/ld: warning: Using 'getpwnam_r' in statically linked applications requires at runtime the shared libraries from the glibc version used for linking\n"
+	assert.Equal(t, []string{"dlopen"}, StaticGlibcCalls(Section(out, "example.com/app/cmd/api")))
+	assert.Equal(t, []string{"getpwnam_r"}, StaticGlibcCalls(Section(out, "example.com/app/cmd/worker")))
+	assert.Empty(t, Section(out, "example.com/app/cmd/api/v2"), "another package")
+	assert.Empty(t, Section(out, "example.com/app"))
+	assert.Equal(t, []string{"dlopen", "getaddrinfo", "getpwnam_r"}, StaticGlibcCalls(Section(linkOutput, "example.com/notes")))
+}

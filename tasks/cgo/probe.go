@@ -133,6 +133,9 @@ func (e *DroppedError) Error() string {
 	var be *gobuild.BuildError
 	if errors.As(e.Err, &be) {
 		what = "go build for " + be.Target.String() + " failed: "
+		if be.Name != "" {
+			what = be.Name + ": " + what
+		}
 	}
 	return what + e.Package.ImportPath + " has only cgo files, which CGO_ENABLED=0 leaves out, so nothing of it is left to compile"
 }

@@ -70,6 +70,10 @@ type Binary struct {
 	// SBOM is the path of the binary's CycloneDX SBOM, named like Path
 	// (e.g. "dist/app_linux_amd64.cdx.json"); empty when none was written.
 	SBOM string `json:"sbom,omitempty"`
+	// Provenance is the path of the binary's signed SLSA provenance, a
+	// Sigstore bundle named like Path (e.g.
+	// "dist/app_linux_amd64.sigstore.json"); empty when nothing was signed.
+	Provenance string `json:"provenance,omitempty"`
 }
 
 // Image is one image magepack built or loaded into an engine.

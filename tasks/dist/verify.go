@@ -173,6 +173,9 @@ type VerifiedBinary struct {
 	// SBOM is the path of its SBOM when the entry names one, and
 	// SBOMSHA256 the SBOM's sum as SHA256SUMS lists (and the file has) it.
 	SBOM, SBOMSHA256 string
+	// Provenance is the path of its signed provenance when the entry
+	// names one, and ProvenanceSHA256 its sum, as for the SBOM.
+	Provenance, ProvenanceSHA256 string
 }
 
 // Verified is what Verify found in a dist folder.
@@ -246,6 +249,18 @@ func Verify(dir string) (Verified, error) {
 					continue // reported by verifyListed
 				}
 				vb.SBOM, vb.SBOMSHA256 = filepath.Join(dir, bom), sum
+			}
+			if b.Provenance != "" {
+				prov := path.Base(b.Provenance)
+				if _, ok := listed[prov]; !ok {
+					errs = append(errs, &IncompleteError{Dir: dir, Job: job, Reason: fmt.Sprintf("its provenance %s is not in %s", prov, ChecksumsFile)})
+					continue
+				}
+				sum, ok := good[prov]
+				if !ok {
+					continue // reported by verifyListed
+				}
+				vb.Provenance, vb.ProvenanceSHA256 = filepath.Join(dir, prov), sum
 			}
 			v.Binaries = append(v.Binaries, vb)
 		}

@@ -28,6 +28,7 @@ import (
 func TestIntegrationBadInput(t *testing.T) {
 	fixture.SkipShort(t, "compiles the targets into a mage binary")
 	const libOnly = "package relapp\n"
+	signKey := fixture.CosignKey(t, "right")
 	tests := []struct {
 		name   string
 		target string
@@ -166,6 +167,19 @@ func TestIntegrationBadInput(t *testing.T) {
 		{
 			name: "no Docker engine", target: "dockerScratch", env: []string{"DOCKER_HOST=unix:///nonexistent.sock"}, code: tasks.ExitNoEngine,
 			want: []string{"no Docker engine at unix:///nonexistent.sock (DOCKER_HOST)", "start Docker, or set DOCKER_HOST"},
+		},
+		{
+			name: "signing key file missing", env: []string{"MAGEPACK_SIGN_KEY=/nonexistent/cosign.key"}, code: tasks.ExitConfig,
+			want: []string{"key file /nonexistent/cosign.key cannot be read", "(MAGEPACK_SIGN_KEY)"},
+		},
+		{
+			name: "signing key is a public key", env: []string{"MAGEPACK_SIGN_KEY=cosign.pub"},
+			files: map[string]string{"cosign.pub": string(signKey.Public)}, code: tasks.ExitConfig,
+			want: []string{"key file cosign.pub is a public key", "(MAGEPACK_SIGN_KEY)"},
+		},
+		{
+			name: "signing key with a wrong password", env: []string{"MAGEPACK_SIGN_KEY=" + string(signKey.Private), "COSIGN_PASSWORD=wrong"}, code: tasks.ExitConfig,
+			want: []string{"the PEM key given inline is encrypted", "does not open it", "(MAGEPACK_SIGN_KEY)", "COSIGN_PASSWORD"},
 		},
 		{
 			name: "builder Go older than go.mod", target: "dockerScratch", engine: true,

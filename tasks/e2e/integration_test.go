@@ -84,7 +84,7 @@ func TestIntegrationImportedTargets(t *testing.T) {
 		}
 		// tasks exports the targets and its configuration, nothing else:
 		// an exported helper would become a target here.
-		known := []string{"pack:crossCompile", "pack:staticCheck", "pack:dockerScratch", "pack:dockerAlpine", "pack:compare", "pack:publish", "pack:merge"}
+		known := []string{"pack:crossCompile", "pack:staticCheck", "pack:dockerScratch", "pack:dockerAlpine", "pack:compare", "pack:publish", "pack:merge", "pack:verify"}
 		for _, target := range listed {
 			assert.Contains(t, known, target, "%s is not one of magepack's targets (DESIGN.md)", target)
 		}
@@ -164,6 +164,30 @@ func TestIntegrationImportedTargets(t *testing.T) {
 		assert.Contains(t, res.Stderr, "dynamic")
 		assert.Contains(t, res.Stderr, "set MAGEPACK_CGO=static", "the fix keeps the C code")
 		assert.FileExists(t, filepath.Join(dir, "dist-cgo", "hello_linux_amd64"), "staticCheck built it first")
+	})
+
+	t.Run("signed binaries verify; a changed one exits 9 naming it", func(t *testing.T) {
+		k := fixture.CosignKey(t, "pw")
+		keys := t.TempDir()
+		pub := filepath.Join(keys, "cosign.pub")
+		require.NoError(t, os.WriteFile(pub, k.Public, 0o644))
+		env := []string{"MAGEPACK_PLATFORMS=linux/amd64", "MAGEPACK_DIST=dist-signed", "MAGEPACK_SIGN_KEY=" + string(k.Private), "COSIGN_PASSWORD=pw", "MAGEPACK_VERIFY_KEY=" + pub}
+		res := mage(t, env, "pack:crossCompile", "pack:verify")
+		res.RequireOK(t)
+		assert.Contains(t, res.Stdout, "[verify] dist-signed/hello_linux_amd64: verified: signature, provenance of commit "+head[:12])
+		assert.NotContains(t, res.Stdout+res.Stderr, "PRIVATE KEY", "the key is never printed")
+		assert.FileExists(t, filepath.Join(dir, "dist-signed", "hello_linux_amd64.sigstore.json"))
+
+		binPath := filepath.Join(dir, "dist-signed", "hello_linux_amd64")
+		f, err := os.OpenFile(binPath, os.O_APPEND|os.O_WRONLY, 0)
+		require.NoError(t, err)
+		_, err = f.Write([]byte{0})
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+		res = mage(t, env, "pack:verify")
+		assert.Equal(t, tasks.ExitVerify, res.Code, "stdout:\n%s\nstderr:\n%s", res.Stdout, res.Stderr)
+		assert.Contains(t, res.Stdout, "[verify] dist-signed/hello_linux_amd64: FAILED subject check")
+		assert.Contains(t, res.Stderr, "verify dist-signed/hello_linux_amd64: subject check failed")
 	})
 
 	t.Run("the consumer's tree stays clean", func(t *testing.T) {

@@ -65,8 +65,9 @@ type SmokeOptions struct {
 	Port    int           // container port the service listens on, e.g. 8080; 0 publishes nothing (SmokeRun never publishes)
 	Grace   time.Duration // SmokeStart: how long the container must stay up (default 1s)
 	Timeout time.Duration // SmokeHTTP: how long the path has to answer 200; SmokeRun: how long the command may run (default 20s)
-	Env     []string      // extra environment, KEY=value
-	Cmd     []string      // overrides the image's CMD when set: the entrypoint's arguments (SmokeRun's command line)
+	Env     []string      // the container's extra environment, KEY=value, in every mode
+	Args    []string      // the entrypoint's arguments in every mode (flags a service needs to start); SmokeRun's Cmd follows them
+	Cmd     []string      // SmokeRun's command line, after Args; with Args, replaces the image's CMD when either is set
 
 	// hostNetwork forces host networking, as on an engine without a bridge
 	// network; tests use it to cover that path on any engine.
@@ -96,6 +97,10 @@ type SmokeError struct {
 	// command-line tool, which a SmokeRun smoke (or none) suits. Reason
 	// says so; the caller can name its setting.
 	CommandLine bool
+	// ReadOnlyRoot is true when the logs show a write the read-only root
+	// file system refused: Reason says that /tmp is writable; the caller
+	// can name the settings that point the service there.
+	ReadOnlyRoot bool
 }
 
 // Error names the image, the reason and shows the container's logs.
@@ -193,6 +198,11 @@ func (o SmokeOptions) withDefaults() (SmokeOptions, error) {
 	if o.Port < 0 || o.Port > 65535 {
 		return bad("Port", "smoke port %d is out of range; use 1-65535", o.Port)
 	}
+	for _, kv := range o.Env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return bad("Env", "smoke environment entry %q is not KEY=value", kv)
+		}
+	}
 	switch o.Mode {
 	case SmokeOff, SmokeStart, SmokeRun:
 	case SmokeHTTP:
@@ -213,14 +223,17 @@ func (o SmokeOptions) withDefaults() (SmokeOptions, error) {
 // GET http://127.0.0.1:<port><opts.Path> must answer 200 within
 // opts.Timeout (probed every 25ms); in SmokeRun mode the entrypoint, run
 // with opts.Cmd as its arguments, must exit 0 within opts.Timeout (its
-// output is in the result's Logs). The container is hardened (read-only
-// root, all capabilities dropped, no-new-privileges, a tmpfs /tmp), its
+// output is in the result's Logs). In every mode the entrypoint gets
+// opts.Args first and the environment opts.Env. The container is hardened
+// (read-only root, all capabilities dropped, no-new-privileges, non-root
+// as the image says, a writable tmpfs /tmp), its
 // port is published on 127.0.0.1 only (on an engine without a bridge
 // network it shares the host's network and gets PORT=<port>; SmokeRun
 // publishes nothing), and it is always removed, also on failure and when
 // ctx is cancelled. SmokeOff returns a result with Skipped set.
 // A failed check returns a *SmokeError with the exit code and the last log
-// lines (CommandLine set when a service run saw exit code 0 at once); the
+// lines (CommandLine set when a service run saw exit code 0 at once,
+// ReadOnlyRoot when the logs show a write the read-only root refused); the
 // port taken on a host network is a *PortInUseError, options that do not
 // fit a *SmokeOptionsError; engine and context errors are returned wrapped.
 func (e *Engine) Smoke(ctx context.Context, ref string, opts SmokeOptions) (res SmokeResult, err error) {
@@ -320,7 +333,7 @@ func smokeCreateOptions(ref string, opts SmokeOptions, hostNet bool) client.Cont
 	cfg := &container.Config{
 		Image:  ref,
 		Env:    env,
-		Cmd:    opts.Cmd,
+		Cmd:    opts.commandLine(),
 		Labels: map[string]string{SmokeLabel: "1"},
 	}
 	hc := &container.HostConfig{
@@ -338,6 +351,15 @@ func smokeCreateOptions(ref string, opts SmokeOptions, hostNet bool) client.Cont
 		hc.PortBindings = network.PortMap{p: {{HostIP: netip.AddrFrom4([4]byte{127, 0, 0, 1})}}}
 	}
 	return client.ContainerCreateOptions{Config: cfg, HostConfig: hc, Name: "magepack-smoke-" + randomHex(6)}
+}
+
+// commandLine is the entrypoint's arguments: Args, then Cmd; nil (the
+// image's own CMD) when both are empty.
+func (o SmokeOptions) commandLine() []string {
+	if len(o.Args)+len(o.Cmd) == 0 {
+		return nil
+	}
+	return append(append([]string{}, o.Args...), o.Cmd...)
 }
 
 // smokeStart passes when the container is still running after opts.Grace.
@@ -390,8 +412,8 @@ func (e *Engine) smokeRun(ctx context.Context, id, ref string, opts SmokeOptions
 	timer := time.NewTimer(opts.Timeout)
 	defer timer.Stop()
 	args := "no arguments"
-	if len(opts.Cmd) > 0 {
-		args = fmt.Sprintf("arguments %q", opts.Cmd)
+	if argv := opts.commandLine(); len(argv) > 0 {
+		args = fmt.Sprintf("arguments %q", argv)
 	}
 	select {
 	case <-ctx.Done():
@@ -479,7 +501,23 @@ func (e *Engine) smokeHTTP(ctx context.Context, id, ref string, opts SmokeOption
 // explained even when the caller's context has ended.
 func (e *Engine) smokeFailure(id, ref string, res *SmokeResult, exitCode int, reason string) error {
 	res.Logs = e.tailLogs(id)
-	return &SmokeError{Ref: ref, Reason: reason, ExitCode: exitCode, Logs: res.Logs}
+	se := &SmokeError{Ref: ref, Reason: reason, ExitCode: exitCode, Logs: res.Logs}
+	if readOnlyWrite(res.Logs) {
+		se.ReadOnlyRoot = true
+		se.Reason += "; " + readOnlyHint
+	}
+	return se
+}
+
+// readOnlyHint ends the reason of a failure whose logs show a write to the
+// read-only root.
+const readOnlyHint = "it tried to write to the root file system, which the smoke run mounts read-only (as a hardened deployment does); /tmp is writable (a tmpfs): point the service's data directory or working files there"
+
+// readOnlyWrite reports whether logs show a write refused with EROFS, as
+// Go ("open state.db: read-only file system") and C libraries
+// ("Read-only file system") word it.
+func readOnlyWrite(logs string) bool {
+	return strings.Contains(strings.ToLower(logs), "read-only file system")
 }
 
 // tailLogs returns the container's last smokeLogLines log lines, stdout

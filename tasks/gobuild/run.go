@@ -38,27 +38,36 @@ type Result struct {
 }
 
 // BuildError is a go build that ran and failed, e.g. a compile error: the
-// platform, the command's combined output and its exit error.
+// binary's name (the service), the platform, the command's combined output
+// and its exit error.
 type BuildError struct {
+	Name   string
 	Target Target
 	Output string
 	Err    error
 }
 
-// Error names the platform and includes the compiler's output.
+// Error names the binary and the platform and includes the compiler's
+// output.
 func (e *BuildError) Error() string {
 	out := strings.TrimRight(e.Output, "\n")
-	if out == "" {
-		return fmt.Sprintf("go build for %s failed: %v", e.Target, e.Err)
+	prefix := ""
+	if e.Name != "" {
+		prefix = e.Name + ": "
 	}
-	return fmt.Sprintf("go build for %s failed (%v):\n%s", e.Target, e.Err, out)
+	if out == "" {
+		return fmt.Sprintf("%sgo build for %s failed: %v", prefix, e.Target, e.Err)
+	}
+	return fmt.Sprintf("%sgo build for %s failed (%v):\n%s", prefix, e.Target, e.Err, out)
 }
 
 // Unwrap returns the command's exit error.
 func (e *BuildError) Unwrap() error { return e.Err }
 
-// Run executes the jobs Plan made, cfg.Parallel at a time, in cfg.ModuleDir
-// with cfg.GoBin. Every job runs even when another fails. Each binary is
+// Run executes the jobs Plan made, cfg.Parallel go builds at a time, in
+// cfg.ModuleDir with cfg.GoBin: one go build per Batch, so the main
+// packages that share a platform and settings compile in one go command
+// (see Batches). Every job runs even when another fails. Each binary is
 // built to a temporary .magepack-tmp-* file in its dist folder and renamed
 // into place with mode 0755 only on success, so a failed or cancelled build
 // leaves no temporary file and the previous binary untouched. Each go build
@@ -87,14 +96,21 @@ func Run(ctx context.Context, jobs []Job, cfg Config, progress func(Result)) ([]
 	var mu sync.Mutex
 	var g errgroup.Group
 	g.SetLimit(cfg.Parallel)
-	for i, job := range jobs {
+	for _, b := range Batches(jobs) {
 		g.Go(func() error {
-			r := runJob(ctx, job, absDir, cfg.GoBin)
+			var rs []Result
+			if len(b.Jobs) == 1 {
+				rs = []Result{runJob(ctx, b.Jobs[0], absDir, cfg.GoBin)}
+			} else {
+				rs = runBatch(ctx, b, absDir, cfg.GoBin)
+			}
 			mu.Lock()
 			defer mu.Unlock()
-			results[i] = r
-			if progress != nil {
-				progress(r)
+			for k, r := range rs {
+				results[b.index[k]] = r
+				if progress != nil {
+					progress(r)
+				}
 			}
 			return nil
 		})
@@ -172,7 +188,7 @@ func runJob(ctx context.Context, job Job, moduleDir, goBin string) (r Result) {
 			r.Err = fmt.Errorf("build %s: run %s: %w", job.Target, goBin, err)
 			return r
 		}
-		r.Err = &BuildError{Target: job.Target, Output: r.Output, Err: err}
+		r.Err = &BuildError{Name: job.Name, Target: job.Target, Output: r.Output, Err: err}
 		return r
 	}
 	if err := pending.Commit(0o755); err != nil {

@@ -237,6 +237,9 @@ type Source struct {
 	// SBOM is the binary's SBOM file, when it has one, and SBOMSHA256 its
 	// verified sum.
 	SBOM, SBOMSHA256 string
+	// Provenance is the binary's signed provenance, when it has one, and
+	// ProvenanceSHA256 its verified sum.
+	Provenance, ProvenanceSHA256 string
 }
 
 // PartSummary says what one part contributed.
@@ -326,7 +329,7 @@ func Decide(parts []Part) (Plan, error) {
 			if sources[b.Job] == nil {
 				order = append(order, b.Job)
 			}
-			sources[b.Job] = append(sources[b.Job], Source{Job: b.Job, Part: p.Dir, File: b.File, Binary: b.Binary, SBOM: b.SBOM, SBOMSHA256: b.SBOMSHA256})
+			sources[b.Job] = append(sources[b.Job], Source{Job: b.Job, Part: p.Dir, File: b.File, Binary: b.Binary, SBOM: b.SBOM, SBOMSHA256: b.SBOMSHA256, Provenance: b.Provenance, ProvenanceSHA256: b.ProvenanceSHA256})
 			delete(unusable, b.Job)
 		}
 	}
@@ -673,6 +676,14 @@ func Write(ctx context.Context, plan Plan, dir, pathPrefix string) (err error) {
 				return fmt.Errorf("merge into %q: %w", dir, err)
 			}
 			b.SBOM = pathPrefix + "/" + bom
+		}
+		b.Provenance = ""
+		if s.Provenance != "" {
+			prov, err := copyVerified(s.Part, s.Provenance, s.ProvenanceSHA256, 0o644)
+			if err != nil {
+				return fmt.Errorf("merge into %q: %w", dir, err)
+			}
+			b.Provenance = pathPrefix + "/" + prov
 		}
 		m.PutBinary(b)
 	}

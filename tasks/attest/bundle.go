@@ -1,0 +1,104 @@
+package attest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+)
+
+// Bundle media types and the OCI annotations cosign v3 puts on a bundle
+// referrer.
+const (
+	// BundleMediaType is a Sigstore bundle v0.3: the referrer's
+	// artifactType and its layer's media type.
+	BundleMediaType = "application/vnd.dev.sigstore.bundle.v0.3+json"
+	// AnnotationContent says what the bundle holds ("dsse-envelope").
+	AnnotationContent = "dev.sigstore.bundle.content"
+	// AnnotationPredicateType is the predicate type of the statement in it.
+	AnnotationPredicateType = "dev.sigstore.bundle.predicateType"
+)
+
+// Bundle is a Sigstore bundle v0.3 holding a DSSE envelope, as cosign v3
+// writes for a key: the key's hint as verification material, no
+// transparency-log entry.
+type Bundle struct {
+	MediaType            string               `json:"mediaType"`
+	VerificationMaterial VerificationMaterial `json:"verificationMaterial"`
+	DSSEEnvelope         *Envelope            `json:"dsseEnvelope,omitempty"`
+}
+
+// VerificationMaterial is a bundle's key (or, later, certificate).
+type VerificationMaterial struct {
+	PublicKey   *PublicKeyID `json:"publicKey,omitempty"`
+	TlogEntries []any        `json:"tlogEntries,omitempty"`
+}
+
+// PublicKeyID names a key by its hint.
+type PublicKeyID struct {
+	Hint string `json:"hint"`
+}
+
+// Signed is one signed statement, ready to attach.
+type Signed struct {
+	// Statement is what was signed.
+	Statement Statement
+	// Bundle is the Sigstore bundle JSON.
+	Bundle []byte
+}
+
+// Sign encodes st, signs it with s as a DSSE envelope and wraps it in a
+// bundle. Statements carry no time, so the same inputs give the same
+// statement; the bundle bytes are the same too for Ed25519, not for ECDSA
+// (its signatures are randomised).
+func Sign(ctx context.Context, s Signer, st Statement) (Signed, error) {
+	payload, err := st.Encode()
+	if err != nil {
+		return Signed{}, err
+	}
+	env, err := SignEnvelope(ctx, s, PayloadType, payload)
+	if err != nil {
+		return Signed{}, err
+	}
+	b := Bundle{MediaType: BundleMediaType, DSSEEnvelope: &env}
+	if hint := s.Material().PublicKeyHint; hint != "" {
+		b.VerificationMaterial.PublicKey = &PublicKeyID{Hint: hint}
+	}
+	data, err := marshal(b)
+	if err != nil {
+		return Signed{}, err
+	}
+	return Signed{Statement: st, Bundle: data}, nil
+}
+
+// Open reads a bundle, checks its envelope's signature with pub and
+// returns the statement inside. It fails with ErrBadSignature (wrapped)
+// when the key did not sign it.
+func Open(data []byte, pub any) (Statement, error) {
+	var b Bundle
+	if err := json.Unmarshal(data, &b); err != nil {
+		return Statement{}, fmt.Errorf("not a Sigstore bundle: %w", err)
+	}
+	if b.MediaType != BundleMediaType {
+		return Statement{}, fmt.Errorf("bundle media type %q is not %s", b.MediaType, BundleMediaType)
+	}
+	if b.DSSEEnvelope == nil {
+		return Statement{}, fmt.Errorf("bundle holds no DSSE envelope")
+	}
+	if b.DSSEEnvelope.PayloadType != PayloadType {
+		return Statement{}, fmt.Errorf("envelope payload type %q is not %s", b.DSSEEnvelope.PayloadType, PayloadType)
+	}
+	payload, err := b.DSSEEnvelope.Open(pub)
+	if err != nil {
+		return Statement{}, err
+	}
+	return DecodeStatement(payload)
+}
+
+// Annotations are the OCI annotations of a bundle referrer holding st.
+func Annotations(st Statement, created string) map[string]string {
+	a := map[string]string{AnnotationContent: "dsse-envelope", AnnotationPredicateType: st.PredicateType}
+	if created != "" {
+		a["org.opencontainers.image.created"] = created
+	}
+	return a
+}

@@ -1,0 +1,79 @@
+package verify
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	"github.com/magepack/magepack/tasks/attest"
+)
+
+// BundleSuffix is the file a binary's signed provenance is written to,
+// beside it: dist/app_linux_amd64.sigstore.json.
+const BundleSuffix = ".sigstore.json"
+
+// Binary verifies the binary at path against its signed provenance, the
+// Sigstore bundle at path+BundleSuffix: signed by the key, naming the
+// binary's SHA-256 and (WithCommit) the commit. It returns a *Failure
+// naming the check that failed.
+func Binary(path string, key any, opts ...Option) (Verdict, error) {
+	v := Verdict{Artifact: path}
+	o, err := makeOptions(key, opts)
+	if err != nil {
+		return v, err
+	}
+	fail := func(c Check, format string, args ...any) (Verdict, error) {
+		return v, &Failure{Artifact: path, Check: c, Detail: fmt.Sprintf(format, args...)}
+	}
+	data, err := os.ReadFile(path + BundleSuffix)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fail(CheckProvenance, "no %s beside it: crossCompile writes it when a signing key is set", path+BundleSuffix)
+	}
+	if err != nil {
+		return fail(CheckRead, "%v", err)
+	}
+	sum, err := fileSHA256(path)
+	if err != nil {
+		return fail(CheckRead, "%v", err)
+	}
+	st, err := attest.Open(data, o.key)
+	if errors.Is(err, attest.ErrBadSignature) {
+		return fail(CheckSignature, "%s is not signed by the key", path+BundleSuffix)
+	}
+	if err != nil {
+		return fail(CheckRead, "%s: %v", path+BundleSuffix, err)
+	}
+	named := false
+	for _, s := range st.Subject {
+		named = named || s.Digest["sha256"] == sum
+	}
+	if !named {
+		return fail(CheckSubject, "the provenance names %s, but the binary's SHA-256 is %s: the binary was replaced, or the provenance is another binary's", subjects(st), sum)
+	}
+	prov, err := attest.ReadProvenance(st)
+	if err != nil {
+		return fail(CheckProvenance, "%v", err)
+	}
+	v.Commit = prov.Commit()
+	if o.commit != "" && v.Commit != o.commit {
+		return fail(CheckCommit, "the provenance names commit %s, want %s", v.Commit, o.commit)
+	}
+	return v, nil
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -1,0 +1,128 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+)
+
+// refName is the annotation that tags an index in an OCI layout.
+const refName = "org.opencontainers.image.ref.name"
+
+// layoutStore reads referrers from an OCI image layout: the manifests
+// index.json lists whose subject is the digest.
+type layoutStore struct {
+	path    layout.Path
+	subject map[v1.Hash][]v1.Descriptor
+}
+
+func newLayoutStore(dir string) (*layoutStore, []v1.Descriptor, error) {
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, nil, err
+	}
+	s := &layoutStore{path: p, subject: map[v1.Hash][]v1.Descriptor{}}
+	var tagged []v1.Descriptor
+	for _, d := range m.Manifests {
+		if d.Annotations[refName] != "" {
+			tagged = append(tagged, d)
+			continue
+		}
+		if !d.MediaType.IsImage() {
+			continue
+		}
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			return nil, nil, err
+		}
+		am, err := img.Manifest()
+		if err != nil {
+			return nil, nil, err
+		}
+		if am.Subject == nil {
+			continue
+		}
+		d.ArtifactType = am.ArtifactType
+		s.subject[am.Subject.Digest] = append(s.subject[am.Subject.Digest], d)
+	}
+	return s, tagged, nil
+}
+
+func (s *layoutStore) referrers(_ context.Context, d v1.Hash) ([]v1.Descriptor, error) {
+	return s.subject[d], nil
+}
+
+func (s *layoutStore) artifact(_ context.Context, d v1.Hash) (*v1.Manifest, []byte, error) {
+	img, err := s.path.Image(d)
+	if err != nil {
+		return nil, nil, err
+	}
+	return readArtifact(img)
+}
+
+// Layout verifies every tagged index in the OCI image layout at dir (what
+// publish writes to dist/oci) and each of its platform images, once per
+// digest. It returns a Verdict for each that passed and the failures,
+// joined; a layout with no tagged index fails the read check.
+func Layout(ctx context.Context, dir string, key any, opts ...Option) ([]Verdict, error) {
+	o, err := makeOptions(key, opts)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "index.json")); err != nil {
+		return nil, &Failure{Artifact: dir, Check: CheckRead, Detail: fmt.Sprintf("no OCI layout (%v): run publish first", err)}
+	}
+	s, tagged, err := newLayoutStore(dir)
+	if err != nil {
+		return nil, &Failure{Artifact: dir, Check: CheckRead, Detail: err.Error()}
+	}
+	if len(tagged) == 0 {
+		return nil, &Failure{Artifact: dir, Check: CheckRead, Detail: "no tagged image in the layout: run publish first"}
+	}
+	// One tag per digest names it: the first, in index.json's order.
+	tags := map[v1.Hash]string{}
+	var order []v1.Hash
+	for _, d := range tagged {
+		if _, ok := tags[d.Digest]; !ok {
+			tags[d.Digest] = d.Annotations[refName]
+			order = append(order, d.Digest)
+		}
+	}
+	sort.SliceStable(order, func(i, j int) bool { return tags[order[i]] < tags[order[j]] })
+	var out []Verdict
+	var errs []error
+	for _, top := range order {
+		var children []child
+		idx, err := s.path.ImageIndex()
+		if err == nil {
+			var ii v1.ImageIndex
+			if ii, err = idx.ImageIndex(top); err == nil {
+				children, err = platforms(ii)
+			}
+		}
+		if err != nil {
+			errs = append(errs, &Failure{Artifact: dir + ":" + tags[top], Check: CheckRead, Detail: err.Error()})
+			continue
+		}
+		tag := tags[top]
+		name := func(d v1.Hash) string { return fmt.Sprintf("%s:%s@%s", filepath.ToSlash(dir), tag, d) }
+		v, failed := tree(ctx, s, o, name, top, children)
+		out = append(out, v...)
+		errs = append(errs, failed...)
+	}
+	return out, errors.Join(errs...)
+}
