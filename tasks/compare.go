@@ -21,6 +21,7 @@ import (
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/report"
 	"github.com/magepack/magepack/tasks/sbom"
+	"github.com/magepack/magepack/tasks/vulncheck"
 )
 
 // smokeRuns is how many starts the start-time median is taken over.
@@ -83,6 +84,11 @@ func (r *run) measure(ctx context.Context, eng *engine.Engine, s *service, pl pl
 	}
 	if bom := sbom.FileName(p.binaryPath(s, pl)); regularFile(bom) {
 		c.SBOM = filepath.ToSlash(p.rel(bom))
+	}
+	if vex := p.binaryPath(s, pl) + ".vex.json"; regularFile(vex) {
+		if counts, err := vulncheck.Counts(vex); err == nil {
+			c.VEX, c.Vulnerabilities = filepath.ToSlash(p.rel(vex)), counts
+		}
 	}
 	var err error
 	c.Binaries, err = r.measureBinaries(ctx, s, pl)

@@ -29,6 +29,8 @@ type cmpJSON struct {
 	Version  string `json:"version"`
 	Platform string `json:"platform"`
 	SBOM     string `json:"sbom"`
+	VEX      string `json:"vex"`
+	Vulns    string `json:"vulnerabilities"`
 	Images   []struct {
 		Variant        string  `json:"variant"`
 		Reference      string  `json:"reference"`
@@ -71,7 +73,7 @@ func TestCompareEngineIntegration(t *testing.T) {
 	r := mustRun(t, dir, Config{
 		Platforms: pl.OS + "/" + pl.Arch, Image: "magepack-test/cmpapp-" + randomSuffix(t),
 		AlpineBase: base, Pull: "never", Smoke: "/healthz",
-	}, map[string]string{"GITHUB_STEP_SUMMARY": summary})
+	}, map[string]string{"GITHUB_STEP_SUMMARY": summary, "MAGEPACK_VULNDB": fixture.VulnDB(t)})
 	r.connect = func(context.Context) (*engine.Engine, error) { return eng, nil }
 	p := r.p
 	for _, v := range []string{"scratch", "alpine"} {
@@ -84,6 +86,11 @@ func TestCompareEngineIntegration(t *testing.T) {
 		}
 	}
 	buf := output(r)
+	if err := r.vulncheck(ctx); err != nil {
+		require.Equal(t, ExitVulnerable, exitCode(err), "vulncheck before compare: %v", err)
+	}
+	// vulncheck appended its own table; this test checks compare's.
+	require.NoError(t, os.WriteFile(summary, []byte("# earlier step\n"), 0o644))
 	start := time.Now()
 	require.NoError(t, r.compare(ctx), "compare builds both images, then measures")
 	t.Logf("compare took %s; output:\n%s", time.Since(start).Round(time.Millisecond), buf.String())
@@ -105,6 +112,8 @@ func TestCompareEngineIntegration(t *testing.T) {
 	scratch, alpine := c.Images[images["scratch"]], c.Images[images["alpine"]]
 	assert.Equal(t, "dist/"+pubAppName+"_"+goos+"_"+arch+".cdx.json", c.SBOM, "compare names the SBOM of the binary in both images")
 	assert.FileExists(t, filepath.Join(p.root, c.SBOM))
+	assert.Equal(t, "dist/"+pubAppName+"_"+goos+"_"+arch+".vex.json", c.VEX, "compare names the VEX vulncheck wrote")
+	assert.Regexp(t, `^\d+ reached, 0 waived, \d+ not affected$`, c.Vulns)
 
 	t.Run("image facts", func(t *testing.T) {
 		tests := []struct {

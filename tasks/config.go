@@ -132,6 +132,21 @@ type Config struct {
 	// VerifyKey is the public key the verify target checks signatures
 	// with (MAGEPACK_VERIFY_KEY): a path or the PEM itself, e.g. cosign.pub.
 	VerifyKey string
+	// VulnDB is the Go vulnerability database vulncheck reads
+	// (MAGEPACK_VULNDB): a file:// folder (a mirror, for air-gapped CI) or
+	// an https:// URL. Default: https://vuln.go.dev.
+	VulnDB string
+	// VulnWaivers accepts vulnerabilities by ID, each with its reason
+	// ("GO-2022-1059": "only parses our own headers"): vulncheck does
+	// not fail on them, prints them on every run and records them in
+	// artifacts.json and the VEX documents (MAGEPACK_VULN_WAIVERS,
+	// "ID=reason;ID=reason", replaces these).
+	VulnWaivers map[string]string
+	// Toolchain is the Go toolchain every go command of magepack runs
+	// with (MAGEPACK_TOOLCHAIN), e.g. "go1.26.10": the go command's own
+	// GOTOOLCHAIN mechanism fetches it from the module proxy. Default: the
+	// go on PATH.
+	Toolchain string
 	// Services holds settings that differ between services, by service
 	// name (the binary's name, e.g. "api"). MAGEPACK_SMOKE and
 	// MAGEPACK_PORT, when set, apply to every service instead;
@@ -239,6 +254,9 @@ var envVars = []envVar{
 	{name: "MAGEPACK_TIMINGS", set: func(c *Config, v string) error { return parseBool(&c.Timings, v) }},
 	{name: "MAGEPACK_SIGN_KEY", set: func(c *Config, v string) error { c.SignKey = v; return nil }},
 	{name: "MAGEPACK_VERIFY_KEY", set: func(c *Config, v string) error { c.VerifyKey = v; return nil }},
+	{name: "MAGEPACK_VULNDB", set: func(c *Config, v string) error { c.VulnDB = v; return nil }},
+	{name: "MAGEPACK_VULN_WAIVERS", set: func(c *Config, v string) (err error) { c.VulnWaivers, err = parseWaivers(v); return err }},
+	{name: "MAGEPACK_TOOLCHAIN", set: func(c *Config, v string) error { c.Toolchain = v; return nil }},
 }
 
 // clearServices applies fn to every per-service setting: an environment
@@ -257,6 +275,7 @@ func clearServices(c *Config, fn func(*Service)) {
 func mergeEnv(base Config, lookup func(string) (string, bool)) (Config, error) {
 	c := base
 	c.Services = maps.Clone(base.Services)
+	c.VulnWaivers = maps.Clone(base.VulnWaivers)
 	var errs []error
 	for _, ev := range envVars {
 		// An empty variable counts as unset, as CI templates pass

@@ -61,6 +61,9 @@ func TestMergeEveryVariable(t *testing.T) {
 		{"MAGEPACK_TIMINGS", func(c Config) any { return c.Timings }, false, func(c *Config) { c.Timings = true }, true, "0", false},
 		{"MAGEPACK_SIGN_KEY", func(c Config) any { return c.SignKey }, "", func(c *Config) { c.SignKey = "cosign.key" }, "cosign.key", "/run/secrets/key", "/run/secrets/key"},
 		{"MAGEPACK_VERIFY_KEY", func(c Config) any { return c.VerifyKey }, "", func(c *Config) { c.VerifyKey = "cosign.pub" }, "cosign.pub", "/keys/cosign.pub", "/keys/cosign.pub"},
+		{"MAGEPACK_VULNDB", func(c Config) any { return c.VulnDB }, "", func(c *Config) { c.VulnDB = "https://mirror/vulndb" }, "https://mirror/vulndb", "file:///srv/vulndb", "file:///srv/vulndb"},
+		{"MAGEPACK_VULN_WAIVERS", func(c Config) any { return c.VulnWaivers }, map[string]string(nil), func(c *Config) { c.VulnWaivers = map[string]string{"GO-2022-1059": "a"} }, map[string]string{"GO-2022-1059": "a"}, "GO-2023-2000=b", map[string]string{"GO-2023-2000": "b"}},
+		{"MAGEPACK_TOOLCHAIN", func(c Config) any { return c.Toolchain }, "", func(c *Config) { c.Toolchain = "go1.26.9" }, "go1.26.9", "go1.26.10", "go1.26.10"},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {

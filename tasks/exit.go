@@ -19,6 +19,7 @@ import (
 	"github.com/magepack/magepack/tasks/toolchain"
 	"github.com/magepack/magepack/tasks/verify"
 	"github.com/magepack/magepack/tasks/version"
+	"github.com/magepack/magepack/tasks/vulncheck"
 )
 
 // Exit codes of failed targets, one per failure class, so CI can tell them
@@ -50,6 +51,9 @@ const (
 	// ExitVerify is a verification that failed: a signature, provenance,
 	// subject, SBOM or commit check of an image or binary (verify).
 	ExitVerify = 9
+	// ExitVulnerable is vulnerable code a built binary reaches: a
+	// vulnerability whose vulnerable symbol is in it, not waived.
+	ExitVulnerable = 10
 	// ExitInterrupted is a run stopped by Ctrl-C (SIGINT) or SIGTERM.
 	ExitInterrupted = 130
 )
@@ -97,10 +101,12 @@ var errorClasses = []errorClass{
 	{code: ExitConfig, match: as[*merge.NoMatchError], hint: "MAGEPACK_MERGE"},
 	{code: ExitConfig, match: as[*attest.KeyError], fix: keyFix},
 	{code: ExitConfig, match: is(merge.ErrDestIsPart), fix: func(error) string { return "set MAGEPACK_DIST apart from the parts" }},
+	{code: ExitConfig, match: as[*vulncheck.DBError], hint: "MAGEPACK_VULNDB"},
 	{code: ExitNoEngine, match: is(engine.ErrNoEngine)},
 	{code: ExitMerge, match: is(merge.ErrRefused)},
 	{code: ExitVerify, match: as[*verify.Failure]},
 	{code: ExitMerge, match: as[*dist.ChecksumError]},
+	{code: ExitVulnerable, match: as[*vulnError]},
 	{code: ExitCheck, match: as[*checkError]},
 	{code: ExitCheck, match: as[*linkage.Violation], fix: violationFix},
 	{code: ExitBuild, match: as[*cgo.DroppedError], fix: func(error) string { return cgoFix }},

@@ -30,6 +30,7 @@ import (
 	"github.com/magepack/magepack/tasks/toolchain"
 	"github.com/magepack/magepack/tasks/verify"
 	"github.com/magepack/magepack/tasks/version"
+	"github.com/magepack/magepack/tasks/vulncheck"
 )
 
 // firstClass is the index in errorClasses of the row that classifies err,
@@ -277,6 +278,12 @@ func TestErrorClasses(t *testing.T) {
 		}},
 		{name: "verification failed", code: ExitVerify, err: func(t *testing.T) error {
 			return &verify.Failure{Artifact: "127.0.0.1:5000/app@sha256:0", Check: verify.CheckSignature, Detail: "no signature by the key"}
+		}},
+		{name: "vulnerability database unreadable", code: ExitConfig, named: "MAGEPACK_VULNDB", err: func(t *testing.T) error {
+			return vulncheck.CheckDB("file://" + filepath.Join(t.TempDir(), "no-vulndb"))
+		}},
+		{name: "vulnerable code reached", code: ExitVulnerable, named: "MAGEPACK_VULN_WAIVERS", err: func(t *testing.T) error {
+			return &vulnError{ids: []string{"GO-2022-1059"}, binaries: []string{"dist/app_linux_amd64"}, fixes: []string{"go get golang.org/x/text@v0.3.8"}}
 		}},
 		{name: "image cannot be assembled", code: ExitImage, slow: true, err: func(t *testing.T) error {
 			r := mustRun(t, svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, ""), Config{Platforms: "linux/amd64"}, nil)

@@ -36,29 +36,21 @@ func (r *run) merge(ctx context.Context) error {
 		if err != nil {
 			return struct{}{}, err
 		}
-		plan, err := merge.Decide(merge.Read(dirs))
-		if err != nil {
-			return struct{}{}, err
-		}
 		want, err := r.wantBuild()
 		if err != nil {
 			return struct{}{}, err
 		}
-		if err := merge.CheckFits(plan, want); err != nil {
-			return struct{}{}, err
-		}
-		shown := plan
-		shown.Parts = slices.Clone(plan.Parts)
-		for i := range shown.Parts {
-			shown.Parts[i].Dir = p.rel(shown.Parts[i].Dir)
-		}
-		r.log.printf("merge", "%s", shown)
-		unlock, err := r.lockDist(ctx)
+		plan, err := merge.Merge(ctx, dirs, p.dist, filepath.ToSlash(p.rel(p.dist)),
+			merge.Fitting(want), merge.LockedBy(r.lockDist),
+			merge.OnPlan(func(plan merge.Plan) {
+				shown := plan
+				shown.Parts = slices.Clone(plan.Parts)
+				for i := range shown.Parts {
+					shown.Parts[i].Dir = p.rel(shown.Parts[i].Dir)
+				}
+				r.log.printf("merge", "%s", shown)
+			}))
 		if err != nil {
-			return struct{}{}, err
-		}
-		defer unlock()
-		if err := merge.Write(ctx, plan, p.dist, filepath.ToSlash(p.rel(p.dist))); err != nil {
 			return struct{}{}, err
 		}
 		r.log.printf("merge", "wrote %s: %d binaries, SHA256SUMS and artifacts.json of %s %s (%s) in %s",

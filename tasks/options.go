@@ -16,6 +16,7 @@ import (
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/shard"
 	"github.com/magepack/magepack/tasks/version"
+	"github.com/magepack/magepack/tasks/vulncheck"
 )
 
 // Image variants.
@@ -57,6 +58,10 @@ type options struct {
 	caBundle   string
 	variants   []string
 	push       bool // push when the image names a registry host ("auto")
+
+	vulnDB      string            // file:// or https://, checked
+	vulnWaivers map[string]string // vulnerability ID: reason
+	toolchain   string            // GOTOOLCHAIN for every go command; "" the go on PATH
 
 	shard   shard.Spec // zero: all jobs
 	merge   string     // the parts merge reads: folders or globs, comma-separated
@@ -177,6 +182,12 @@ func parseOptions(c Config) (options, error) {
 		add(setting(err, "MAGEPACK_SHARD"))
 	}
 	o.merge = c.Merge
+	o.vulnDB, err = vulncheck.ParseDB(c.VulnDB)
+	add(setting(err, "MAGEPACK_VULNDB"))
+	o.vulnWaivers, err = checkWaivers(c.VulnWaivers)
+	add(err)
+	o.toolchain, err = parseToolchain(c.Toolchain)
+	add(err)
 	if err := errors.Join(errs...); err != nil {
 		return o, &configError{err}
 	}

@@ -34,6 +34,7 @@ type project struct {
 	platforms  []platform.Platform
 	goVersion  string
 	tc         *toolchain.Info // what go env said, asked once per run
+	environ    []string        // every go command's environment
 	ver        version.Info
 	created    time.Time // SOURCE_DATE_EPOCH, else the commit's time
 	// notes are said once when a run starts: defaults derived in a way
@@ -55,13 +56,15 @@ type service struct {
 // resolve fills in the repo-derived defaults of o for the module that
 // contains dir, and checks everything a target will need, so a bad setting
 // fails before any work starts.
-func resolve(ctx context.Context, o options, dir string, getenv func(string) string) (*project, error) {
-	p := &project{opts: o}
-	tc, err := toolchain.Probe(ctx, dir)
+// environ is the environment of every go command (run.environ).
+func resolve(ctx context.Context, o options, dir string, getenv func(string) string, environ []string) (*project, error) {
+	p := &project{opts: o, environ: environ}
+	tc, err := toolchain.Probe(ctx, dir, toolchain.WithEnv(environ))
 	if err != nil {
-		return nil, err
+		return nil, toolchainError(err, o.toolchain)
 	}
 	p.tc, p.goVersion = tc, tc.GOVERSION
+	p.notes = append(p.notes, toolchainNotes(o.toolchain, tc)...)
 	root, err := tc.ModuleRoot()
 	if err != nil {
 		return nil, &configError{err}
@@ -122,7 +125,7 @@ func resolve(ctx context.Context, o options, dir string, getenv func(string) str
 // and smoke run.
 func (p *project) resolveServices(ctx context.Context) ([]*service, error) {
 	o := p.opts
-	mains, err := gobuild.ResolveMains(ctx, p.root, o.mainSpec)
+	mains, err := gobuild.ResolveMainsEnv(ctx, p.environ, p.root, o.mainSpec)
 	if err != nil {
 		return nil, &configError{err}
 	}
@@ -179,7 +182,7 @@ func (p *project) checkServiceSettings(ctx context.Context, selected map[string]
 	if len(unknown) == 0 {
 		return nil
 	}
-	all, err := gobuild.ResolveMains(ctx, p.root, "./...")
+	all, err := gobuild.ResolveMainsEnv(ctx, p.environ, p.root, "./...")
 	if err != nil {
 		return &configError{err}
 	}

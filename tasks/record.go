@@ -109,6 +109,7 @@ func (r *run) recordBinaries(ctx context.Context, jobs []job, results []gobuild.
 			if provs[i] != "" {
 				b.Provenance = filepath.ToSlash(p.rel(provs[i]))
 			}
+			b.VEX = keptVEX(p, m, b)
 			m.PutBinary(b)
 		}
 		p.recordStaticGlibc(m, jobs, results)
@@ -194,12 +195,12 @@ func binaryEntry(p *project, j job, path string, size int64, sum string, rep lin
 	}
 }
 
-// writeChecksums lists every binary in m, its SBOM and its provenance,
-// that exists in dist.
+// writeChecksums lists every binary in m, and its SBOM, provenance and
+// VEX, that exists in dist.
 func writeChecksums(p *project, m *dist.Manifest) error {
 	var files []string
 	for _, b := range m.Binaries {
-		for _, f := range []string{b.Path, b.SBOM, b.Provenance} {
+		for _, f := range []string{b.Path, b.SBOM, b.Provenance, b.VEX} {
 			if f == "" {
 				continue
 			}

@@ -61,7 +61,8 @@ func newRun(ctx context.Context, settings Config, dir string, lookup func(string
 	if err != nil {
 		return nil, err
 	}
-	if r.p, err = resolve(ctx, opts, dir, r.getenv); err != nil {
+	r.environ = withToolchain(r.environ, opts.toolchain)
+	if r.p, err = resolve(ctx, opts, dir, r.getenv, r.environ); err != nil {
 		return nil, err
 	}
 	for _, n := range r.p.notes {
@@ -125,6 +126,7 @@ func target(ctx context.Context, work func(*run, context.Context) error) error {
 type memo struct {
 	crossCompile   once[struct{}]
 	staticCheck    once[struct{}]
+	vulncheck      once[struct{}]
 	merge          once[struct{}]
 	publish        once[struct{}]
 	plan           once[runPlan]
@@ -207,7 +209,7 @@ type timings struct {
 }
 
 // phaseNames are the phases MAGEPACK_TIMINGS reports, in this order.
-var phaseNames = []string{"setup", "build", "record", "check", "assemble", "load", "smoke", "push", "merge", "measure"}
+var phaseNames = []string{"setup", "build", "record", "check", "assemble", "load", "smoke", "push", "merge", "measure", "vulncheck"}
 
 // phase starts timing one phase of work and returns the function that ends
 // it. Parallel work in one phase adds up.

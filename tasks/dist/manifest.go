@@ -74,6 +74,9 @@ type Binary struct {
 	// Sigstore bundle named like Path (e.g.
 	// "dist/app_linux_amd64.sigstore.json"); empty when nothing was signed.
 	Provenance string `json:"provenance,omitempty"`
+	// VEX is the path of the binary's OpenVEX document, written by
+	// vulncheck ("dist/app_linux_amd64.vex.json"); empty when none was.
+	VEX string `json:"vex,omitempty"`
 }
 
 // Image is one image magepack built or loaded into an engine.

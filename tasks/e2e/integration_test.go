@@ -84,7 +84,7 @@ func TestIntegrationImportedTargets(t *testing.T) {
 		}
 		// tasks exports the targets and its configuration, nothing else:
 		// an exported helper would become a target here.
-		known := []string{"pack:crossCompile", "pack:staticCheck", "pack:dockerScratch", "pack:dockerAlpine", "pack:compare", "pack:publish", "pack:merge", "pack:verify"}
+		known := []string{"pack:crossCompile", "pack:staticCheck", "pack:dockerScratch", "pack:dockerAlpine", "pack:compare", "pack:publish", "pack:merge", "pack:verify", "pack:vulncheck"}
 		for _, target := range listed {
 			assert.Contains(t, known, target, "%s is not one of magepack's targets (DESIGN.md)", target)
 		}
@@ -188,6 +188,21 @@ func TestIntegrationImportedTargets(t *testing.T) {
 		assert.Equal(t, tasks.ExitVerify, res.Code, "stdout:\n%s\nstderr:\n%s", res.Stdout, res.Stderr)
 		assert.Contains(t, res.Stdout, "[verify] dist-signed/hello_linux_amd64: FAILED subject check")
 		assert.Contains(t, res.Stderr, "verify dist-signed/hello_linux_amd64: subject check failed")
+	})
+
+	t.Run("vulncheck exits 10 on reached code and writes OpenVEX", func(t *testing.T) {
+		db := fixture.VulnDB(t)
+		res := mage(t, []string{"MAGEPACK_PLATFORMS=linux/amd64", "MAGEPACK_VULNDB=" + db}, "pack:vulncheck")
+		// The service serves HTTP, built with go1.26.8: net/http's fixed
+		// vulnerabilities of the 2026-11-05 database are in it.
+		assert.Equal(t, 10, res.Code, "stdout:\n%s\nstderr:\n%s", res.Stdout, res.Stderr)
+		assert.Regexp(t, `\[vulncheck\] GO-\d{4}-\d+ stdlib net/http\.\S+ .*: REACHED; build with go1\.26\.\d+ \(linux/amd64\)`, res.Stdout)
+		assert.Contains(t, res.Stderr, "vulnerable code reached")
+		assert.FileExists(t, filepath.Join(distDir, "hello_linux_amd64.vex.json"))
+
+		res = mage(t, []string{"MAGEPACK_PLATFORMS=linux/amd64", "MAGEPACK_VULNDB=file:///nonexistent/vulndb"}, "pack:vulncheck")
+		assert.Equal(t, 2, res.Code, "an unreadable database is a configuration error, never a clean report")
+		assert.Contains(t, res.Stderr, "MAGEPACK_VULNDB")
 	})
 
 	t.Run("the consumer's tree stays clean", func(t *testing.T) {

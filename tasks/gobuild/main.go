@@ -130,12 +130,18 @@ func isPattern(entry string) bool { return strings.Contains(entry, "...") }
 // and a Suggestion that builds them all). go list failing otherwise is
 // returned as is, with its stderr.
 func ResolveMains(ctx context.Context, moduleDir, spec string) ([]Main, error) {
+	return ResolveMainsEnv(ctx, nil, moduleDir, spec)
+}
+
+// ResolveMainsEnv is ResolveMains with go list run in env (e.g. with the
+// GOTOOLCHAIN the builds get); nil is the process's environment.
+func ResolveMainsEnv(ctx context.Context, env []string, moduleDir, spec string) ([]Main, error) {
 	entries, err := SplitMainSpec(spec)
 	if err != nil {
 		return nil, err
 	}
 	if len(entries) == 0 {
-		pkgs, err := goList(ctx, moduleDir, "./...")
+		pkgs, err := goList(ctx, env, moduleDir, "./...")
 		if err != nil {
 			return nil, fmt.Errorf("find the main package in %q: %w", moduleDir, err)
 		}
@@ -157,7 +163,7 @@ func ResolveMains(ctx context.Context, moduleDir, spec string) ([]Main, error) {
 	if len(listed) == 0 {
 		return nil, errors.Join(errs...)
 	}
-	pkgs, err := goList(ctx, moduleDir, listed...)
+	pkgs, err := goList(ctx, env, moduleDir, listed...)
 	if err != nil {
 		return nil, fmt.Errorf("resolve main packages %s in %q: %w", strings.Join(listed, ","), moduleDir, err)
 	}
@@ -413,10 +419,11 @@ func relPackage(p listedPackage) string {
 	return "." + rest
 }
 
-// goList runs one `go list -e -json` on patterns in dir.
-func goList(ctx context.Context, dir string, patterns ...string) ([]listedPackage, error) {
+// goList runs one `go list -e -json` on patterns in dir, in env (nil: the
+// process's).
+func goList(ctx context.Context, env []string, dir string, patterns ...string) ([]listedPackage, error) {
 	args := append([]string{"list", "-e", "-json=Name,ImportPath,Dir,Match,Module,Error", "--"}, patterns...)
-	out, err := goCmd(ctx, dir, args...)
+	out, err := goEnvCmd(ctx, env, dir, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -472,9 +479,15 @@ func ModulePath(ctx context.Context, dir string) (string, error) {
 // goCmd runs the go command in dir and returns its stdout; on failure the
 // error carries its stderr.
 func goCmd(ctx context.Context, dir string, args ...string) ([]byte, error) {
+	return goEnvCmd(ctx, nil, dir, args...)
+}
+
+// goEnvCmd is goCmd in env (nil: the process's environment).
+func goEnvCmd(ctx context.Context, env []string, dir string, args ...string) ([]byte, error) {
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
+	cmd.Env = env
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,8 +84,20 @@ func TestShardMergeIntegration(t *testing.T) {
 		parts = append(parts, d)
 	}
 	dest := filepath.Join(root, "merged", "dist")
-	_, err := Merge(context.Background(), parts, dest, "dist")
+	other, err := dist.ReadManifest(parts[0])
 	require.NoError(t, err)
+	otherBuild := *other.Build
+	otherBuild.Commit = strings.Repeat("f", 40)
+	_, err = Merge(context.Background(), parts, dest, "dist", Fitting(otherBuild))
+	var co *CheckoutError
+	require.ErrorAs(t, err, &co, "parts of another commit than the checkout's")
+	assert.NoDirExists(t, dest, "nothing written")
+
+	var planned []Plan
+	_, err = Merge(context.Background(), parts, dest, "dist", OnPlan(func(p Plan) { planned = append(planned, p) }))
+	require.NoError(t, err)
+	require.Len(t, planned, 1, "the plan is said once, before writing")
+	assert.Len(t, planned[0].Binaries, 6)
 	want, err := os.ReadFile(filepath.Join(single, dist.ChecksumsFile))
 	require.NoError(t, err)
 	got, err := os.ReadFile(filepath.Join(dest, dist.ChecksumsFile))

@@ -32,6 +32,11 @@ type Compare struct {
 	// written, e.g. "dist/app_linux_amd64.cdx.json"; empty if none was.
 	// (publish attaches each image's own SBOM to it in the registry.)
 	SBOM string `json:"sbom,omitempty"`
+	// VEX is where the OpenVEX document of that binary was written, e.g.
+	// "dist/app_linux_amd64.vex.json", and Vulnerabilities its counts, e.g.
+	// "10 reached, 0 waived, 3 not affected"; empty if vulncheck wrote none.
+	VEX             string `json:"vex,omitempty"`
+	Vulnerabilities string `json:"vulnerabilities,omitempty"`
 	// Images are the measured images, in the order to show them
 	// (conventionally alpine, then scratch).
 	Images []ImageFacts `json:"images"`

@@ -22,11 +22,13 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/ f
 // real example-app build.
 func sample() Compare {
 	return Compare{
-		GeneratedAt: time.Date(2025, 11, 25, 12, 30, 0, 0, time.UTC),
-		App:         "example-app",
-		Version:     "1.2.3",
-		Platform:    "linux/amd64",
-		SBOM:        "dist/example-app_linux_amd64.cdx.json",
+		GeneratedAt:     time.Date(2025, 11, 25, 12, 30, 0, 0, time.UTC),
+		App:             "example-app",
+		Version:         "1.2.3",
+		Platform:        "linux/amd64",
+		SBOM:            "dist/example-app_linux_amd64.cdx.json",
+		VEX:             "dist/example-app_linux_amd64.vex.json",
+		Vulnerabilities: "10 reached, 0 waived, 3 not affected",
 		Images: []ImageFacts{
 			{
 				Variant: "alpine", Reference: "example-app:1.2.3-alpine",
@@ -230,7 +232,7 @@ func TestTextAndMarkdownPartialReports(t *testing.T) {
 			name:        "one image, start not measured, no user",
 			in:          Compare{App: "svc", Images: []ImageFacts{{Variant: "scratch", Size: 1_000_000}}},
 			contains:    []string{"svc: scratch", "not measured", "root (not set)", "; runs as root"},
-			notContains: []string{"smaller than", "Binaries", "Measured 0001", "SBOM"},
+			notContains: []string{"smaller than", "Binaries", "Measured 0001", "SBOM", "vulnerabilities"},
 		},
 		{
 			name:     "empty",

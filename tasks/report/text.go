@@ -47,6 +47,9 @@ func sections(c Compare) []section {
 		if c.SBOM != "" {
 			rows = append(rows, []string{"SBOM"})
 		}
+		if c.VEX != "" {
+			rows = append(rows, []string{"vulnerabilities"})
+		}
 		for _, im := range c.Images {
 			headers = append(headers, im.Variant)
 			user := im.User
@@ -65,7 +68,14 @@ func sections(c Compare) []section {
 				rows[i] = append(rows[i], v)
 			}
 			if c.SBOM != "" {
-				rows[len(rows)-1] = append(rows[len(rows)-1], c.SBOM)
+				i := len(rows) - 1
+				if c.VEX != "" {
+					i--
+				}
+				rows[i] = append(rows[i], c.SBOM)
+			}
+			if c.VEX != "" {
+				rows[len(rows)-1] = append(rows[len(rows)-1], c.Vulnerabilities+" ("+c.VEX+")")
 			}
 		}
 		out = append(out, section{title: "Measured image facts", headers: headers, rows: rows})
