@@ -172,15 +172,13 @@ func (r *run) build(ctx context.Context, jobs []job) ([]gobuild.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	cgo := "CGO off"
-	if cfg.CGO {
-		cgo = "CGO on"
-	}
+	cgo := cgoWords(cfg)
 	if len(p.services) == 1 {
 		r.log.printf("build", "%s %s (%s) for %d platform(s) with %s, %s", p.services[0].name, p.versionString(), p.versionSource(), len(plan), p.goVersion, cgo)
 	} else {
 		r.log.printf("build", "%s %s (%s): %d build(s) of %d service(s) with %s, %s", serviceNames(p.services), p.versionString(), p.versionSource(), len(plan), len(p.services), p.goVersion, cgo)
 	}
+	dropped := r.warnDroppedC(ctx, plan, cfg)
 	byOutput := map[string]job{}
 	for i, gj := range plan {
 		byOutput[gj.Output] = jobs[i]
@@ -190,12 +188,16 @@ func (r *run) build(ctx context.Context, jobs []job) ([]gobuild.Result, error) {
 		switch {
 		case res.Err == nil:
 			r.log.printf(subject, "built %s %s in %s", p.rel(res.Path), mb(res.Size), secs(res.Duration))
+			if w, ok := p.staticGlibcWarning(byOutput[res.Job.Output], res); ok {
+				r.log.printf(subject, "warning: %s", w.Message)
+			}
 		case errors.Is(res.Err, context.Canceled):
 			r.log.printf(subject, "cancelled")
 		default:
 			r.log.printf(subject, "FAILED after %s", secs(res.Duration))
 		}
 	})
+	runErr = p.explainDropped(results, runErr, dropped)
 	if runErr != nil && ctx.Err() != nil {
 		// Ctrl-C: the builds were stopped, not failed; one line says so.
 		stopped := 0
@@ -242,7 +244,10 @@ func (p *project) buildConfig(s *service) gobuild.Config {
 		Name:         s.name,
 		Dist:         p.dist,
 		CGO:          o.cgo,
-		CC:           o.cc,
+		StaticCGO:    o.cgoStatic,
+		CCs:          p.cc,
+		Tags:         o.tags,
+		Host:         p.host(),
 		LdflagsExtra: o.ldflags,
 		VersionVars:  o.vars,
 		Version:      p.versionString(),

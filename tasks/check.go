@@ -88,6 +88,7 @@ func (r *run) checkBinaries(jobs []job) error {
 		failures []error
 		checks   []dist.Check
 		rows     [][]string
+		nss      []string
 	)
 	for _, j := range jobs {
 		path := p.binaryPath(j.svc, j.pl)
@@ -102,10 +103,14 @@ func (r *run) checkBinaries(jobs []job) error {
 		failures = append(failures, v.failures...)
 		checks = append(checks, v.checks...)
 		rows = append(rows, linkageRow(p.rel(path), rep, v.label))
+		nss = append(nss, nssWarning(p.rel(path), rep)...)
 	}
 	r.log.printf("staticCheck", "linkage of %d binaries:", len(jobs))
 	if err := report.Table(r.log, linkageHeader, rows); err != nil {
 		return err
+	}
+	for _, w := range nss {
+		r.log.printf("staticCheck", "warning: %s", w)
 	}
 	err := dist.Update(p.dist, func(m *dist.Manifest) error {
 		for _, c := range checks {
@@ -143,7 +148,7 @@ func linkageRow(name string, r linkage.Report, verdict string) []string {
 		mode = strings.TrimPrefix(mode+",pie", ",")
 	}
 	return []string{
-		name, dash(r.Format), dash(r.Arch), string(r.Linkage), dash(r.Interpreter), string(r.Libc),
+		name, dash(r.Format), dash(r.Arch), string(r.Linkage), dash(r.Interpreter), libcColumn(r),
 		dash(strings.Join(needed, ",")), dash(r.GoVersion), dash(r.CGO), dash(mode), verdict,
 	}
 }

@@ -134,18 +134,21 @@ func (r *run) measureImage(ctx context.Context, eng *engine.Engine, s *service, 
 type binaryVariant struct {
 	name, description string
 	cgo, strip        bool
+	// static links the cgo build statically (MAGEPACK_CGO=static).
+	static bool
 }
 
 var binaryVariants = []binaryVariant{
-	{"cgo-default", "go build with CGO_ENABLED=1 (the default on a machine with a C compiler)", true, false},
-	{"static", "CGO_ENABLED=0", false, false},
-	{"static-stripped", `CGO_ENABLED=0 -ldflags="-s -w" (what crossCompile builds)`, false, true},
+	{"cgo-default", "go build with CGO_ENABLED=1 (the default on a machine with a C compiler)", true, false, false},
+	{"static", "CGO_ENABLED=0", false, false, false},
+	{"static-stripped", `CGO_ENABLED=0 -ldflags="-s -w" (what crossCompile builds)`, false, true, false},
 }
 
 // measureBinaries builds s's binary three ways for pl in a temporary
-// folder and reads their sizes and linkage. The cgo build needs pl to be
-// this machine's, and a C compiler; without either it is left out, with a
-// line saying why.
+// folder (four with cgo on: the static cgo binary too) and reads their
+// sizes and linkage. The cgo build needs pl to be this machine's, and a C
+// compiler, the static cgo one a C compiler for pl; without them they are
+// left out, with a line saying why.
 func (r *run) measureBinaries(ctx context.Context, s *service, pl platform.Platform) ([]report.BinaryFacts, error) {
 	p := r.p
 	tmp, err := os.MkdirTemp("", "magepack-compare-")
@@ -154,20 +157,29 @@ func (r *run) measureBinaries(ctx context.Context, s *service, pl platform.Platf
 	}
 	defer os.RemoveAll(tmp)
 	var facts []report.BinaryFacts
-	for _, v := range binaryVariants {
-		if v.cgo && (pl.OS != runtime.GOOS || pl.Arch != runtime.GOARCH) {
+	for _, v := range r.compareVariants() {
+		staticCC := ""
+		if v.static {
+			if staticCC, err = r.staticCgoCompiler(pl); err != nil {
+				r.log.printf("compare", "%s left out: %v", v.name, err)
+				continue
+			}
+		} else if v.cgo && (pl.OS != runtime.GOOS || pl.Arch != runtime.GOARCH) {
 			r.log.printf("compare", "%s left out: cgo builds for %s need that machine or a cross compiler", v.name, pl)
 			continue
 		}
-		if v.cgo {
-			if cc, err := cCompiler(p.opts.cc, p.tc.CC); err != nil {
+		if v.cgo && !v.static {
+			if cc, err := cCompiler(p.opts.cc.For(gobuild.Target{OS: pl.OS, Arch: pl.Arch}), p.tc.CC); err != nil {
 				r.log.printf("compare", "%s left out: no C compiler (%s: %v); install one, e.g. gcc, to measure the cgo build", v.name, cc, err)
 				continue
 			}
 		}
 		cfg := p.buildConfig(s)
 		cfg.Dist = filepath.Join(tmp, v.name)
-		cfg.CGO, cfg.KeepSymbols, cfg.Parallel = v.cgo, !v.strip, 1
+		cfg.CGO, cfg.StaticCGO, cfg.KeepSymbols, cfg.Parallel = v.cgo, v.static, !v.strip, 1
+		if staticCC != "" {
+			cfg.CC = staticCC
+		}
 		jobs, err := gobuild.Plan(cfg, []gobuild.Target{{OS: pl.OS, Arch: pl.Arch}}, r.environ)
 		if err != nil {
 			return nil, &configError{err}
@@ -182,7 +194,7 @@ func (r *run) measureBinaries(ctx context.Context, s *service, pl platform.Platf
 		}
 		facts = append(facts, report.BinaryFacts{
 			Variant: v.name, Description: v.description, Size: res[0].Size,
-			Linkage: string(rep.Linkage), Libc: string(rep.Libc),
+			Linkage: string(rep.Linkage), Libc: libcColumn(rep),
 		})
 		r.log.printf("compare", "binary %s: %s, %s", v.name, mb(res[0].Size), rep.Summary())
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/internal/fixture"
 	"github.com/magepack/magepack/tasks/platform"
+	"github.com/magepack/magepack/tasks/report"
 )
 
 // cmpJSON is compare.json as a CI step reads it: by its documented field
@@ -223,4 +224,31 @@ func TestCompareBinariesWithoutCCompilerIntegration(t *testing.T) {
 	assert.Equal(t, []string{"static", "static-stripped"}, variants)
 	assert.Contains(t, buf.String(), "[compare] cgo-default left out: no C compiler")
 	assert.Contains(t, buf.String(), "no-such-cc")
+}
+
+func TestCompareBinariesStaticCgoIntegration(t *testing.T) {
+	slow(t, "builds")
+	fixture.MuslGCC(t)
+	ctx := context.Background()
+	dir := pubModule(t)
+	host := runtime.GOOS + "/" + runtime.GOARCH
+	r := mustRun(t, dir, Config{Platforms: host}, map[string]string{"MAGEPACK_CGO": "static"})
+	facts, err := r.measureBinaries(ctx, r.p.services[0], platform.Platform{OS: runtime.GOOS, Arch: runtime.GOARCH})
+	require.NoError(t, err)
+	byName := map[string]report.BinaryFacts{}
+	var variants []string
+	for _, f := range facts {
+		variants = append(variants, f.Variant)
+		byName[f.Variant] = f
+	}
+	assert.Equal(t, []string{"cgo-default", "static", "static-stripped", "cgo-static"}, variants, "the static cgo binary beside the others")
+	assert.Equal(t, "dynamic", byName["cgo-default"].Linkage)
+	assert.Equal(t, "static", byName["cgo-static"].Linkage)
+	assert.Equal(t, "musl linked in", byName["cgo-static"].Libc, "musl-gcc, found on PATH")
+	assert.Contains(t, byName["cgo-static"].Description, "MAGEPACK_CGO=static")
+	assert.Contains(t, output(r).String(), "[compare] binary cgo-static: ")
+
+	// Without cgo, compare measures what it always did.
+	r = mustRun(t, dir, Config{Platforms: host}, nil)
+	assert.NotContains(t, r.compareVariants(), staticCgoVariant)
 }

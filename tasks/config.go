@@ -49,8 +49,23 @@ type Config struct {
 	TagPrefix *string
 	// CGO turns cgo on (MAGEPACK_CGO=1). Default: off, for static binaries.
 	CGO bool
-	// CC is the C compiler used when CGO is on (MAGEPACK_CC), e.g. musl-gcc.
+	// StaticCGO builds static cgo binaries, for scratch (MAGEPACK_CGO=static):
+	// cgo on, linked statically (-linkmode external -extldflags -static),
+	// with the netgo and osusergo build tags so name resolution and user
+	// lookup stay in Go. It implies CGO. Darwin cannot link statically and
+	// is refused.
+	StaticCGO bool
+	// CC is the C compiler of cgo builds (MAGEPACK_CC): one for all
+	// ("musl-gcc"), or one per platform
+	// ("linux/amd64=musl-gcc,linux/arm64=aarch64-linux-gnu-gcc"). Default:
+	// found on PATH: musl-gcc, else gcc, for the build machine's platform
+	// in a static build (go's own choice in a dynamic one);
+	// <arch>-linux-musl-gcc, else <gnu triple>-gcc (aarch64-linux-gnu-gcc)
+	// for other Linux platforms; MinGW-w64's gcc for windows.
 	CC string
+	// Tags are extra build tags, comma-separated (MAGEPACK_TAGS), e.g.
+	// sqlite_omit_load_extension.
+	Tags string
 	// Ldflags are extra -ldflags, appended (MAGEPACK_LDFLAGS); {{.Version}},
 	// {{.Commit}} and {{.Date}} are expanded.
 	Ldflags string
@@ -195,8 +210,9 @@ var envVars = []envVar{
 	{name: "MAGEPACK_IMAGE", set: func(c *Config, v string) error { c.Image = v; return nil }},
 	{name: "MAGEPACK_VERSION", set: func(c *Config, v string) error { c.Version = v; return nil }},
 	{name: "MAGEPACK_TAG_PREFIX", set: func(c *Config, v string) error { c.TagPrefix = &v; return nil }, keepEmpty: true},
-	{name: "MAGEPACK_CGO", set: func(c *Config, v string) error { return parseBool(&c.CGO, v) }},
+	{name: "MAGEPACK_CGO", set: parseCGO},
 	{name: "MAGEPACK_CC", set: func(c *Config, v string) error { c.CC = v; return nil }},
+	{name: "MAGEPACK_TAGS", set: func(c *Config, v string) error { c.Tags = v; return nil }},
 	{name: "MAGEPACK_LDFLAGS", set: func(c *Config, v string) error { c.Ldflags = v; return nil }},
 	{name: "MAGEPACK_VERSION_VAR", set: func(c *Config, v string) error { c.VersionVar = v; return nil }},
 	{name: "MAGEPACK_COMMIT_VAR", set: func(c *Config, v string) error { c.CommitVar = v; return nil }},
@@ -326,6 +342,19 @@ func parseBool(p *bool, v string) error {
 	default:
 		return errors.New("want 0 or 1")
 	}
+	return nil
+}
+
+// parseCGO reads MAGEPACK_CGO: 0, 1 (and the other booleans) or static.
+func parseCGO(c *Config, v string) error {
+	if strings.EqualFold(v, "static") {
+		c.CGO, c.StaticCGO = true, true
+		return nil
+	}
+	if err := parseBool(&c.CGO, v); err != nil {
+		return errors.New("want 0, 1 or static")
+	}
+	c.StaticCGO = false
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/magepack/magepack/tasks/engine"
+	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/shard"
 )
@@ -36,6 +37,7 @@ func TestMergeEveryVariable(t *testing.T) {
 		{"MAGEPACK_VERSION", func(c Config) any { return c.Version }, "", func(c *Config) { c.Version = "1.0.0" }, "1.0.0", "v2.0.0", "v2.0.0"},
 		{"MAGEPACK_CGO", func(c Config) any { return c.CGO }, false, func(c *Config) { c.CGO = true }, true, "0", false},
 		{"MAGEPACK_CC", func(c Config) any { return c.CC }, "", func(c *Config) { c.CC = "gcc" }, "gcc", "musl-gcc", "musl-gcc"},
+		{"MAGEPACK_TAGS", func(c Config) any { return c.Tags }, "", func(c *Config) { c.Tags = "a" }, "a", "sqlite_omit_load_extension", "sqlite_omit_load_extension"},
 		{"MAGEPACK_LDFLAGS", func(c Config) any { return c.Ldflags }, "", func(c *Config) { c.Ldflags = "-X a=b" }, "-X a=b", "-X main.date={{.Date}}", "-X main.date={{.Date}}"},
 		{"MAGEPACK_VERSION_VAR", func(c Config) any { return c.VersionVar }, "", func(c *Config) { c.VersionVar = "main.v" }, "main.v", "x.Version", "x.Version"},
 		{"MAGEPACK_COMMIT_VAR", func(c Config) any { return c.CommitVar }, "", func(c *Config) { c.CommitVar = "main.c" }, "main.c", "x.Commit", "x.Commit"},
@@ -142,6 +144,45 @@ func TestMergeBooleans(t *testing.T) {
 	}
 }
 
+func TestMergeCGO(t *testing.T) {
+	tests := []struct {
+		goCfg             Config
+		value             string
+		wantCGO, wantStat bool
+	}{
+		{Config{}, "static", true, true},
+		{Config{}, "STATIC", true, true},
+		{Config{StaticCGO: true}, "1", true, false},
+		{Config{StaticCGO: true}, "0", false, false},
+		{Config{CGO: true}, "static", true, true},
+		{Config{StaticCGO: true}, "", false, true}, // unset: Go's value stands (StaticCGO implies CGO when parsed)
+	}
+	for _, tt := range tests {
+		got, err := mergeEnv(tt.goCfg, envOf(map[string]string{"MAGEPACK_CGO": tt.value}))
+		require.NoError(t, err)
+		assert.Equal(t, tt.wantCGO, got.CGO, "MAGEPACK_CGO=%q over %+v: CGO", tt.value, tt.goCfg)
+		assert.Equal(t, tt.wantStat, got.StaticCGO, "MAGEPACK_CGO=%q over %+v: StaticCGO", tt.value, tt.goCfg)
+		o, err := parseOptions(got)
+		require.NoError(t, err)
+		assert.Equal(t, tt.wantCGO || tt.wantStat, o.cgo, "static implies cgo")
+		assert.Equal(t, tt.wantStat, o.cgoStatic)
+	}
+}
+
+func TestParseOptionsCgo(t *testing.T) {
+	o, err := configure(Config{}, envOf(map[string]string{
+		"MAGEPACK_CGO": "static", "MAGEPACK_TAGS": " sqlite_omit_load_extension, ,json1 ",
+		"MAGEPACK_CC": "linux/amd64=musl-gcc,linux/arm64=aarch64-linux-gnu-gcc",
+	}))
+	require.NoError(t, err)
+	assert.True(t, o.cgo)
+	assert.True(t, o.cgoStatic)
+	assert.Equal(t, []string{"sqlite_omit_load_extension", "json1"}, o.tags)
+	assert.Equal(t, "aarch64-linux-gnu-gcc", o.cc.For(gobuild.Target{OS: "linux", Arch: "arm64"}))
+	assert.Equal(t, "musl-gcc", o.cc.For(gobuild.Target{OS: "linux", Arch: "amd64"}))
+	assert.Equal(t, "", o.cc.For(gobuild.Target{OS: "linux", Arch: "riscv64"}), "found on PATH")
+}
+
 // TestMergeErrors checks that every bad value, from the environment or from
 // Go, is a configuration error that names its variable and says what is
 // wanted.
@@ -152,7 +193,10 @@ func TestMergeErrors(t *testing.T) {
 		env  map[string]string
 		want []string
 	}{
-		{"cgo not a boolean", Config{}, map[string]string{"MAGEPACK_CGO": "maybe"}, []string{`MAGEPACK_CGO="maybe"`, "want 0 or 1"}},
+		{"cgo not a boolean", Config{}, map[string]string{"MAGEPACK_CGO": "maybe"}, []string{`MAGEPACK_CGO="maybe"`, "want 0, 1 or static"}},
+		{"cgo mode", Config{}, map[string]string{"MAGEPACK_CGO": "dynamic"}, []string{`MAGEPACK_CGO="dynamic"`, "want 0, 1 or static"}},
+		{"tag with a space", Config{}, map[string]string{"MAGEPACK_TAGS": "a,b c"}, []string{`build tag "b c"`, "(MAGEPACK_TAGS)"}},
+		{"compiler per platform", Config{CC: "linux/amd64=musl-gcc,linux/amd64=gcc"}, nil, []string{"linux/amd64 is given twice", "(MAGEPACK_CC)"}},
 		{"tzdata not a boolean", Config{}, map[string]string{"MAGEPACK_TZDATA": "2"}, []string{`MAGEPACK_TZDATA="2"`, "want 0 or 1"}},
 		{"parallel not a number", Config{}, map[string]string{"MAGEPACK_PARALLEL": "many"}, []string{`MAGEPACK_PARALLEL="many"`, "at least 1"}},
 		{"parallel zero", Config{}, map[string]string{"MAGEPACK_PARALLEL": "0"}, []string{`MAGEPACK_PARALLEL="0"`, "at least 1"}},

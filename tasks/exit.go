@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/magepack/magepack/tasks/attest"
+	"github.com/magepack/magepack/tasks/cgo"
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/dockerfile"
 	"github.com/magepack/magepack/tasks/engine"
@@ -85,6 +86,10 @@ var errorClasses = []errorClass{
 		return "or leave MAGEPACK_DOCKERFILE unset, so magepack assembles the image itself"
 	}},
 	{code: ExitConfig, match: as[*gobuild.ConfigError], fix: planFix},
+	{code: ExitConfig, match: as[*cgo.CompilerError], fix: ccFix},
+	{code: ExitConfig, match: as[*cgo.UnreachableError], fix: func(error) string {
+		return "set MAGEPACK_PLATFORMS to the Linux platforms (e.g. linux/amd64,linux/arm64), or MAGEPACK_CGO=0"
+	}},
 	{code: ExitConfig, match: as[*dist.DirError], hint: "MAGEPACK_DIST"},
 	{code: ExitConfig, match: as[*engine.PullPolicyError], hint: "MAGEPACK_PULL"},
 	{code: ExitConfig, match: as[*platform.UnknownError], hint: "MAGEPACK_PLATFORMS"},
@@ -103,7 +108,8 @@ var errorClasses = []errorClass{
 	{code: ExitMerge, match: as[*dist.ChecksumError]},
 	{code: ExitVulnerable, match: as[*vulnError]},
 	{code: ExitCheck, match: as[*checkError]},
-	{code: ExitCheck, match: as[*linkage.Violation], hint: "MAGEPACK_CGO"},
+	{code: ExitCheck, match: as[*linkage.Violation], fix: violationFix},
+	{code: ExitBuild, match: as[*cgo.DroppedError], fix: func(error) string { return cgoFix }},
 	{code: ExitBuild, match: as[*gobuild.BuildError]},
 	{code: ExitBuild, match: as[*engine.BuildStepError]},
 	{code: ExitPush, match: as[*image.AuthError]},
@@ -157,6 +163,24 @@ func planFix(err error) string {
 		return "or set MAGEPACK_CGO=0"
 	}
 	return ""
+}
+
+// ccFix says how to name a C compiler for the first platform without one.
+func ccFix(err error) string {
+	var e *cgo.CompilerError
+	errors.As(err, &e)
+	return fmt.Sprintf("(MAGEPACK_CC=%s=<compiler>)", e.Target)
+}
+
+// violationFix names the cgo setting behind linkage violations: static
+// cgo for a dynamic cgo binary bound for scratch.
+func violationFix(err error) string {
+	var e *linkage.Violation
+	errors.As(err, &e)
+	if e.Target == linkage.TargetScratch && e.CGO {
+		return "set MAGEPACK_CGO=static"
+	}
+	return "(MAGEPACK_CGO)"
 }
 
 // builderFix names the builder setting, unless the Dockerfile names the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/magepack/magepack/tasks/attest"
+	"github.com/magepack/magepack/tasks/cgo"
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/dockerfile"
 	"github.com/magepack/magepack/tasks/engine"
@@ -150,6 +152,35 @@ func TestErrorClasses(t *testing.T) {
 		}},
 		{name: "dynamic binary bound for scratch", code: ExitCheck, named: "MAGEPACK_CGO", err: func(t *testing.T) error {
 			return linkage.CheckScratch(dyn)
+		}},
+		{name: "dynamic cgo binary bound for scratch", code: ExitCheck, named: "MAGEPACK_CGO=static", err: func(t *testing.T) error {
+			require.Equal(t, "1", dyn.CGO, "a cgo build")
+			err := linkage.CheckScratch(dyn)
+			assert.NotContains(t, err.Error(), "build with CGO_ENABLED=0", "never the stub")
+			return err
+		}},
+		{name: "no C compiler for a platform", code: ExitConfig, named: "MAGEPACK_CC=linux/arm64=", err: func(t *testing.T) error {
+			_, err := cgo.Choose(cgo.Spec{}, []gobuild.Target{{OS: "linux", Arch: "arm64"}}, gobuild.Target{OS: "linux", Arch: "amd64"}, true,
+				func(string) (string, error) { return "", exec.ErrNotFound })
+			assert.Contains(t, err.Error(), "gcc-aarch64-linux-gnu", "the Debian package")
+			return err
+		}},
+		{name: "static cgo for darwin", code: ExitConfig, named: "MAGEPACK_PLATFORMS", err: func(t *testing.T) error {
+			_, err := cgo.Choose(cgo.Spec{}, []gobuild.Target{{OS: "darwin", Arch: "arm64"}}, gobuild.Target{OS: "linux", Arch: "amd64"}, true, exec.LookPath)
+			return err
+		}},
+		{name: "a package of only cgo files, without cgo", code: ExitBuild, named: "MAGEPACK_CGO=static", slow: true, err: func(t *testing.T) error {
+			dir := svcRepo(t, map[string]string{
+				"main.go": "package main\n\nimport \"example.com/acme/svc/c\"\n\nfunc main() { println(c.Two()) }\n",
+				"c/c.go":  "package c\n\n// int two() { return 2; }\nimport \"C\"\n\nfunc Two() int { return int(C.two()) }\n",
+			}, "")
+			r := mustRun(t, dir, Config{Platforms: "linux/amd64"}, nil)
+			_, err := r.compile(ctx, r.p.jobs())
+			var de *cgo.DroppedError
+			require.ErrorAs(t, err, &de)
+			assert.NotContains(t, err.Error(), "build constraints exclude", "explained, not shown raw")
+			assert.Contains(t, output(r).String(), "[cgo] warning: example.com/acme/svc/c has C code", "warned before the build")
+			return err
 		}},
 		{name: "compile error", code: ExitBuild, slow: true, err: func(t *testing.T) error {
 			dir := svcRepo(t, map[string]string{"main.go": "package main\n\nfunc main() { undefinedCall() }\n"}, "")

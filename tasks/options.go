@@ -11,6 +11,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 
 	"github.com/magepack/magepack/tasks/attest"
+	"github.com/magepack/magepack/tasks/cgo"
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/shard"
@@ -39,10 +40,13 @@ type options struct {
 	tagPrefix *string         // nil: Go's rule for nested modules
 
 	cgo      bool
-	cc       string
+	cc       cgo.Spec
 	ldflags  string
 	vars     gobuild.Vars
 	parallel int
+
+	cgoStatic bool     // MAGEPACK_CGO=static
+	tags      []string // MAGEPACK_TAGS
 
 	alpineBase string
 	dockerfile string
@@ -99,7 +103,8 @@ func parseOptions(c Config) (options, error) {
 	o := options{
 		mainSpec: c.Main, name: c.Name, platforms: c.Platforms, dist: c.Dist, image: c.Image,
 		tagPrefix: c.TagPrefix,
-		cgo:       c.CGO, cc: c.CC, ldflags: c.Ldflags, parallel: c.Parallel,
+		cgo:       c.CGO || c.StaticCGO, ldflags: c.Ldflags, parallel: c.Parallel,
+		cgoStatic:  c.StaticCGO,
 		vars:       gobuild.Vars{Version: c.VersionVar, Commit: c.CommitVar, Date: c.DateVar},
 		alpineBase: c.AlpineBase, dockerfile: c.Dockerfile, builder: c.Builder,
 		tzdata: c.TZData, caBundle: c.CABundle, timings: c.Timings,
@@ -111,6 +116,10 @@ func parseOptions(c Config) (options, error) {
 		}
 	}
 	var err error
+	o.cc, err = cgo.ParseCC(c.CC)
+	add(setting(err, "MAGEPACK_CC"))
+	o.tags, err = parseTags(c.Tags)
+	add(err)
 	if c.Version != "" {
 		o.version, err = version.Parse(c.Version)
 		add(setting(err, "MAGEPACK_VERSION"))

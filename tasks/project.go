@@ -40,6 +40,9 @@ type project struct {
 	// notes are said once when a run starts: defaults derived in a way
 	// the user may not expect.
 	notes []string
+	// cc is the C compiler of each platform of a cgo build (none for a
+	// platform that keeps go's own choice), chosen in resolve.
+	cc map[gobuild.Target]string
 }
 
 // service is one main package: its binaries, its image and its smoke run.
@@ -93,6 +96,9 @@ func resolve(ctx context.Context, o options, dir string, getenv func(string) str
 	}
 	if p.platforms, err = platform.Parse(o.platforms, ports, p.goVersion); err != nil {
 		return nil, &configError{setting(err, "MAGEPACK_PLATFORMS")}
+	}
+	if err := p.chooseCompilers(); err != nil {
+		return nil, err
 	}
 
 	if p.ver, err = versionInfo(ctx, root, o.version, o.tagPrefix); err != nil {

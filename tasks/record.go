@@ -112,6 +112,7 @@ func (r *run) recordBinaries(ctx context.Context, jobs []job, results []gobuild.
 			b.VEX = keptVEX(p, m, b)
 			m.PutBinary(b)
 		}
+		p.recordStaticGlibc(m, jobs, results)
 		return writeChecksums(p, m)
 	})
 	return errors.Join(append(errs, err)...)
@@ -189,7 +190,8 @@ func binaryEntry(p *project, j job, path string, size int64, sum string, rep lin
 	return dist.Binary{
 		Service: j.svc.name, Path: filepath.ToSlash(p.rel(path)), OS: j.pl.OS, Arch: j.pl.Arch, Size: size, SHA256: sum,
 		Linkage: string(rep.Linkage), Interpreter: rep.Interpreter, Needed: rep.Needed, Libc: string(rep.Libc),
-		GoVersion: rep.GoVersion, CGO: rep.CGO, BuildMode: rep.BuildMode,
+		GoVersion: rep.GoVersion, CGO: rep.CGO, BuildMode: rep.BuildMode, Tags: rep.Settings["-tags"],
+		LinkedLibc: linkedLibc(rep), NSS: rep.NSS,
 	}
 }
 

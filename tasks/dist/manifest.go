@@ -29,6 +29,9 @@ type Manifest struct {
 	Images        []Image  `json:"images"`
 	Checks        []Check  `json:"checks"`
 	Pushed        []Pushed `json:"pushed"`
+	// Warnings are what the last build said a user should know, e.g. a
+	// dependency whose C code a build without cgo left out.
+	Warnings []Warning `json:"warnings,omitempty"`
 	// Build records the go builds the binaries come from, so that parts
 	// of a sharded run can be checked against each other and a later
 	// target can tell whether the binaries are this checkout's. Nil in
@@ -55,6 +58,15 @@ type Binary struct {
 	GoVersion   string   `json:"go_version,omitempty"`
 	CGO         string   `json:"cgo,omitempty"`
 	BuildMode   string   `json:"build_mode,omitempty"`
+	// Tags are the build tags the binary was built with (its -tags
+	// build setting), comma-separated.
+	Tags string `json:"tags,omitempty"`
+	// LinkedLibc is the C library linked into a static cgo binary
+	// ("musl" or "glibc"), read from the binary; empty for others.
+	LinkedLibc string `json:"linked_libc,omitempty"`
+	// NSS is set when a static glibc binary carries glibc's NSS code,
+	// which loads shared libraries for name and user lookups at run time.
+	NSS bool `json:"nss,omitempty"`
 	// SBOM is the path of the binary's CycloneDX SBOM, named like Path
 	// (e.g. "dist/app_linux_amd64.cdx.json"); empty when none was written.
 	SBOM string `json:"sbom,omitempty"`
@@ -98,6 +110,30 @@ type Pushed struct {
 	Service   string `json:"service"`
 	Reference string `json:"reference"`
 	Digest    string `json:"digest"`
+}
+
+// Warning is one thing a build warned about: Name is its kind ("cgo":
+// a package whose C code a build without cgo leaves out; "static-glibc":
+// a static glibc binary that calls into glibc's shared libraries), Subject
+// what it is about (a package's import path, a binary's path).
+type Warning struct {
+	Service string `json:"service"`
+	Name    string `json:"name"`
+	Subject string `json:"subject"`
+	Message string `json:"message"`
+}
+
+// SetWarnings replaces the warnings of kind name that match accepts with
+// ws: a build's warnings about what it built replace the last build's,
+// and leave the rest alone.
+func (m *Manifest) SetWarnings(name string, match func(Warning) bool, ws []Warning) {
+	var out []Warning
+	for _, w := range m.Warnings {
+		if w.Name != name || !match(w) {
+			out = append(out, w)
+		}
+	}
+	m.Warnings = append(out, ws...)
 }
 
 // PutBinary adds b, replacing the entry with the same Path if there is one.
@@ -156,6 +192,16 @@ func (m *Manifest) sort() {
 		return a.Name < b.Name
 	})
 	sort.SliceStable(m.Pushed, func(i, j int) bool { return m.Pushed[i].Reference < m.Pushed[j].Reference })
+	sort.SliceStable(m.Warnings, func(i, j int) bool {
+		a, b := m.Warnings[i], m.Warnings[j]
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		if a.Subject != b.Subject {
+			return a.Subject < b.Subject
+		}
+		return a.Service < b.Service
+	})
 	if m.Build != nil {
 		b := m.Build.normalized()
 		m.Build = &b

@@ -124,3 +124,38 @@ func TestReadManifestErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestSetWarnings(t *testing.T) {
+	dir := t.TempDir()
+	cgo := func(subject string) Warning {
+		return Warning{Service: "notes", Name: "cgo", Subject: subject, Message: subject + " has C code"}
+	}
+	glibc := Warning{Service: "notes", Name: "static-glibc", Subject: "dist/notes_linux_arm64", Message: "dlopen"}
+	require.NoError(t, Update(dir, func(m *Manifest) error {
+		m.SetWarnings("static-glibc", func(Warning) bool { return true }, []Warning{glibc})
+		m.SetWarnings("cgo", func(Warning) bool { return true }, []Warning{cgo("z.example/b"), cgo("a.example/a")})
+		return nil
+	}))
+	m, err := ReadManifest(dir)
+	require.NoError(t, err)
+	assert.Equal(t, []Warning{cgo("a.example/a"), cgo("z.example/b"), glibc}, m.Warnings, "sorted by kind, then subject")
+
+	// A later build's verdict replaces the warnings of its kind it covers,
+	// and leaves the others.
+	require.NoError(t, Update(dir, func(m *Manifest) error {
+		m.SetWarnings("cgo", func(w Warning) bool { return w.Subject == "z.example/b" }, nil)
+		return nil
+	}))
+	m, err = ReadManifest(dir)
+	require.NoError(t, err)
+	assert.Equal(t, []Warning{cgo("a.example/a"), glibc}, m.Warnings)
+
+	require.NoError(t, Update(dir, func(m *Manifest) error {
+		m.SetWarnings("cgo", func(Warning) bool { return true }, nil)
+		m.SetWarnings("static-glibc", func(Warning) bool { return true }, nil)
+		return nil
+	}))
+	data, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	require.NoError(t, err)
+	assert.NotContains(t, string(data), `"warnings"`, "omitted when there are none")
+}

@@ -107,7 +107,7 @@ func TestIntegrationBadInput(t *testing.T) {
 		},
 		{
 			name: "bogus cgo", env: []string{"MAGEPACK_CGO=maybe"}, code: tasks.ExitConfig,
-			want: []string{`MAGEPACK_CGO="maybe": want 0 or 1`},
+			want: []string{`MAGEPACK_CGO="maybe": want 0, 1 or static`},
 		},
 		{
 			name: "port out of range", env: []string{"MAGEPACK_PORT=99999"}, code: tasks.ExitConfig,

@@ -162,7 +162,7 @@ func TestIntegrationImportedTargets(t *testing.T) {
 		assert.Equal(t, tasks.ExitCheck, res.Code, "stdout:\n%s\nstderr:\n%s", res.Stdout, res.Stderr)
 		assert.Contains(t, res.Stderr, "dist-cgo/hello_linux_amd64")
 		assert.Contains(t, res.Stderr, "dynamic")
-		assert.Contains(t, res.Stderr, "CGO_ENABLED=0", "the fix")
+		assert.Contains(t, res.Stderr, "set MAGEPACK_CGO=static", "the fix keeps the C code")
 		assert.FileExists(t, filepath.Join(dir, "dist-cgo", "hello_linux_amd64"), "staticCheck built it first")
 	})
 

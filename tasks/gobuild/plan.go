@@ -66,6 +66,18 @@ type Config struct {
 	CGO bool
 	// CC is the C compiler for cgo builds, passed as CC; "" keeps go's choice.
 	CC string
+	// CCs names the C compiler of some targets, over CC: a cgo build for
+	// a target listed here gets its compiler as CC.
+	CCs map[Target]string
+	// StaticCGO links cgo builds statically: -linkmode external
+	// -extldflags -static in the -ldflags, and the netgo and osusergo
+	// build tags, so name resolution and user lookup stay in Go instead of
+	// calling the C library's (glibc's need its shared libraries at run
+	// time even in a static binary). It implies CGO.
+	StaticCGO bool
+	// Tags are extra build tags, passed with netgo and osusergo (when
+	// StaticCGO) and the tags of the user's GOFLAGS as one -tags flag.
+	Tags []string
 	// KeepSymbols omits -s -w from the -ldflags, keeping the symbol table
 	// and DWARF debug information in the binary, and lets the compiler
 	// generate DWARF (no -gcflags=all=-dwarf=false). Default false
@@ -131,6 +143,9 @@ func (cfg Config) withDefaults() Config {
 	if cfg.Host == (Target{}) {
 		cfg.Host = Target{OS: runtime.GOOS, Arch: runtime.GOARCH}
 	}
+	if cfg.StaticCGO {
+		cfg.CGO = true
+	}
 	return cfg
 }
 
@@ -180,10 +195,11 @@ func (e *ConfigError) Error() string { return e.Reason }
 // away (about a tenth of a cold build); it is left out with
 // cfg.KeepSymbols, and when the user's GOFLAGS (the build environment's,
 // else cfg.GoFlags) set -gcflags themselves: a command-line -gcflags would
-// replace theirs, and the user's choice wins.
+// replace theirs, and the user's choice wins. With cfg.StaticCGO or
+// cfg.Tags a -tags flag follows (see buildTags).
 //
 // The environment is osEnv, then GOOS, GOARCH, CGO_ENABLED (and CC when
-// set), then cfg.ExtraEnv; a later entry replaces an earlier one with the
+// set: the target's in cfg.CCs, else cfg.CC), then cfg.ExtraEnv; a later entry replaces an earlier one with the
 // same key, so each key appears once. Inherited settings such as GOFLAGS
 // or GOAMD64 are kept.
 //
@@ -218,7 +234,7 @@ func Plan(cfg Config, targets []Target, osEnv []string) ([]Job, error) {
 			continue
 		}
 		seen[t] = true
-		if cfg.CGO && cfg.CC == "" && t != cfg.Host {
+		if cfg.CGO && cfg.ccFor(t) == "" && t != cfg.Host {
 			errs = append(errs, &ConfigError{Field: "CGO", Reason: fmt.Sprintf("cgo build for %s on %s needs a C cross compiler for %s: set CC to one, or build without cgo", t, cfg.Host, t)})
 			continue
 		}
@@ -256,6 +272,9 @@ func buildFlags(cfg Config, env []string) []string {
 	flags := []string{"-trimpath", "-buildvcs=auto"}
 	if !cfg.KeepSymbols && !HasFlag(goflags, "gcflags") {
 		flags = append(flags, "-gcflags=all=-dwarf=false")
+	}
+	if tags := buildTags(cfg, goflags); tags != "" {
+		flags = append(flags, "-tags", tags)
 	}
 	return flags
 }
@@ -298,8 +317,8 @@ func buildEnv(t Target, cfg Config, osEnv []string) []string {
 	env := make([]string, 0, len(osEnv)+4+len(cfg.ExtraEnv))
 	env = append(env, osEnv...)
 	env = append(env, "GOOS="+t.OS, "GOARCH="+t.Arch, "CGO_ENABLED="+cgo)
-	if cfg.CC != "" {
-		env = append(env, "CC="+cfg.CC)
+	if cc := cfg.ccFor(t); cc != "" {
+		env = append(env, "CC="+cc)
 	}
 	env = append(env, cfg.ExtraEnv...)
 	return dedupEnv(env)
@@ -324,7 +343,9 @@ func dedupEnv(env []string) []string {
 
 // Ldflags returns the -ldflags value Plan passes to every build: "-s -w
 // -buildid=" ("-buildid=" alone when cfg.KeepSymbols is set), a "-X <var>=<value>" for each of cfg's non-empty Version,
-// Commit and Date, and cfg.LdflagsExtra with its template expanded. It
+// Commit and Date, "-linkmode external -extldflags -static" when
+// cfg.StaticCGO, and cfg.LdflagsExtra with its template expanded (last, so
+// an -extldflags of the user's wins). It
 // returns an error naming the template and the bad field when LdflagsExtra
 // does not parse or uses a field other than .Version, .Commit and .Date,
 // and when a value cannot be quoted for go's flag parser.
@@ -351,6 +372,9 @@ func Ldflags(cfg Config) (string, error) {
 			return "", err
 		}
 		parts = append(parts, "-X", q)
+	}
+	if cfg.StaticCGO {
+		parts = append(parts, staticLdflags...)
 	}
 	if extra := strings.TrimSpace(cfg.LdflagsExtra); extra != "" {
 		expanded, err := expandLdflags(extra, data)

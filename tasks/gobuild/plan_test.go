@@ -159,6 +159,72 @@ func TestPlan(t *testing.T) {
 				Env:    []string{"GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=1", "CC=aarch64-linux-musl-gcc"},
 			}},
 		},
+		{
+			name: "static cgo: external static link, netgo and osusergo, a compiler per platform",
+			cfg: func(c *Config) {
+				c.StaticCGO = true
+				c.CC = "gcc"
+				c.CCs = map[Target]string{linuxARM64: "aarch64-linux-gnu-gcc"}
+			},
+			targets: []Target{linuxAMD64, linuxARM64},
+			want: []Job{
+				{
+					Name:   "app",
+					Target: linuxAMD64,
+					Output: filepath.Join("dist", "app_linux_amd64"),
+					Args:   []string{"build", "-trimpath", "-buildvcs=auto", nodwarf, "-tags", "netgo,osusergo", "-ldflags", ld + " -linkmode external -extldflags -static", "-o", filepath.Join("dist", "app_linux_amd64"), "."},
+					Env:    []string{"GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=1", "CC=gcc"},
+				},
+				{
+					Name:   "app",
+					Target: linuxARM64,
+					Output: filepath.Join("dist", "app_linux_arm64"),
+					Args:   []string{"build", "-trimpath", "-buildvcs=auto", nodwarf, "-tags", "netgo,osusergo", "-ldflags", ld + " -linkmode external -extldflags -static", "-o", filepath.Join("dist", "app_linux_arm64"), "."},
+					Env:    []string{"GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=1", "CC=aarch64-linux-gnu-gcc"},
+				},
+			},
+		},
+		{
+			name: "static cgo with the user's tags and -ldflags: theirs after ours, so their -extldflags wins",
+			cfg: func(c *Config) {
+				c.StaticCGO = true
+				c.Tags = []string{"sqlite_omit_load_extension", "netgo"}
+				c.LdflagsExtra = "-extldflags '-static -lm'"
+			},
+			targets: []Target{linuxAMD64},
+			want: []Job{{
+				Name:   "app",
+				Target: linuxAMD64,
+				Output: filepath.Join("dist", "app_linux_amd64"),
+				Args:   []string{"build", "-trimpath", "-buildvcs=auto", nodwarf, "-tags", "netgo,osusergo,sqlite_omit_load_extension", "-ldflags", ld + " -linkmode external -extldflags -static -extldflags '-static -lm'", "-o", filepath.Join("dist", "app_linux_amd64"), "."},
+				Env:    []string{"GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=1"},
+			}},
+		},
+		{
+			name:    "tags without cgo; the tags of the user's GOFLAGS are kept, since ours replace them",
+			cfg:     func(c *Config) { c.Tags = []string{"prod"} },
+			targets: []Target{linuxAMD64},
+			osEnv:   []string{"GOFLAGS=-mod=mod -tags=jsoniter,prod"},
+			want: []Job{{
+				Name:   "app",
+				Target: linuxAMD64,
+				Output: filepath.Join("dist", "app_linux_amd64"),
+				Args:   []string{"build", "-trimpath", "-buildvcs=auto", nodwarf, "-tags", "prod,jsoniter", "-ldflags", ld, "-o", filepath.Join("dist", "app_linux_amd64"), "."},
+				Env:    []string{"GOFLAGS=-mod=mod -tags=jsoniter,prod", "GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=0"},
+			}},
+		},
+		{
+			name:    "a per-platform compiler is only for its platform; cgo on the host needs none",
+			cfg:     func(c *Config) { c.CGO = true; c.CCs = map[Target]string{linuxARM64: "aarch64-linux-gnu-gcc"} },
+			targets: []Target{linuxAMD64},
+			want: []Job{{
+				Name:   "app",
+				Target: linuxAMD64,
+				Output: filepath.Join("dist", "app_linux_amd64"),
+				Args:   []string{"build", "-trimpath", "-buildvcs=auto", nodwarf, "-ldflags", ld, "-o", filepath.Join("dist", "app_linux_amd64"), "."},
+				Env:    []string{"GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=1"},
+			}},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -193,6 +259,25 @@ func TestHasFlag(t *testing.T) {
 	}
 }
 
+func TestFlagValue(t *testing.T) {
+	tests := []struct {
+		goflags, name, want string
+		found               bool
+	}{
+		{"", "tags", "", false},
+		{"-tags=a,b", "tags", "a,b", true},
+		{"-mod=mod --tags=x -tags=y", "tags", "y", true},
+		{"'-tags=a' -p=2", "tags", "a", true},
+		{"-tagsx=a", "tags", "", false},
+		{"-tags", "tags", "", true},
+	}
+	for _, tt := range tests {
+		got, found := FlagValue(tt.goflags, tt.name)
+		assert.Equal(t, tt.want, got, "FlagValue(%q, %q)", tt.goflags, tt.name)
+		assert.Equal(t, tt.found, found, "FlagValue(%q, %q) found", tt.goflags, tt.name)
+	}
+}
+
 func TestPlanErrors(t *testing.T) {
 	base := Config{Name: "app", Host: linuxAMD64}
 	tests := []struct {
@@ -210,6 +295,12 @@ func TestPlanErrors(t *testing.T) {
 			cfg:     func(c *Config) { c.CGO = true },
 			targets: []Target{linuxAMD64, linuxARM64, windowsAMD64},
 			want:    []string{"cgo build for linux/arm64 on linux/amd64", "cgo build for windows/amd64", "set CC", "without cgo"},
+		},
+		{
+			name:    "static cgo cross build without a compiler for it",
+			cfg:     func(c *Config) { c.StaticCGO = true; c.CCs = map[Target]string{linuxAMD64: "musl-gcc"} },
+			targets: []Target{linuxAMD64, linuxARM64},
+			want:    []string{"cgo build for linux/arm64 on linux/amd64 needs a C cross compiler"},
 		},
 		{
 			name:    "unknown template field",
@@ -272,6 +363,11 @@ func TestLdflags(t *testing.T) {
 			name: "symbols kept",
 			cfg:  Config{Version: "1.0.0", KeepSymbols: true},
 			want: "-buildid= -X main.version=1.0.0",
+		},
+		{
+			name: "static cgo before the user's own",
+			cfg:  Config{Version: "1.0.0", StaticCGO: true, LdflagsExtra: "-extldflags=-static-pie"},
+			want: "-s -w -buildid= -X main.version=1.0.0 -linkmode external -extldflags -static -extldflags=-static-pie",
 		},
 		{
 			name: "value with a space is quoted",

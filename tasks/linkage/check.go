@@ -26,6 +26,9 @@ type Violation struct {
 	Reason string
 	// Fix says how to build a binary that passes.
 	Fix string
+	// CGO is set when the binary was built with cgo: building it without
+	// would leave its C code out, so Fix does not suggest it.
+	CGO bool
 }
 
 // Error renders "<path> <reason>: it will not run on <target>; <fix>".
@@ -57,7 +60,7 @@ func CheckScratch(r Report) error {
 	case Static:
 		return nil
 	case Dynamic:
-		return &Violation{Path: r.Path, Target: TargetScratch, Reason: "is " + dynamicReason(r), Fix: scratchFix(r)}
+		return &Violation{Path: r.Path, Target: TargetScratch, Reason: "is " + dynamicReason(r), Fix: scratchFix(r), CGO: r.CGO == "1"}
 	default:
 		return unknownViolation(r, TargetScratch)
 	}
@@ -80,8 +83,11 @@ func CheckAlpine(r Report) error {
 		return nil
 	case r.Linkage == Dynamic:
 		fix := "build with CGO_ENABLED=0, or build against musl with CC=musl-gcc CGO_ENABLED=1"
-		if r.CGO == "0" && r.PIE {
+		switch {
+		case r.CGO == "0" && r.PIE:
 			fix = "build without -buildmode=pie: with CGO_ENABLED=0 Go then links a static binary"
+		case r.CGO == "1":
+			fix = "build against musl (CC=musl-gcc), or link it statically (" + staticCgo + ")"
 		}
 		what := "is " + dynamicReason(r)
 		if r.Libc == Glibc {
@@ -89,7 +95,7 @@ func CheckAlpine(r Report) error {
 		} else {
 			what += " against an unrecognised C library"
 		}
-		return &Violation{Path: r.Path, Target: TargetAlpine, Reason: what, Fix: fix}
+		return &Violation{Path: r.Path, Target: TargetAlpine, Reason: what, Fix: fix, CGO: r.CGO == "1"}
 	default:
 		return unknownViolation(r, TargetAlpine)
 	}
@@ -114,10 +120,17 @@ func dynamicReason(r Report) string {
 	return "dynamically linked (" + strings.Join(why, ", ") + ")"
 }
 
+// staticCgo is how a cgo binary is linked statically.
+const staticCgo = "keep cgo, add -ldflags '-linkmode external -extldflags -static' and the tags netgo,osusergo; CGO_ENABLED=0 would leave its C code out"
+
 func scratchFix(r Report) string {
 	switch {
 	case r.CGO == "0" && r.PIE:
 		return "build without -buildmode=pie: with CGO_ENABLED=0 Go then links a static binary"
+	case r.CGO == "1" && r.Libc == Musl:
+		return "link it statically (" + staticCgo + "), or ship it on the alpine variant, which has the musl loader"
+	case r.CGO == "1":
+		return "link it statically (" + staticCgo + ")"
 	case r.Libc == Musl:
 		return "build with CGO_ENABLED=0 and without -buildmode=pie, or ship it on the alpine variant, which has the musl loader"
 	default:

@@ -50,11 +50,19 @@ func TestCheckScratch(t *testing.T) {
 		{name: "windows is not applicable", report: windows},
 		{name: "darwin is not applicable", report: darwin},
 		{
-			name: "cgo glibc", report: glibcReport,
+			name: "cgo glibc: link it statically, never CGO_ENABLED=0", report: glibcReport,
+			wantErr: "dist/app_linux_amd64 is dynamically linked (interpreter /lib64/ld-linux-x86-64.so.2, needs libc.so.6): it will not run on scratch; link it statically (keep cgo, add -ldflags '-linkmode external -extldflags -static' and the tags netgo,osusergo; CGO_ENABLED=0 would leave its C code out)",
+		},
+		{
+			name: "cgo musl: link it statically, or alpine", report: muslReport,
+			wantErr: "dist/app_linux_amd64 is dynamically linked (interpreter /lib/ld-musl-x86_64.so.1, needs libc.so): it will not run on scratch; link it statically (keep cgo, add -ldflags '-linkmode external -extldflags -static' and the tags netgo,osusergo; CGO_ENABLED=0 would leave its C code out), or ship it on the alpine variant, which has the musl loader",
+		},
+		{
+			name: "glibc, cgo unknown (not a Go binary)", report: func() Report { r := glibcReport; r.CGO = ""; return r }(),
 			wantErr: "dist/app_linux_amd64 is dynamically linked (interpreter /lib64/ld-linux-x86-64.so.2, needs libc.so.6): it will not run on scratch; build with CGO_ENABLED=0 and without -buildmode=pie",
 		},
 		{
-			name: "musl points at alpine", report: muslReport,
+			name: "musl, cgo unknown, points at alpine", report: func() Report { r := muslReport; r.CGO = ""; return r }(),
 			wantErr: "dist/app_linux_amd64 is dynamically linked (interpreter /lib/ld-musl-x86_64.so.1, needs libc.so): it will not run on scratch; build with CGO_ENABLED=0 and without -buildmode=pie, or ship it on the alpine variant, which has the musl loader",
 		},
 		{
@@ -82,6 +90,7 @@ func TestCheckScratch(t *testing.T) {
 			require.ErrorAs(t, err, &v)
 			assert.Equal(t, TargetScratch, v.Target)
 			assert.Equal(t, tt.report.Path, v.Path)
+			assert.Equal(t, tt.report.CGO == "1", v.CGO)
 			assert.Equal(t, tt.wantErr, err.Error())
 		})
 	}
@@ -100,7 +109,7 @@ func TestCheckAlpine(t *testing.T) {
 		{name: "darwin is not applicable", report: darwin},
 		{
 			name: "cgo glibc", report: glibcReport,
-			wantErr: "dist/app_linux_amd64 needs glibc: it is dynamically linked (interpreter /lib64/ld-linux-x86-64.so.2, needs libc.so.6): it will not run on alpine; build with CGO_ENABLED=0, or build against musl with CC=musl-gcc CGO_ENABLED=1",
+			wantErr: "dist/app_linux_amd64 needs glibc: it is dynamically linked (interpreter /lib64/ld-linux-x86-64.so.2, needs libc.so.6): it will not run on alpine; build against musl (CC=musl-gcc), or link it statically (keep cgo, add -ldflags '-linkmode external -extldflags -static' and the tags netgo,osusergo; CGO_ENABLED=0 would leave its C code out)",
 		},
 		{
 			name: "pie without cgo uses glibc's loader", report: pieReport,

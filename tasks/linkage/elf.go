@@ -82,7 +82,18 @@ func inspectELF(r io.ReaderAt, size int64, name string) (Report, error) {
 	case f.Type == elf.ET_DYN:
 		rep.Notes = append(rep.Notes, "ET_DYN without interpreter or needed libraries (a self-contained shared object or static-pie)")
 	}
-	if rep.CGO == "1" {
+	if rep.CGO == "1" || rep.GoVersion == "" {
+		rep.LinkedLibc, rep.NSS, err = staticLibc(r, size)
+		if err != nil {
+			return rep, malformed(name, "ELF contents", err)
+		}
+	}
+	switch {
+	case rep.CGO == "1" && rep.NSS:
+		rep.Notes = append(rep.Notes, "cgo binary linked statically with glibc, whose NSS lookups (getaddrinfo, getpwnam, …) load glibc's shared libraries at run time: they fail on scratch")
+	case rep.CGO == "1" && rep.LinkedLibc != UnknownLibc:
+		rep.Notes = append(rep.Notes, "cgo binary linked statically: "+string(rep.LinkedLibc)+" is compiled into the binary")
+	case rep.CGO == "1":
 		rep.Notes = append(rep.Notes, "cgo binary linked statically: the C library is compiled into the binary")
 	}
 	return rep, nil

@@ -49,10 +49,14 @@ var sampleBuilds = map[string]sampleBuild{
 	"pie_linux_amd64":    {env: []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64"}, flags: []string{"-buildmode=pie"}},
 	"cgo_musl":           {env: []string{"CGO_ENABLED=1"}, cc: "musl-gcc"},
 	"cgo_musl_static":    {env: []string{"CGO_ENABLED=1"}, cc: "musl-gcc", flags: []string{"-ldflags=-linkmode external -extldflags -static"}},
-	"static_linux_arm64": {env: []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64"}},
-	"static_linux_riscv": {env: []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=riscv64"}},
-	"windows_amd64.exe":  {env: []string{"CGO_ENABLED=0", "GOOS=windows", "GOARCH=amd64"}},
-	"darwin_arm64":       {env: []string{"CGO_ENABLED=0", "GOOS=darwin", "GOARCH=arm64"}},
+	// Static glibc: with cgo's net and os/user, glibc's NSS comes along;
+	// with the netgo and osusergo tags it stays out.
+	"cgo_glibc_static":       {env: []string{"CGO_ENABLED=1"}, cc: "gcc", flags: []string{"-ldflags=-linkmode external -extldflags -static"}},
+	"cgo_glibc_static_netgo": {env: []string{"CGO_ENABLED=1"}, cc: "gcc", flags: []string{"-tags=netgo,osusergo", "-ldflags=-linkmode external -extldflags -static"}},
+	"static_linux_arm64":     {env: []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64"}},
+	"static_linux_riscv":     {env: []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=riscv64"}},
+	"windows_amd64.exe":      {env: []string{"CGO_ENABLED=0", "GOOS=windows", "GOARCH=amd64"}},
+	"darwin_arm64":           {env: []string{"CGO_ENABLED=0", "GOOS=darwin", "GOARCH=arm64"}},
 }
 
 // samples are the sample binaries built so far in this test process, in
@@ -144,8 +148,12 @@ func TestInspectIntegrationRealBinaries(t *testing.T) {
 		wantCGO     string
 		wantMode    string
 		wantPIE     bool
-		scratchOK   bool
-		alpineOK    bool
+		// wantLinked and wantNSS are what a static binary says of the C
+		// library linked into it.
+		wantLinked Libc
+		wantNSS    bool
+		scratchOK  bool
+		alpineOK   bool
 	}{
 		{
 			sample: "static_linux_amd64", wantFormat: FormatELF, wantOS: "linux", wantArch: "amd64",
@@ -171,7 +179,17 @@ func TestInspectIntegrationRealBinaries(t *testing.T) {
 		},
 		{
 			sample: "cgo_musl_static", wantFormat: FormatELF, wantOS: "linux", wantArch: "amd64",
-			wantLinkage: Static, wantLibc: None, wantCGO: "1", wantMode: "exe",
+			wantLinkage: Static, wantLibc: None, wantCGO: "1", wantMode: "exe", wantLinked: Musl,
+			scratchOK: true, alpineOK: true,
+		},
+		{
+			sample: "cgo_glibc_static", wantFormat: FormatELF, wantOS: "linux", wantArch: "amd64",
+			wantLinkage: Static, wantLibc: None, wantCGO: "1", wantMode: "exe", wantLinked: Glibc, wantNSS: true,
+			scratchOK: true, alpineOK: true,
+		},
+		{
+			sample: "cgo_glibc_static_netgo", wantFormat: FormatELF, wantOS: "linux", wantArch: "amd64",
+			wantLinkage: Static, wantLibc: None, wantCGO: "1", wantMode: "exe", wantLinked: Glibc,
 			scratchOK: true, alpineOK: true,
 		},
 		{
@@ -218,6 +236,8 @@ func TestInspectIntegrationRealBinaries(t *testing.T) {
 			assert.Equal(t, tt.wantCGO, r.CGO)
 			assert.Equal(t, tt.wantMode, r.BuildMode)
 			assert.Equal(t, tt.wantPIE, r.PIE)
+			assert.Equal(t, tt.wantLinked, r.LinkedLibc, "the C library linked in")
+			assert.Equal(t, tt.wantNSS, r.NSS, "glibc's NSS")
 			assert.True(t, strings.HasPrefix(r.GoVersion, "go1."), "GoVersion %q", r.GoVersion)
 			assert.Equal(t, tt.wantOS, r.Settings["GOOS"])
 			assertVerdict(t, tt.scratchOK, CheckScratch(r), TargetScratch)

@@ -95,6 +95,16 @@ type Report struct {
 	Needed []string `json:"needed,omitempty"`
 	// Libc is the C library the binary needs at run time.
 	Libc Libc `json:"libc"`
+	// LinkedLibc is the C library compiled into a static Linux binary
+	// that has one (a cgo or C binary): Glibc or Musl, read from the
+	// binary's contents, UnknownLibc when they do not tell. Empty for
+	// dynamic binaries and Go binaries built without cgo.
+	LinkedLibc Libc `json:"linked_libc,omitempty"`
+	// NSS is set for a static glibc binary that carries glibc's name
+	// service switch (the code behind getaddrinfo, getpwnam and their
+	// kin), which loads glibc's shared libraries at run time: such
+	// lookups fail where those are missing, as on scratch.
+	NSS bool `json:"nss,omitempty"`
 	// GoVersion is the toolchain that built a Go binary ("go1.26.8"); empty otherwise.
 	GoVersion string `json:"go_version,omitempty"`
 	// CGO is the CGO_ENABLED build setting, "0" or "1"; empty when unknown.
@@ -117,10 +127,17 @@ type Report struct {
 func (r Report) Summary() string {
 	switch r.Linkage {
 	case Static:
-		if r.PIE && r.Format == FormatELF {
-			return "static (static-pie), " + libcPhrase(r.Libc)
+		libc := libcPhrase(r.Libc)
+		switch {
+		case r.LinkedLibc == Glibc && r.NSS:
+			libc = "glibc linked in, with NSS (lookups need glibc's shared libraries)"
+		case r.LinkedLibc == Glibc || r.LinkedLibc == Musl:
+			libc = string(r.LinkedLibc) + " linked in"
 		}
-		return "static, " + libcPhrase(r.Libc)
+		if r.PIE && r.Format == FormatELF {
+			return "static (static-pie), " + libc
+		}
+		return "static, " + libc
 	case Dynamic:
 		parts := []string{"dynamic"}
 		if r.Interpreter != "" {
