@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -56,10 +58,30 @@ func (f *figure) String() string {
 	if len(f.samples) == 1 {
 		return fmt.Sprintf("%s (n=1)", dur(med))
 	}
+	if hi < 100*time.Millisecond {
+		return fmt.Sprintf("%s (%s–%s, n=%d)", dur(med), msNum(lo), msNum(hi), len(f.samples))
+	}
 	return fmt.Sprintf("%s (%s–%s, n=%d)", dur(med), durNum(lo), durNum(hi), len(f.samples))
 }
 
-func dur(d time.Duration) string { return durNum(d) + " s" }
+// dur renders d in seconds, or in milliseconds below 0.1 s (signing
+// figures).
+func dur(d time.Duration) string {
+	if d < 100*time.Millisecond && d > -100*time.Millisecond {
+		return msNum(d) + " ms"
+	}
+	return durNum(d) + " s"
+}
+
+// msNum renders d in milliseconds: two decimals below 10 ms, one above.
+func msNum(d time.Duration) string {
+	if d < 10*time.Millisecond && d > -10*time.Millisecond {
+		return fmt.Sprintf("%.2f", ms(d))
+	}
+	return fmt.Sprintf("%.1f", ms(d))
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func durNum(d time.Duration) string {
 	s := d.Seconds()
@@ -90,6 +112,9 @@ type cmd struct {
 	env  []string // added to the harness environment, later entries win
 	name string
 	args []string
+	// okCodes are exit codes other than 0 that count as a finished run
+	// (vulncheck's 10: vulnerable code found, everything scanned).
+	okCodes []int
 }
 
 // run executes c, logs its output to the logs folder under label, and
@@ -106,6 +131,10 @@ func (h *harness) run(label string, c cmd) (time.Duration, string, error) {
 	start := time.Now()
 	err := x.Run()
 	d := time.Since(start)
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && slices.Contains(c.okCodes, exit.ExitCode()) {
+		err = nil
+	}
 	h.seq++
 	logName := fmt.Sprintf("%03d-%s.log", h.seq, safeName.ReplaceAllString(label, "_"))
 	header := fmt.Sprintf("# %s\n# dir %s\n# env %s\n# took %s, err %v\n\n", shellLine(c.name, c.args), c.dir, strings.Join(c.env, " "), d, err)

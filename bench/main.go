@@ -118,6 +118,8 @@ func sets() []figureSet {
 		mainsSet,
 		scheduleSet,
 		startupSet,
+		vulncheckSet,
+		signingSet,
 	}
 }
 
