@@ -80,6 +80,7 @@ func TestVerdict(t *testing.T) {
 	set("peer", 2.0)
 	set("slow", 2.5)
 	h.fig("gone", "gone").unavailable = "not installed"
+	set("fast", 0.0003, 0.00035, 0.0012)
 	tests := []struct {
 		t                   target
 		value, bar, verdict string
@@ -92,6 +93,7 @@ func TestVerdict(t *testing.T) {
 		{limitBar("x", "limit missed", "slow", 2*time.Second), "2.50 s", "≤ 2.00 s", "**missed**"},
 		{diffBar("x", "difference met", "slow", "peer", 500*time.Millisecond), "+0.50 s", "≤ +0.50 s", "met"},
 		{diffBar("x", "difference missed", "slow", "ours", 300*time.Millisecond), "+1.50 s", "≤ +0.30 s", "**missed**"},
+		{limitBar("x", "a limit in milliseconds", "fast", 50*time.Millisecond), "0.35 ms", "≤ 50.0 ms", "met"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.t.what, func(t *testing.T) {
@@ -101,4 +103,23 @@ func TestVerdict(t *testing.T) {
 			assert.Equal(t, tt.verdict, verdict)
 		})
 	}
+}
+
+func TestFigureStringMilliseconds(t *testing.T) {
+	f := &figure{samples: []time.Duration{350 * time.Microsecond, 12 * time.Millisecond, 300 * time.Microsecond}}
+	assert.Equal(t, "0.35 ms (0.30–12.0, n=3)", f.String())
+	f.samples = append(f.samples, 2*time.Second)
+	assert.Equal(t, "6.17 ms (0.00–2.00, n=4)", f.String(), "a figure reaching 0.1 s is in seconds throughout, its median in ms")
+}
+
+func TestRunOKCodes(t *testing.T) {
+	h := &harness{ctx: t.Context(), logs: t.TempDir(), started: time.Now()}
+	_, _, err := h.run("exit 10 accepted", cmd{name: "sh", args: []string{"-c", "exit 10"}, okCodes: []int{10}})
+	require.NoError(t, err)
+	_, out, err := h.run("exit 11 refused", cmd{name: "sh", args: []string{"-c", "echo no; exit 11"}, okCodes: []int{10}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "exit status 11")
+	assert.Equal(t, "no\n", out)
+	_, _, err = h.run("exit 10 by default", cmd{name: "sh", args: []string{"-c", "exit 10"}})
+	assert.Error(t, err)
 }
