@@ -225,70 +225,29 @@ func (r *run) publishIndexes(ctx context.Context) error {
 // as a referrer, and gathers each service's variant into an annotated
 // index. The Alpine base is read from its registry once for all services.
 func (r *run) buildIndexes(ctx context.Context, pp publishPlan) ([]published, error) {
-	p := r.p
-	var bases []v1.Image
-	var baseDigests []string
-	var indexBaseDigest string
-	if slices.ContainsFunc(pp.indexes, func(ip indexPlan) bool { return ip.variant == variantAlpine }) {
-		want := make([]v1.Platform, len(pp.platforms))
-		for i, pl := range pp.platforms {
-			want[i] = v1.Platform{OS: pl.OS, Architecture: pl.Arch, Variant: pl.ImageVariant()}
-		}
-		var err error
-		if bases, err = image.RemoteBase(ctx, p.opts.alpineBase, want); err != nil {
-			return nil, &imageError{fmt.Errorf("alpine base (MAGEPACK_ALPINE_BASE): %w", err)}
-		}
-		for _, b := range bases {
-			d, err := b.Digest()
-			if err != nil {
-				return nil, &imageError{fmt.Errorf("alpine base %s: %w", p.opts.alpineBase, err)}
-			}
-			baseDigests = append(baseDigests, d.String())
-		}
-		if indexBaseDigest, err = image.RemoteDigest(ctx, p.opts.alpineBase); err != nil {
-			return nil, &imageError{fmt.Errorf("alpine base (MAGEPACK_ALPINE_BASE): %w", err)}
-		}
+	bases, err := r.remoteAlpineBases(ctx, pp)
+	if err != nil {
+		return nil, err
 	}
 	binVEX, err := r.binaryVEXes(pp)
 	if err != nil {
 		return nil, err
 	}
-	imgs := make([][]v1.Image, len(pp.indexes))
-	sboms := make([][]v1.Image, len(pp.indexes))
-	vexes := make([][]v1.Image, len(pp.indexes))    // per image: its OpenVEX, or nil
-	signed := make([][][]v1.Image, len(pp.indexes)) // per image: signature, provenance, SBOM (and VEX) attestation
+	made := make([][]platformImage, len(pp.indexes))
 	var g errgroup.Group
-	g.SetLimit(max(2, p.opts.parallel))
+	g.SetLimit(max(2, r.p.opts.parallel))
 	for i, ip := range pp.indexes {
-		imgs[i] = make([]v1.Image, len(ip.images))
-		sboms[i] = make([]v1.Image, len(ip.images))
-		vexes[i] = make([]v1.Image, len(ip.images))
-		signed[i] = make([][]v1.Image, len(ip.images))
+		made[i] = make([]platformImage, len(ip.images))
 		for j, im := range ip.images {
 			g.Go(func() error {
 				var base v1.Image
 				var baseDigest string
 				if ip.variant == variantAlpine {
-					base, baseDigest = bases[j], baseDigests[j]
+					base, baseDigest = bases.images[j], bases.digests[j]
 				}
-				img, err := assemble(im, base, baseDigest)
-				if err != nil {
-					return err
-				}
-				imgs[i][j] = img
-				sboms[i][j], err = r.imageSBOM(im, img, base, baseDigest)
-				if err != nil {
-					return err
-				}
-				var vex []byte
-				if vex, vexes[i][j], err = r.imageVEX(im, img, binVEX[im.spec.Binary]); err != nil || p.opts.signer == nil {
-					return err
-				}
-				signed[i][j], err = r.attestImage(ctx, im, img, sboms[i][j], vex, baseDigest)
-				if err != nil {
-					return &imageError{fmt.Errorf("sign the %s image of %s for %s: %w", im.variant, im.svc.name, im.pl, err)}
-				}
-				return nil
+				var err error
+				made[i][j], err = r.makeImage(ctx, im, base, baseDigest, binVEX[im.spec.Binary])
+				return err
 			})
 		}
 	}
@@ -297,50 +256,131 @@ func (r *run) buildIndexes(ctx context.Context, pp publishPlan) ([]published, er
 	}
 	out := make([]published, len(pp.indexes))
 	for i, ip := range pp.indexes {
-		meta := p.meta(ip.svc)
-		if ip.variant == variantAlpine {
-			meta.BaseName, meta.BaseDigest = p.opts.alpineBase, indexBaseDigest
+		if out[i], err = r.makeIndex(ctx, ip, pp.platforms, made[i], bases.index); err != nil {
+			return nil, err
 		}
-		idx, err := image.Index(imgs[i], image.WithIndexAnnotations(image.Annotations(meta)))
-		if err != nil {
-			return nil, &imageError{err}
-		}
-		d, err := idx.Digest()
-		if err != nil {
-			return nil, &imageError{err}
-		}
-		names := make([]string, len(pp.platforms))
-		for k, pl := range pp.platforms {
-			names[k] = pl.String()
-		}
-		referrers := slices.Clone(sboms[i])
-		nVEX := 0
-		for _, v := range vexes[i] {
-			if v != nil {
-				referrers = append(referrers, v)
-				nVEX++
-			}
-		}
-		withVEX, attestations := "", "SBOM attestation"
-		if nVEX > 0 {
-			withVEX = fmt.Sprintf(", its OpenVEX for %d", nVEX)
-			attestations += fmt.Sprintf(", VEX attestation for %d", nVEX)
-		}
-		r.log.printf(p.imageSubject(ip.svc, ip.variant), "index %s for %s, with an SBOM for each%s", short(d.String()), strings.Join(names, ", "), withVEX)
-		if p.opts.signer != nil {
-			for _, s := range signed[i] {
-				referrers = append(referrers, s...)
-			}
-			s, err := r.attestIndex(ctx, ip, idx, indexBaseDigest)
-			if err != nil {
-				return nil, &imageError{fmt.Errorf("sign the %s index of %s: %w", ip.variant, ip.svc.name, err)}
-			}
-			referrers = append(referrers, s...)
-			r.log.printf(p.imageSubject(ip.svc, ip.variant), "signed the index and each image: signature, SLSA provenance, %s (Sigstore bundles)", attestations)
-		}
-		out[i] = published{plan: ip, named: image.Named{Variant: ip.variant, Index: idx, Tags: ip.tags, Referrers: referrers}, vexes: nVEX}
 	}
 	return out, nil
+}
+
+// alpineBases is the Alpine base under every platform's image, read from
+// its registry: each platform's image and digest, in the plan's platform
+// order, and the digest of the base's own index.
+type alpineBases struct {
+	images  []v1.Image
+	digests []string
+	index   string
+}
+
+// remoteAlpineBases reads the Alpine base of every platform pp builds
+// for, when pp makes Alpine images; none otherwise.
+func (r *run) remoteAlpineBases(ctx context.Context, pp publishPlan) (alpineBases, error) {
+	var b alpineBases
+	if !slices.ContainsFunc(pp.indexes, func(ip indexPlan) bool { return ip.variant == variantAlpine }) {
+		return b, nil
+	}
+	ref := r.p.opts.alpineBase
+	want := make([]v1.Platform, len(pp.platforms))
+	for i, pl := range pp.platforms {
+		want[i] = v1.Platform{OS: pl.OS, Architecture: pl.Arch, Variant: pl.ImageVariant()}
+	}
+	var err error
+	if b.images, err = image.RemoteBase(ctx, ref, want); err != nil {
+		return b, &imageError{fmt.Errorf("alpine base (MAGEPACK_ALPINE_BASE): %w", err)}
+	}
+	for _, img := range b.images {
+		d, err := img.Digest()
+		if err != nil {
+			return b, &imageError{fmt.Errorf("alpine base %s: %w", ref, err)}
+		}
+		b.digests = append(b.digests, d.String())
+	}
+	if b.index, err = image.RemoteDigest(ctx, ref); err != nil {
+		return b, &imageError{fmt.Errorf("alpine base (MAGEPACK_ALPINE_BASE): %w", err)}
+	}
+	return b, nil
+}
+
+// platformImage is one platform's image, made, with what is attached to
+// it: its SBOM, its OpenVEX (nil when its binary has none) and, with a
+// signing key, its Sigstore bundles (signature, provenance, SBOM and VEX
+// attestations).
+type platformImage struct {
+	img, sbom, vex v1.Image
+	signed         []v1.Image
+}
+
+// makeImage assembles the planned image im on base (nil for scratch) and
+// makes what is attached to it.
+func (r *run) makeImage(ctx context.Context, im imagePlan, base v1.Image, baseDigest string, bv binaryVEX) (platformImage, error) {
+	var m platformImage
+	img, err := assemble(im, base, baseDigest)
+	if err != nil {
+		return m, err
+	}
+	m.img = img
+	if m.sbom, err = r.imageSBOM(im, img, base, baseDigest); err != nil {
+		return m, err
+	}
+	var vex []byte
+	if vex, m.vex, err = r.imageVEX(im, img, bv); err != nil || r.p.opts.signer == nil {
+		return m, err
+	}
+	if m.signed, err = r.attestImage(ctx, im, img, m.sbom, vex, baseDigest); err != nil {
+		return m, &imageError{fmt.Errorf("sign the %s image of %s for %s: %w", im.variant, im.svc.name, im.pl, err)}
+	}
+	return m, nil
+}
+
+// makeIndex puts the images of one service and variant into its index,
+// with their referrers (and, with a signing key, the index's own
+// bundles), and says so.
+func (r *run) makeIndex(ctx context.Context, ip indexPlan, platforms []platform.Platform, made []platformImage, baseIndexDigest string) (published, error) {
+	p := r.p
+	meta := p.meta(ip.svc)
+	if ip.variant == variantAlpine {
+		meta.BaseName, meta.BaseDigest = p.opts.alpineBase, baseIndexDigest
+	}
+	imgs := make([]v1.Image, len(made))
+	var referrers, vexes, signed []v1.Image
+	for k, m := range made {
+		imgs[k] = m.img
+		referrers = append(referrers, m.sbom)
+		if m.vex != nil {
+			vexes = append(vexes, m.vex)
+		}
+		signed = append(signed, m.signed...)
+	}
+	referrers = append(referrers, vexes...)
+	idx, err := image.Index(imgs, image.WithIndexAnnotations(image.Annotations(meta)))
+	if err != nil {
+		return published{}, &imageError{err}
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		return published{}, &imageError{err}
+	}
+	names := make([]string, len(platforms))
+	for k, pl := range platforms {
+		names[k] = pl.String()
+	}
+	withVEX, attestations := "", "SBOM attestation"
+	if len(vexes) > 0 {
+		withVEX = fmt.Sprintf(", its OpenVEX for %d", len(vexes))
+		attestations += fmt.Sprintf(", VEX attestation for %d", len(vexes))
+	}
+	subject := p.imageSubject(ip.svc, ip.variant)
+	r.log.printf(subject, "index %s for %s, with an SBOM for each%s", short(d.String()), strings.Join(names, ", "), withVEX)
+	if p.opts.signer != nil {
+		referrers = append(referrers, signed...)
+		s, err := r.attestIndex(ctx, ip, idx, baseIndexDigest)
+		if err != nil {
+			return published{}, &imageError{fmt.Errorf("sign the %s index of %s: %w", ip.variant, ip.svc.name, err)}
+		}
+		referrers = append(referrers, s...)
+		r.log.printf(subject, "signed the index and each image: signature, SLSA provenance, %s (Sigstore bundles)", attestations)
+	}
+	return published{plan: ip, named: image.Named{Variant: ip.variant, Index: idx, Tags: ip.tags, Referrers: referrers}, vexes: len(vexes)}, nil
 }
 
 // imageSBOM describes the planned image img, built on base (nil for
