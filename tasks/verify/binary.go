@@ -1,15 +1,13 @@
 package verify
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 
 	"github.com/magepack/magepack/tasks/attest"
+	"github.com/magepack/magepack/tasks/dist"
 )
 
 // BundleSuffix is the file a binary's signed provenance is written to,
@@ -36,7 +34,7 @@ func Binary(path string, key any, opts ...Option) (Verdict, error) {
 	if err != nil {
 		return fail(CheckRead, "%v", err)
 	}
-	sum, err := fileSHA256(path)
+	sum, err := dist.Sum(path)
 	if err != nil {
 		return fail(CheckRead, "%v", err)
 	}
@@ -63,17 +61,4 @@ func Binary(path string, key any, opts ...Option) (Verdict, error) {
 		return fail(CheckCommit, "the provenance names commit %s, want %s", v.Commit, o.commit)
 	}
 	return v, nil
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -15,8 +15,6 @@ package vulncheck
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +28,7 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/magepack/magepack/tasks/dist"
 )
 
 // Tool is the govulncheck this package runs.
@@ -172,7 +171,7 @@ func Scan(ctx context.Context, path string, opts ...Option) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		sum, err := fileSum(path)
+		sum, err := dist.Sum(path)
 		if err != nil {
 			return nil, &ScanError{Binary: path, Err: err}
 		}
@@ -210,20 +209,6 @@ func Scan(ctx context.Context, path string, opts ...Option) (*Report, error) {
 		_ = writeAtomic(cached, stdout)
 	}
 	return rep, nil
-}
-
-// fileSum is the hex SHA-256 of the file at path.
-func fileSum(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // writeAtomic writes data to path through a temporary file and a rename.
