@@ -264,15 +264,27 @@ func (r *run) writeCompare(reports []report.Compare) error {
 		}
 		r.log.printf("compare", "wrote %s (every service)", p.rel(filepath.Join(p.dist, "compare.md")))
 	}
-	if summary := r.getenv("GITHUB_STEP_SUMMARY"); summary != "" {
-		f, err := os.OpenFile(summary, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-		if err != nil {
-			return fmt.Errorf("GITHUB_STEP_SUMMARY=%s: %w", summary, err)
-		}
-		defer f.Close()
-		if _, err := f.WriteString(md + "\n"); err != nil {
-			return fmt.Errorf("GITHUB_STEP_SUMMARY=%s: %w", summary, err)
-		}
+	return r.stepSummary(md)
+}
+
+// stepSummary appends md to the job's summary page when the run is a
+// GitHub Actions step (GITHUB_STEP_SUMMARY names the file); it does
+// nothing elsewhere.
+func (r *run) stepSummary(md string) error {
+	summary := r.getenv("GITHUB_STEP_SUMMARY")
+	if summary == "" {
+		return nil
+	}
+	f, err := os.OpenFile(summary, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("GITHUB_STEP_SUMMARY=%s: %w", summary, err)
+	}
+	if _, err := f.WriteString(md + "\n"); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("GITHUB_STEP_SUMMARY=%s: %w", summary, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("GITHUB_STEP_SUMMARY=%s: %w", summary, err)
 	}
 	return nil
 }

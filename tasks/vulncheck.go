@@ -397,8 +397,7 @@ func keptVEX(p *project, m *dist.Manifest, b dist.Binary) string {
 // (GITHUB_STEP_SUMMARY) when there is one: per binary, how many
 // vulnerabilities it reaches, waives and holds unreached, then the fixes.
 func (r *run) vulnStepSummary(reps []*vulncheck.Report) error {
-	summary := r.getenv("GITHUB_STEP_SUMMARY")
-	if summary == "" {
+	if r.getenv("GITHUB_STEP_SUMMARY") == "" {
 		return nil
 	}
 	rows := make([][]string, len(reps))
@@ -410,13 +409,5 @@ func (r *run) vulnStepSummary(reps []*vulncheck.Report) error {
 	if fixes := vulncheck.Fixes(reps...); len(fixes) > 0 {
 		md += "\nFix: " + strings.Join(fixes, "; ") + "\n"
 	}
-	f, err := os.OpenFile(summary, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return fmt.Errorf("GITHUB_STEP_SUMMARY=%s: %w", summary, err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString(md + "\n"); err != nil {
-		return fmt.Errorf("GITHUB_STEP_SUMMARY=%s: %w", summary, err)
-	}
-	return nil
+	return r.stepSummary(md)
 }
