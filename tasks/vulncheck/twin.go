@@ -24,28 +24,43 @@ const KeepSymbolsFlag = "-s=false"
 var ErrNoFuncTable = errors.New("no function table to compare")
 
 // SameCode checks that the binary at twin, built with KeepSymbolsFlag,
-// holds exactly the functions of the shipped binary, read from both
-// function tables (which -s keeps): only then does what Scan finds in twin
-// hold for shipped. It returns an error naming both when they differ, and
-// ErrNoFuncTable when a table cannot be read.
+// holds exactly the functions of the shipped binary at the same addresses
+// and of the same sizes, read from both function tables (which -s keeps):
+// only then does what Scan finds in twin hold for shipped. It returns an
+// error naming both and the first function that differs when they differ,
+// and ErrNoFuncTable when a table cannot be read.
 func SameCode(shipped, twin string) error {
-	a, err := funcNames(shipped)
+	a, err := funcTable(shipped)
 	if err != nil {
 		return err
 	}
-	b, err := funcNames(twin)
+	b, err := funcTable(twin)
 	if err != nil {
 		return err
 	}
-	if !slices.Equal(a, b) {
-		return fmt.Errorf("%s and its symbol twin %s hold different functions (%d and %d): rebuild both with the same toolchain and flags", shipped, twin, len(a), len(b))
+	if slices.Equal(a, b) {
+		return nil
 	}
-	return nil
+	diff := fmt.Sprintf("%d and %d functions", len(a), len(b))
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			diff = fmt.Sprintf("%s at %#x (%d bytes) against %s at %#x (%d bytes)", a[i].name, a[i].entry, a[i].end-a[i].entry, b[i].name, b[i].entry, b[i].end-b[i].entry)
+			break
+		}
+	}
+	return fmt.Errorf("%s and its symbol twin %s hold different functions (%s): rebuild both with the same toolchain and flags", shipped, twin, diff)
 }
 
-// funcNames are the names of the functions in an ELF or Mach-O Go
-// binary's function table, sorted.
-func funcNames(path string) ([]string, error) {
+// fn is one function of a binary's function table: its name and the
+// addresses its code starts and ends at.
+type fn struct {
+	name       string
+	entry, end uint64
+}
+
+// funcTable is the function table of an ELF or Mach-O Go binary, in
+// address order.
+func funcTable(path string) ([]fn, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -84,10 +99,9 @@ func funcNames(path string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: read the function table: %w", path, err)
 	}
-	names := make([]string, 0, len(tab.Funcs))
-	for _, fn := range tab.Funcs {
-		names = append(names, fn.Name)
+	funcs := make([]fn, 0, len(tab.Funcs))
+	for _, f := range tab.Funcs {
+		funcs = append(funcs, fn{name: f.Name, entry: f.Entry, end: f.End})
 	}
-	slices.Sort(names)
-	return names, nil
+	return funcs, nil
 }

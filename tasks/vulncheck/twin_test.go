@@ -42,6 +42,12 @@ func TestSameCode(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "hold different functions")
 
+	// The same functions with other code: main.main grows.
+	longer := build(t, dir, "longer", "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello\"); fmt.Println(\"world\", 3) }\n", "-s -w -buildid= "+KeepSymbolsFlag)
+	err = SameCode(shipped, longer)
+	require.Error(t, err, "a twin of other code with the same function names")
+	assert.Contains(t, err.Error(), "main.main at")
+
 	// The twin has what govulncheck needs and the shipped binary lacks.
 	a, _ := os.Stat(shipped)
 	b, _ := os.Stat(twin)
