@@ -15,6 +15,7 @@ package vulncheck
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -143,8 +144,8 @@ func WithDB(url string) Option { return func(o *options) { o.db = url } }
 func WithEnv(env []string) Option { return func(o *options) { o.env = env } }
 
 // WithCache keeps govulncheck's answers in dir, by the binary's content,
-// the database's modification time and Tool's version: the same binary
-// against the same database is not scanned twice.
+// the database's location and modification time and Tool's version: the
+// same binary against the same database is not scanned twice.
 func WithCache(dir string) Option { return func(o *options) { o.cache = dir } }
 
 // withRunner replaces running govulncheck, for tests of failures a real
@@ -176,7 +177,8 @@ func Scan(ctx context.Context, path string, opts ...Option) (*Report, error) {
 			return nil, &ScanError{Binary: path, Err: err}
 		}
 		_, ver, _ := strings.Cut(Tool, "@")
-		cached = filepath.Join(o.cache, fmt.Sprintf("%s-%d-%s.json", sum, modified.Unix(), ver))
+		db := sha256.Sum256([]byte(o.db))
+		cached = filepath.Join(o.cache, fmt.Sprintf("%s-%x-%d-%s.json", sum, db[:8], modified.Unix(), ver))
 		if data, err := os.ReadFile(cached); err == nil {
 			if rep, err := decode(bytes.NewReader(data)); err == nil && !rep.DBModified.IsZero() {
 				rep.Binary = path

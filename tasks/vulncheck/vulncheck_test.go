@@ -242,6 +242,12 @@ func TestScanCacheByBinaryAndDatabase(t *testing.T) {
 	scan()
 	assert.Equal(t, 3, runs, "another database")
 
+	other := filepath.Join(dir, "other-db")
+	require.NoError(t, os.CopyFS(other, os.DirFS(db)))
+	_, err := Scan(context.Background(), bin, WithDB("file://"+other), WithCache(filepath.Join(dir, "cache")), counting)
+	require.NoError(t, err)
+	assert.Equal(t, 4, runs, "another database of the same time")
+
 	modified, err := DBModified(context.Background(), "file://"+db)
 	require.NoError(t, err)
 	assert.Equal(t, time.Date(2026, 11, 6, 0, 0, 0, 0, time.UTC), modified)
