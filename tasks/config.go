@@ -232,6 +232,9 @@ var envVars = []envVar{
 		return parsePort(&c.Port, v)
 	}},
 	{name: "MAGEPACK_ARGS", set: func(c *Config, v string) error {
+		if strings.ContainsAny(v, `"'`) {
+			return errors.New("is split on whitespace and takes no quotes: give an argument that holds spaces or quotes in Go (Settings.Args, or Settings.Services[name].Args)")
+		}
 		c.Args = strings.Fields(v)
 		clearServices(c, func(s *Service) { s.Args = nil })
 		return nil

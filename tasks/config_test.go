@@ -211,6 +211,7 @@ func TestMergeErrors(t *testing.T) {
 		{"smoke path with a space", Config{}, map[string]string{"MAGEPACK_SMOKE": "/health z"}, []string{`smoke setting "/health z"`, "(MAGEPACK_SMOKE)"}},
 		{"per-service smoke", Config{Services: map[string]Service{"cli": {Smoke: "sometimes"}}}, nil, []string{`smoke setting "sometimes"`, `Settings.Services["cli"].Smoke`}},
 		{"per-service port", Config{Services: map[string]Service{"api": {Port: 70000}}}, nil, []string{"port 70000 of service api", `Settings.Services["api"].Port`}},
+		{"args with quotes", Config{}, map[string]string{"MAGEPACK_ARGS": `--greeting "hello world"`}, []string{`MAGEPACK_ARGS="--greeting \"hello world\""`, "takes no quotes", "Settings.Args"}},
 		{"env entry without =", Config{}, map[string]string{"MAGEPACK_ENV": "DATA_DIR=/tmp,VERBOSE"}, []string{`MAGEPACK_ENV="DATA_DIR=/tmp,VERBOSE"`, `entry "VERBOSE" is not KEY=value`}},
 		{"env entry without a key", Config{}, map[string]string{"MAGEPACK_ENV": "=x"}, []string{`MAGEPACK_ENV="=x"`, "is not KEY=value"}},
 		{"env key twice", Config{}, map[string]string{"MAGEPACK_ENV": "A=1,A=2"}, []string{`MAGEPACK_ENV="A=1,A=2"`, "A is given twice"}},
