@@ -42,7 +42,8 @@ const vulncheckName = "vulncheck"
 func (r *run) vulncheck(ctx context.Context) error {
 	_, err := r.once.vulncheck.do(func() (struct{}, error) {
 		// Before any build: a database that cannot be read fails now.
-		if _, err := vulncheck.DBModified(ctx, r.p.opts.vulnDB); err != nil {
+		modified, err := vulncheck.DBModified(ctx, r.p.opts.vulnDB)
+		if err != nil {
 			return struct{}{}, err
 		}
 		jobs, err := r.myJobs()
@@ -54,7 +55,7 @@ func (r *run) vulncheck(ctx context.Context) error {
 		}
 		stop := r.phase("vulncheck")
 		defer stop()
-		reps, err := r.scanBinaries(ctx, jobs)
+		reps, err := r.scanBinaries(ctx, jobs, modified)
 		if err != nil {
 			return struct{}{}, err
 		}
@@ -69,8 +70,9 @@ func (r *run) vulncheck(ctx context.Context) error {
 }
 
 // scanBinaries runs govulncheck on each job's binary, two at a time, and
-// returns the reports in jobs' order with the waivers applied.
-func (r *run) scanBinaries(ctx context.Context, jobs []job) ([]*vulncheck.Report, error) {
+// returns the reports in jobs' order with the waivers applied; modified is
+// the database's time, read once per run.
+func (r *run) scanBinaries(ctx context.Context, jobs []job, modified time.Time) ([]*vulncheck.Report, error) {
 	p := r.p
 	cache, err := vulnCache()
 	if err != nil {
@@ -97,7 +99,7 @@ func (r *run) scanBinaries(ctx context.Context, jobs []job) ([]*vulncheck.Report
 	for i, j := range jobs {
 		g.Go(func() error {
 			path := p.binaryPath(j.svc, j.pl)
-			rep, err := vulncheck.Scan(gctx, twins[i], vulncheck.WithTool(tool), vulncheck.WithDB(p.opts.vulnDB),
+			rep, err := vulncheck.Scan(gctx, twins[i], vulncheck.WithTool(tool), vulncheck.WithDB(p.opts.vulnDB), vulncheck.WithDBModified(modified),
 				vulncheck.WithEnv(r.goEnv()), vulncheck.WithCache(filepath.Join(cache, "scans")))
 			if err != nil {
 				return err

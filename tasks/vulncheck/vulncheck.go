@@ -122,11 +122,12 @@ func (r *Report) Waive(waivers map[string]string) {
 
 // options are Scan's settings.
 type options struct {
-	tool  string
-	db    string
-	env   []string
-	cache string
-	run   func(ctx context.Context, tool string, args, env []string) (stdout, stderr []byte, err error)
+	tool     string
+	db       string
+	modified time.Time
+	env      []string
+	cache    string
+	run      func(ctx context.Context, tool string, args, env []string) (stdout, stderr []byte, err error)
 }
 
 // Option changes how Scan works.
@@ -148,6 +149,11 @@ func WithEnv(env []string) Option { return func(o *options) { o.env = env } }
 // same binary against the same database is not scanned twice.
 func WithCache(dir string) Option { return func(o *options) { o.cache = dir } }
 
+// WithDBModified gives the database's modification time, as DBModified
+// read it, for the cache's key: Scan then does not read the database's
+// index again for every binary.
+func WithDBModified(t time.Time) Option { return func(o *options) { o.modified = t } }
+
 // withRunner replaces running govulncheck, for tests of failures a real
 // one cannot show.
 func withRunner(run func(ctx context.Context, tool string, args, env []string) ([]byte, []byte, error)) Option {
@@ -168,9 +174,12 @@ func Scan(ctx context.Context, path string, opts ...Option) (*Report, error) {
 	}
 	cached := ""
 	if o.cache != "" {
-		modified, err := DBModified(ctx, o.db)
-		if err != nil {
-			return nil, err
+		modified := o.modified
+		if modified.IsZero() {
+			var err error
+			if modified, err = DBModified(ctx, o.db); err != nil {
+				return nil, err
+			}
 		}
 		sum, err := dist.Sum(path)
 		if err != nil {

@@ -277,3 +277,22 @@ func TestDBModifiedOverHTTPS(t *testing.T) {
 	require.ErrorAs(t, err, &dbErr)
 	assert.Contains(t, err.Error(), "404")
 }
+
+func TestScanTakesTheDatabaseTimeGiven(t *testing.T) {
+	fetches := 0
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches++
+		http.NotFound(w, r)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "app")
+	require.NoError(t, os.WriteFile(bin, []byte("binary"), 0o755))
+	modified := time.Date(2026, 11, 5, 23, 49, 57, 0, time.UTC)
+	for range 2 {
+		_, err := Scan(context.Background(), bin, WithDB(srv.URL), WithDBModified(modified),
+			WithCache(filepath.Join(dir, "cache")), fakeTool(notReached, "", nil))
+		require.NoError(t, err)
+	}
+	assert.Zero(t, fetches, "the database's index is not fetched again for each binary")
+}
