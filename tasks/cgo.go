@@ -72,13 +72,8 @@ func (p *project) chooseCompilers() error {
 		for _, t := range targets {
 			each = append(each, t.String()+" with "+cc[t])
 		}
-		tags := []string{"netgo", "osusergo"}
-		for _, t := range p.opts.tags {
-			if !slices.Contains(tags, t) {
-				tags = append(tags, t)
-			}
-		}
-		p.notes = append(p.notes, "static cgo binaries (tags "+strings.Join(tags, ",")+"): "+strings.Join(each, ", "))
+		tags := gobuild.BuildTags(gobuild.Config{StaticCGO: true, Tags: p.opts.tags}, p.tc.GOFLAGS)
+		p.notes = append(p.notes, "static cgo binaries (tags "+tags+"): "+strings.Join(each, ", "))
 	}
 	return nil
 }

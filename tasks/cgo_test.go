@@ -114,3 +114,13 @@ func TestStaticCgoConfigLine(t *testing.T) {
 	assert.Contains(t, output(r).String(), "[config] static cgo binaries (tags netgo,osusergo,sqlite_omit_load_extension): linux/amd64 with "+gcc+"\n")
 	assert.Equal(t, map[gobuild.Target]string{{OS: "linux", Arch: "amd64"}: gcc}, r.p.cc)
 }
+
+func TestStaticCgoConfigLineNamesGOFLAGSTags(t *testing.T) {
+	slow(t, "resolves a repository")
+	gcc := fixture.GCC(t)
+	t.Setenv("GOFLAGS", "-tags=sqlite_fts5")
+	dir := svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, "")
+	r := mustRun(t, dir, Config{Platforms: "linux/amd64", StaticCGO: true, CC: gcc}, nil)
+	assert.Contains(t, output(r).String(), "[config] static cgo binaries (tags netgo,osusergo,sqlite_fts5): linux/amd64 with "+gcc+"\n",
+		"the build carries GOFLAGS' tags over into its -tags, so the line names them")
+}

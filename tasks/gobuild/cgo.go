@@ -23,12 +23,12 @@ func (cfg Config) ccFor(t Target) string {
 	return cfg.CC
 }
 
-// buildTags is the -tags value of a build: the static cgo tags, cfg.Tags
+// BuildTags is the -tags value of a build: the static cgo tags, cfg.Tags
 // and the tags of goflags (the user's GOFLAGS; a -tags on the command line
 // replaces the one in GOFLAGS, so theirs are carried over), each once, in
 // that order. It is "" when magepack adds no tags of its own: GOFLAGS'
 // tags then apply as they are.
-func buildTags(cfg Config, goflags string) string {
+func BuildTags(cfg Config, goflags string) string {
 	if !cfg.StaticCGO && len(cfg.Tags) == 0 {
 		return ""
 	}

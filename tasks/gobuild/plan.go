@@ -196,7 +196,7 @@ func (e *ConfigError) Error() string { return e.Reason }
 // cfg.KeepSymbols, and when the user's GOFLAGS (the build environment's,
 // else cfg.GoFlags) set -gcflags themselves: a command-line -gcflags would
 // replace theirs, and the user's choice wins. With cfg.StaticCGO or
-// cfg.Tags a -tags flag follows (see buildTags).
+// cfg.Tags a -tags flag follows (see BuildTags).
 //
 // The environment is osEnv, then GOOS, GOARCH, CGO_ENABLED (and CC when
 // set: the target's in cfg.CCs, else cfg.CC), then cfg.ExtraEnv; a later entry replaces an earlier one with the
@@ -273,7 +273,7 @@ func buildFlags(cfg Config, env []string) []string {
 	if !cfg.KeepSymbols && !HasFlag(goflags, "gcflags") {
 		flags = append(flags, "-gcflags=all=-dwarf=false")
 	}
-	if tags := buildTags(cfg, goflags); tags != "" {
+	if tags := BuildTags(cfg, goflags); tags != "" {
 		flags = append(flags, "-tags", tags)
 	}
 	return flags
