@@ -163,7 +163,9 @@ func withRunner(run func(ctx context.Context, tool string, args, env []string) (
 // Scan runs govulncheck in binary mode on the binary at path against the
 // database and returns its findings. It returns a *DBError when the
 // database cannot be read (never an empty report for a database it did
-// not read), and a *ScanError when govulncheck fails otherwise.
+// not read), and a *ScanError when govulncheck fails otherwise or reports
+// no Go version for the binary (never an empty report for a binary it did
+// not read).
 func Scan(ctx context.Context, path string, opts ...Option) (*Report, error) {
 	o := options{tool: "govulncheck", db: DefaultDB, run: runTool}
 	for _, f := range opts {
@@ -189,7 +191,7 @@ func Scan(ctx context.Context, path string, opts ...Option) (*Report, error) {
 		db := sha256.Sum256([]byte(o.db))
 		cached = filepath.Join(o.cache, fmt.Sprintf("%s-%x-%d-%s.json", sum, db[:8], modified.Unix(), ver))
 		if data, err := os.ReadFile(cached); err == nil {
-			if rep, err := decode(bytes.NewReader(data)); err == nil && !rep.DBModified.IsZero() {
+			if rep, err := decode(bytes.NewReader(data)); err == nil && !rep.DBModified.IsZero() && rep.GoVersion != "" {
 				rep.Binary = path
 				return rep, nil
 			}
@@ -213,6 +215,9 @@ func Scan(ctx context.Context, path string, opts ...Option) (*Report, error) {
 	}
 	if rep.DBModified.IsZero() {
 		return nil, &DBError{DB: o.db, Err: errors.New("govulncheck reported no modification time for it, so it read no database")}
+	}
+	if rep.GoVersion == "" {
+		return nil, &ScanError{Binary: path, Err: errors.New("govulncheck reported no Go version for it, so it scanned nothing: check that it is a Go binary with its build information (go version -m)"), Stderr: msg}
 	}
 	rep.Binary = path
 	if cached != "" {

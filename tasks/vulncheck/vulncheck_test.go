@@ -115,6 +115,15 @@ func TestScanNeverReportsAnUnreadDatabaseAsClean(t *testing.T) {
 	}
 }
 
+func TestScanNeverReportsAnUnreadBinaryAsClean(t *testing.T) {
+	noSBOM := `{"config":{"scanner_name":"govulncheck","scanner_version":"v1.9.0","db":"file:///db","db_last_modified":"2026-11-05T23:49:57Z"}}` + "\n"
+	_, err := Scan(context.Background(), "dist/app", fakeTool(noSBOM, "", nil))
+	var scanErr *ScanError
+	require.ErrorAs(t, err, &scanErr, "a database read, but no binary")
+	assert.Contains(t, err.Error(), "dist/app")
+	assert.Contains(t, err.Error(), "no Go version")
+}
+
 func TestScanErrorCarriesGovulncheckOutput(t *testing.T) {
 	_, err := Scan(context.Background(), "dist/app", fakeTool("", "govulncheck: dist/app is not a Go binary", errors.New("exit status 1")))
 	var scanErr *ScanError
