@@ -55,7 +55,7 @@ func (r *run) vulncheck(ctx context.Context) error {
 		}
 		stop := r.phase("vulncheck")
 		defer stop()
-		reps, err := r.scanBinaries(ctx, jobs, modified)
+		reps, sums, err := r.scanBinaries(ctx, jobs, modified)
 		if err != nil {
 			return struct{}{}, err
 		}
@@ -64,24 +64,25 @@ func (r *run) vulncheck(ctx context.Context) error {
 			return struct{}{}, err
 		}
 		defer unlock()
-		return struct{}{}, r.recordVulns(jobs, reps)
+		return struct{}{}, r.recordVulns(jobs, reps, sums)
 	})
 	return err
 }
 
 // scanBinaries runs govulncheck on each job's binary, two at a time, and
-// returns the reports in jobs' order with the waivers applied; modified is
-// the database's time, read once per run.
-func (r *run) scanBinaries(ctx context.Context, jobs []job, modified time.Time) ([]*vulncheck.Report, error) {
+// returns, in jobs' order, the reports with the waivers applied and the
+// SHA-256 of each binary scanned; modified is the database's time, read
+// once per run.
+func (r *run) scanBinaries(ctx context.Context, jobs []job, modified time.Time) ([]*vulncheck.Report, []string, error) {
 	p := r.p
 	cache, err := vulnCache()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	start := time.Now()
 	tool, built, err := vulncheck.Install(ctx, filepath.Dir(cache), "", r.goEnv())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if built {
 		r.log.printf(vulncheckName, "built %s into %s in %s (once per machine)", vulncheck.Tool, filepath.Dir(tool), secs(time.Since(start)))
@@ -89,9 +90,9 @@ func (r *run) scanBinaries(ctx context.Context, jobs []job, modified time.Time) 
 	for _, id := range slices.Sorted(maps.Keys(p.opts.vulnWaivers)) {
 		r.log.printf(vulncheckName, "waiver %s: %s", id, p.opts.vulnWaivers[id])
 	}
-	twins, err := r.symbolTwins(ctx, jobs, filepath.Join(cache, "twins"))
+	twins, sums, err := r.symbolTwins(ctx, jobs, filepath.Join(cache, "twins"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	reps := make([]*vulncheck.Report, len(jobs))
 	g, gctx := errgroup.WithContext(ctx)
@@ -110,7 +111,7 @@ func (r *run) scanBinaries(ctx context.Context, jobs []job, modified time.Time) 
 			return nil
 		})
 	}
-	return reps, g.Wait()
+	return reps, sums, g.Wait()
 }
 
 // vulnCache is where vulncheck keeps what it can reuse between runs:
@@ -124,34 +125,34 @@ func vulnCache() (string, error) {
 }
 
 // symbolTwins returns, in jobs' order, each job's binary built again with
-// its symbol table kept (vulncheck.KeepSymbolsFlag appended to the
+// its symbol table kept, and the SHA-256 of each job's binary (vulncheck.KeepSymbolsFlag appended to the
 // -ldflags): the shipped binaries are stripped, and govulncheck reads the
 // symbols a binary holds from its symbol table. A twin is the same compile
 // and link but for that table, checked with vulncheck.SameCode when it is
 // made, and kept in dir by the shipped binary's SHA-256, so a warm run
 // builds none (and a cold one only links: the compile is cached).
-func (r *run) symbolTwins(ctx context.Context, jobs []job, dir string) ([]string, error) {
+func (r *run) symbolTwins(ctx context.Context, jobs []job, dir string) (paths, sums []string, err error) {
 	p := r.p
-	paths := make([]string, len(jobs))
+	paths = make([]string, len(jobs))
+	sums = make([]string, len(jobs))
 	shipped := make([]string, len(jobs))
 	var plan []gobuild.Job
 	var todo []int
 	var cfg gobuild.Config
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("symbol twins: %w", err)
+		return nil, nil, fmt.Errorf("symbol twins: %w", err)
 	}
 	staging, err := os.MkdirTemp(dir, ".build-")
 	if err != nil {
-		return nil, fmt.Errorf("symbol twins: %w", err)
+		return nil, nil, fmt.Errorf("symbol twins: %w", err)
 	}
 	defer os.RemoveAll(staging)
 	for i, j := range jobs {
 		shipped[i] = p.binaryPath(j.svc, j.pl)
-		sum, err := dist.Sum(shipped[i])
-		if err != nil {
-			return nil, err
+		if sums[i], err = dist.Sum(shipped[i]); err != nil {
+			return nil, nil, err
 		}
-		paths[i] = filepath.Join(dir, sum[:32], filepath.Base(shipped[i]))
+		paths[i] = filepath.Join(dir, sums[i][:32], filepath.Base(shipped[i]))
 		if _, err := os.Stat(paths[i]); err == nil {
 			continue
 		}
@@ -160,39 +161,40 @@ func (r *run) symbolTwins(ctx context.Context, jobs []job, dir string) ([]string
 		cfg.LdflagsExtra = strings.TrimSpace(cfg.LdflagsExtra + " " + vulncheck.KeepSymbolsFlag)
 		gj, err := gobuild.Plan(cfg, []gobuild.Target{{OS: j.pl.OS, Arch: j.pl.Arch}}, r.environ)
 		if err != nil {
-			return nil, &configError{err}
+			return nil, nil, &configError{err}
 		}
 		plan = append(plan, gj...)
 		todo = append(todo, i)
 	}
 	if len(plan) == 0 {
-		return paths, nil
+		return paths, sums, nil
 	}
 	start := time.Now()
 	results, err := gobuild.Run(ctx, plan, cfg, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r.log.printf(vulncheckName, "linked %d symbol twin(s) in %s: govulncheck reads the symbols a binary holds from the symbol table its stripped build drops", len(plan), secs(time.Since(start)))
 	for n, res := range results {
 		i := todo[n]
 		if err := vulncheck.SameCode(shipped[i], res.Path); err != nil && !errors.Is(err, vulncheck.ErrNoFuncTable) {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := os.MkdirAll(filepath.Dir(paths[i]), 0o755); err != nil {
-			return nil, fmt.Errorf("symbol twins: %w", err)
+			return nil, nil, fmt.Errorf("symbol twins: %w", err)
 		}
 		if err := os.Rename(res.Path, paths[i]); err != nil {
-			return nil, fmt.Errorf("symbol twins: %w", err)
+			return nil, nil, fmt.Errorf("symbol twins: %w", err)
 		}
 	}
-	return paths, nil
+	return paths, sums, nil
 }
 
-// recordVulns prints each binary's findings, writes its VEX, records the
+// recordVulns prints each binary's findings, writes its VEX (about the
+// bytes scanned: sums are their SHA-256, in jobs' order), records the
 // verdicts and VEX files in artifacts.json and SHA256SUMS, and fails
 // naming every vulnerability a binary reaches that no waiver accepts.
-func (r *run) recordVulns(jobs []job, reps []*vulncheck.Report) error {
+func (r *run) recordVulns(jobs []job, reps []*vulncheck.Report, sums []string) error {
 	p := r.p
 	var failing []string
 	vexes := map[string]string{}
@@ -204,11 +206,7 @@ func (r *run) recordVulns(jobs []job, reps []*vulncheck.Report) error {
 	for i, j := range jobs {
 		rep, subject := reps[i], p.subject(j)
 		bin := filepath.ToSlash(p.rel(rep.Binary))
-		sum, err := dist.Sum(rep.Binary)
-		if err != nil {
-			return err
-		}
-		doc, err := vulncheck.VEX(rep, vulncheck.Product{ID: sbom.GoPURL(p.modulePath, p.versionString()), SHA256: sum})
+		doc, err := vulncheck.VEX(rep, vulncheck.Product{ID: sbom.GoPURL(p.modulePath, p.versionString()), SHA256: sums[i]})
 		if err != nil {
 			return err
 		}
