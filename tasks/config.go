@@ -325,8 +325,8 @@ func parseEnvList(v string) (map[string]string, error) {
 			continue
 		}
 		k, val, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("entry %q is not KEY=value; want comma-separated KEY=value pairs, e.g. DATA_DIR=/tmp/data,LOG_LEVEL=debug", kv)
+		if !ok || k == "" || strings.ContainsAny(k, " \t") {
+			return nil, fmt.Errorf("entry %q is not KEY=value; want comma-separated KEY=value pairs, a KEY without spaces, e.g. DATA_DIR=/tmp/data,LOG_LEVEL=debug", kv)
 		}
 		if _, dup := env[k]; dup {
 			return nil, fmt.Errorf("%s is given twice", k)

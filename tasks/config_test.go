@@ -215,6 +215,8 @@ func TestMergeErrors(t *testing.T) {
 		{"env entry without =", Config{}, map[string]string{"MAGEPACK_ENV": "DATA_DIR=/tmp,VERBOSE"}, []string{`MAGEPACK_ENV="DATA_DIR=/tmp,VERBOSE"`, `entry "VERBOSE" is not KEY=value`}},
 		{"env entry without a key", Config{}, map[string]string{"MAGEPACK_ENV": "=x"}, []string{`MAGEPACK_ENV="=x"`, "is not KEY=value"}},
 		{"env key twice", Config{}, map[string]string{"MAGEPACK_ENV": "A=1,A=2"}, []string{`MAGEPACK_ENV="A=1,A=2"`, "A is given twice"}},
+		{"env key with a space", Config{}, map[string]string{"MAGEPACK_ENV": "DATA_DIR =/tmp"}, []string{`MAGEPACK_ENV="DATA_DIR =/tmp"`, `entry "DATA_DIR =/tmp" is not KEY=value`}},
+		{"env key from Go with a space", Config{Env: map[string]string{"DATA DIR": "x"}}, nil, []string{`smoke environment key "DATA DIR"`, "(Settings.Env)"}},
 		{"env key from Go", Config{Env: map[string]string{"A=B": "x"}}, nil, []string{`smoke environment key "A=B"`, "(Settings.Env)"}},
 		{"per-service env key", Config{Services: map[string]Service{"api": {Env: map[string]string{"": "x"}}}}, nil, []string{`smoke environment key ""`, `Settings.Services["api"].Env`}},
 		{"shard zero", Config{}, map[string]string{"MAGEPACK_SHARD": "0/3"}, []string{`shard "0/3"`, "(MAGEPACK_SHARD)"}},

@@ -206,12 +206,12 @@ func parseSmoke(s string, port int, where string) (engine.SmokeOptions, error) {
 }
 
 // smokeEnv is env as the smoke container's KEY=value list, sorted by key;
-// a key that is empty or holds "=" is an error naming where.
+// a key that is empty or holds "=" or a space is an error naming where.
 func smokeEnv(env map[string]string, where string) ([]string, error) {
 	var list []string
 	for _, k := range slices.Sorted(maps.Keys(env)) {
-		if k == "" || strings.ContainsAny(k, "=\x00") {
-			return nil, fmt.Errorf("smoke environment key %q is not valid: want a variable name without = (%s)", k, where)
+		if k == "" || strings.ContainsAny(k, "=\x00 \t\n") {
+			return nil, fmt.Errorf("smoke environment key %q is not valid: want a variable name without = or spaces (%s)", k, where)
 		}
 		list = append(list, k+"="+env[k])
 	}
