@@ -11,6 +11,7 @@ package cgo
 import (
 	"errors"
 	"fmt"
+	"path"
 	"regexp"
 	"sort"
 	"strings"
@@ -79,13 +80,19 @@ func (s Spec) For(t gobuild.Target) string {
 }
 
 // CompilerError is a cgo build for a platform that has no C compiler to
-// build with: the one named is not on PATH, or none of the usual ones is.
+// build with: the one named is not on PATH or builds only for the build
+// machine, or none of the usual ones is on PATH.
 type CompilerError struct {
 	Target gobuild.Target
 	// Given is the compiler the setting named; empty when none was named
 	// and Tried lists the usual ones looked for.
 	Given string
 	Tried []string
+	// Host is set when Given is on PATH but builds only for the build
+	// machine's platform Host (gcc, musl-gcc), not for Target; Usual is
+	// then Target's usual cross compiler, when one is known.
+	Host  gobuild.Target
+	Usual string
 	// Packages are the Debian packages that provide one; empty when none
 	// is known.
 	Packages []string
@@ -95,6 +102,16 @@ type CompilerError struct {
 // install.
 func (e *CompilerError) Error() string {
 	var b strings.Builder
+	if e.Host != (gobuild.Target{}) {
+		fmt.Fprintf(&b, "C compiler %q builds for the build machine (%s), not for %s: name %s's own", e.Given, e.Host, e.Target, e.Target)
+		if e.Usual != "" {
+			fmt.Fprintf(&b, ", e.g. %s", e.Usual)
+		}
+		if len(e.Packages) > 0 {
+			fmt.Fprintf(&b, " (apt-get install %s)", strings.Join(e.Packages, " "))
+		}
+		return b.String()
+	}
 	if e.Given != "" {
 		fmt.Fprintf(&b, "C compiler %q for %s is not on PATH", e.Given, e.Target)
 	} else {
@@ -198,7 +215,9 @@ func knownPackages(cc string, t gobuild.Target) []string {
 
 // Choose returns the C compiler of every target of a cgo build, before
 // any build runs: the one spec names for it, checked to be on PATH (look
-// is exec.LookPath, or a stand-in), else the first of the usual ones
+// is exec.LookPath, or a stand-in) and, for a platform other than host,
+// not to be one that builds only for the build machine (gcc, musl-gcc),
+// else the first of the usual ones
 // found: musl-gcc or gcc for the build machine's own Linux platform (host)
 // in a static build, <arch>-linux-musl-gcc or <gnu triple>-gcc for other
 // Linux platforms (aarch64-linux-gnu-gcc), MinGW-w64's gcc for windows. A
@@ -224,6 +243,14 @@ func Choose(spec Spec, targets []gobuild.Target, host gobuild.Target, static boo
 		if cc := spec.For(t); cc != "" {
 			if !found(cc, look) {
 				errs = append(errs, &CompilerError{Target: t, Given: cc, Packages: knownPackages(cc, t)})
+				continue
+			}
+			if t != host && hostOnly(cc) {
+				e := &CompilerError{Target: t, Given: cc, Host: host}
+				if ccs, pkgs := candidates(t, host, static); len(ccs) > 0 {
+					e.Usual, e.Packages = ccs[len(ccs)-1], pkgs
+				}
+				errs = append(errs, e)
 				continue
 			}
 			chosen[t] = cc
@@ -270,6 +297,20 @@ func errKey(err error) string {
 		return "0 " + ce.Target.String()
 	}
 	return "1"
+}
+
+// hostOnly reports whether cc is a compiler that, given no arguments,
+// builds only for the machine it runs on: gcc, cc, musl-gcc, clang.
+func hostOnly(cc string) bool {
+	f := strings.Fields(cc)
+	if len(f) != 1 {
+		return false
+	}
+	switch path.Base(f[0]) {
+	case "gcc", "cc", "musl-gcc", "clang":
+		return true
+	}
+	return false
 }
 
 // found reports whether the command of cc (its first word: a compiler

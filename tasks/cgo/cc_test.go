@@ -166,6 +166,22 @@ func TestChooseErrors(t *testing.T) {
 	})
 }
 
+func TestChooseRefusesAHostCompilerForAnotherPlatform(t *testing.T) {
+	_, err := Choose(Spec{All: "musl-gcc"}, []gobuild.Target{linuxAMD64, linuxARM64}, linuxAMD64, true, lookIn("musl-gcc"))
+	var ce *CompilerError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, linuxARM64, ce.Target)
+	assert.Equal(t, `C compiler "musl-gcc" builds for the build machine (linux/amd64), not for linux/arm64: name linux/arm64's own, e.g. aarch64-linux-gnu-gcc (apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross)`, ce.Error())
+
+	got, err := Choose(Spec{All: "musl-gcc", ByTarget: map[gobuild.Target]string{linuxARM64: "aarch64-linux-musl-gcc"}}, []gobuild.Target{linuxAMD64, linuxARM64}, linuxAMD64, true, lookIn("musl-gcc", "aarch64-linux-musl-gcc"))
+	require.NoError(t, err, "the one for all serves the build machine's platform only")
+	assert.Equal(t, map[gobuild.Target]string{linuxAMD64: "musl-gcc", linuxARM64: "aarch64-linux-musl-gcc"}, got)
+
+	got, err = Choose(Spec{All: "gcc -m32"}, []gobuild.Target{gobuild.Target{OS: "linux", Arch: "386"}}, linuxAMD64, false, lookIn("gcc"))
+	require.NoError(t, err, "a host compiler with arguments may build for another platform")
+	assert.Equal(t, map[gobuild.Target]string{gobuild.Target{OS: "linux", Arch: "386"}: "gcc -m32"}, got)
+}
+
 func TestMuslCompiler(t *testing.T) {
 	assert.Equal(t, "musl-gcc", MuslCompiler(linuxAMD64, linuxAMD64))
 	assert.Equal(t, "aarch64-linux-musl-gcc", MuslCompiler(linuxARM64, linuxAMD64))
