@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -215,9 +216,9 @@ func knownPackages(cc string, t gobuild.Target) []string {
 
 // Choose returns the C compiler of every target of a cgo build, before
 // any build runs: the one spec names for it, checked to be on PATH (look
-// is exec.LookPath, or a stand-in) and, for a platform other than host,
-// not to be one that builds only for the build machine (gcc, musl-gcc),
-// else the first of the usual ones
+// is exec.LookPath, or a stand-in) and not to be a compiler that builds
+// only for the build machine (gcc, musl-gcc) when t is another platform
+// (see hostBuilds), else the first of the usual ones
 // found: musl-gcc or gcc for the build machine's own Linux platform (host)
 // in a static build, <arch>-linux-musl-gcc or <gnu triple>-gcc for other
 // Linux platforms (aarch64-linux-gnu-gcc), MinGW-w64's gcc for windows. A
@@ -245,7 +246,7 @@ func Choose(spec Spec, targets []gobuild.Target, host gobuild.Target, static boo
 				errs = append(errs, &CompilerError{Target: t, Given: cc, Packages: knownPackages(cc, t)})
 				continue
 			}
-			if t != host && hostOnly(cc) {
+			if hostOnly(cc) && !hostBuilds(t, host) {
 				e := &CompilerError{Target: t, Given: cc, Host: host}
 				if ccs, pkgs := candidates(t, host, static); len(ccs) > 0 {
 					e.Usual, e.Packages = ccs[len(ccs)-1], pkgs
@@ -311,6 +312,23 @@ func hostOnly(cc string) bool {
 		return true
 	}
 	return false
+}
+
+// hostBuilds reports whether a host compiler of host builds for t with the
+// machine flags the go command passes it: its own platform, the other
+// Apple architecture (-arch), 386 beside amd64 (-m32, -m64: multilib).
+func hostBuilds(t, host gobuild.Target) bool {
+	switch {
+	case t == host:
+		return true
+	case t.OS != host.OS:
+		return false
+	case t.OS == "darwin" || t.OS == "ios":
+		return true
+	}
+	pair := []string{t.Arch, host.Arch}
+	slices.Sort(pair)
+	return pair[0] == "386" && pair[1] == "amd64"
 }
 
 // found reports whether the command of cc (its first word: a compiler

@@ -177,9 +177,16 @@ func TestChooseRefusesAHostCompilerForAnotherPlatform(t *testing.T) {
 	require.NoError(t, err, "the one for all serves the build machine's platform only")
 	assert.Equal(t, map[gobuild.Target]string{linuxAMD64: "musl-gcc", linuxARM64: "aarch64-linux-musl-gcc"}, got)
 
-	got, err = Choose(Spec{All: "gcc -m32"}, []gobuild.Target{gobuild.Target{OS: "linux", Arch: "386"}}, linuxAMD64, false, lookIn("gcc"))
-	require.NoError(t, err, "a host compiler with arguments may build for another platform")
-	assert.Equal(t, map[gobuild.Target]string{gobuild.Target{OS: "linux", Arch: "386"}: "gcc -m32"}, got)
+	linux386, darwinAMD64 := gobuild.Target{OS: "linux", Arch: "386"}, gobuild.Target{OS: "darwin", Arch: "amd64"}
+	got, err = Choose(Spec{All: "gcc"}, []gobuild.Target{linux386}, linuxAMD64, false, lookIn("gcc"))
+	require.NoError(t, err, "gcc builds 386 on amd64 with the -m32 go passes it (multilib)")
+	assert.Equal(t, map[gobuild.Target]string{linux386: "gcc"}, got)
+	got, err = Choose(Spec{All: "clang"}, []gobuild.Target{darwinAMD64}, darwinARM64, false, lookIn("clang"))
+	require.NoError(t, err, "Apple's clang builds either architecture with the -arch go passes it")
+	assert.Equal(t, map[gobuild.Target]string{darwinAMD64: "clang"}, got)
+	got, err = Choose(Spec{All: "zig cc -target aarch64-linux-musl"}, []gobuild.Target{linuxARM64}, linuxAMD64, true, lookIn("zig"))
+	require.NoError(t, err, "a compiler with arguments may build for another platform")
+	assert.Equal(t, map[gobuild.Target]string{linuxARM64: "zig cc -target aarch64-linux-musl"}, got)
 }
 
 func TestMuslCompiler(t *testing.T) {
