@@ -231,7 +231,7 @@ func (r *run) recordVulns(jobs []job, reps []*vulncheck.Report, sums []string) e
 		}
 		c.Message = strings.Join(notes, "; ")
 		checks = append(checks, c)
-		r.log.printf(subject, "%s: %s; %s (%s, database of %s)", bin, vulnSummary(rep), p.rel(vex), rep.GoVersion, rep.DBModified.Format("2006-01-02"))
+		r.log.printf(subject, "%s: %s; %s (%s, database of %s)", bin, vulncheck.Summary(rep.Counts()), p.rel(vex), rep.GoVersion, rep.DBModified.Format("2006-01-02"))
 	}
 	err := dist.Update(p.dist, func(m *dist.Manifest) error {
 		for _, c := range checks {
@@ -308,29 +308,6 @@ func findingLine(f vulncheck.Finding) string {
 	return fmt.Sprintf("%s %s %s found %s, fixed %s: %s", f.ID, f.Module, what, f.Found, fixed, verdict)
 }
 
-// vulnSummary counts a report's findings: "2 reached, 1 waived, 3 not
-// affected".
-func vulnSummary(rep *vulncheck.Report) string {
-	reached, waived, not := vulnCounts(rep)
-	return fmt.Sprintf("%d reached, %d waived, %d not affected", reached, waived, not)
-}
-
-// vulnCounts counts a report's findings that fail, that are reached but
-// waived, and that are not reached.
-func vulnCounts(rep *vulncheck.Report) (reached, waived, not int) {
-	for _, f := range rep.Findings {
-		switch {
-		case f.Failing():
-			reached++
-		case f.Reached():
-			waived++
-		default:
-			not++
-		}
-	}
-	return reached, waived, not
-}
-
 // vulnError is vulnerable code that binaries reach (exit code
 // ExitVulnerable).
 type vulnError struct {
@@ -402,7 +379,7 @@ func (r *run) vulnStepSummary(reps []*vulncheck.Report) error {
 	}
 	rows := make([][]string, len(reps))
 	for i, rep := range reps {
-		reached, waived, not := vulnCounts(rep)
+		reached, waived, not := rep.Counts()
 		rows[i] = []string{filepath.ToSlash(r.p.rel(rep.Binary)), fmt.Sprint(reached), fmt.Sprint(waived), fmt.Sprint(not)}
 	}
 	md := "### vulncheck\n\n" + report.MarkdownTable([]string{"binary", "reached", "waived", "not affected"}, rows)

@@ -171,5 +171,5 @@ func Counts(path string) (string, error) {
 			not++
 		}
 	}
-	return fmt.Sprintf("%d reached, %d waived, %d not affected", reached, waived, not), nil
+	return Summary(reached, waived, not), nil
 }

@@ -111,6 +111,27 @@ func (r *Report) Failing() []Finding {
 	return out
 }
 
+// Counts counts the findings that fail, that are reached but waived, and
+// that are not reached.
+func (r *Report) Counts() (reached, waived, notAffected int) {
+	for _, f := range r.Findings {
+		switch {
+		case f.Failing():
+			reached++
+		case f.Reached():
+			waived++
+		default:
+			notAffected++
+		}
+	}
+	return reached, waived, notAffected
+}
+
+// Summary says counts in words: "2 reached, 1 waived, 3 not affected".
+func Summary(reached, waived, notAffected int) string {
+	return fmt.Sprintf("%d reached, %d waived, %d not affected", reached, waived, notAffected)
+}
+
 // Waive marks the findings whose ID waivers names with the reason given.
 func (r *Report) Waive(waivers map[string]string) {
 	for i, f := range r.Findings {

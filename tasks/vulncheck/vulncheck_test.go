@@ -305,3 +305,20 @@ func TestScanTakesTheDatabaseTimeGiven(t *testing.T) {
 	}
 	assert.Zero(t, fetches, "the database's index is not fetched again for each binary")
 }
+
+func TestCountsOfAReportAndOfItsVEXAgree(t *testing.T) {
+	rep := &Report{Binary: "dist/app", DBModified: time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC), Findings: []Finding{
+		{ID: "GO-1", Module: "stdlib", Found: "go1.26.8", Fixed: "go1.26.10", Symbols: []string{"a"}},
+		{ID: "GO-2", Module: "golang.org/x/net", Found: "v0.1.0", Fixed: "v0.2.0", Symbols: []string{"b"}, Waived: "accepted"},
+		{ID: "GO-3", Module: "golang.org/x/text", Found: "v0.3.7", Fixed: "v0.3.8"},
+		{ID: "GO-4", Module: "golang.org/x/text", Found: "v0.3.7", Waived: "not reached anyway"},
+	}}
+	assert.Equal(t, "1 reached, 1 waived, 2 not affected", Summary(rep.Counts()))
+	doc, err := VEX(rep, Product{ID: "pkg:golang/example.com/app@v1.0.0"})
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "app.vex.json")
+	require.NoError(t, os.WriteFile(path, doc, 0o644))
+	counts, err := Counts(path)
+	require.NoError(t, err)
+	assert.Equal(t, Summary(rep.Counts()), counts)
+}
