@@ -75,10 +75,11 @@ func modToolchain(gomod []byte) string {
 
 // toolchainError is a failed probe of the configured toolchain (a release
 // the module proxy does not have, one older than go.mod's go line): a
-// configuration error naming the setting. Without a configured toolchain
-// err is returned unchanged.
+// configuration error naming the setting. Without a configured toolchain,
+// or when the probe was cancelled or ran out of time, err is returned
+// unchanged.
 func toolchainError(err error, configured string) error {
-	if configured == "" || errors.Is(err, context.Canceled) {
+	if configured == "" || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	return &configError{fmt.Errorf("toolchain %s: %w; set MAGEPACK_TOOLCHAIN to a Go release the module proxy has and go.mod allows, or unset it", configured, err)}

@@ -1,6 +1,8 @@
 package tasks
 
 import (
+	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -64,4 +66,13 @@ func TestToolchainReachesEveryBuild(t *testing.T) {
 		assert.Equal(t, []string{local}, values, "%s: one GOTOOLCHAIN, the setting's", j.Target)
 	}
 	assert.Equal(t, "GOTOOLCHAIN="+local, r.goEnv()[len(r.goEnv())-1])
+}
+
+func TestToolchainErrorKeepsCancellation(t *testing.T) {
+	for _, cause := range []error{context.Canceled, context.DeadlineExceeded} {
+		err := fmt.Errorf("probe the Go toolchain in %q: %w", "/src", cause)
+		assert.Same(t, err, toolchainError(err, "go1.26.10"), "%v is no configuration error", cause)
+	}
+	var ce *configError
+	assert.ErrorAs(t, toolchainError(fmt.Errorf("go: download go1.26.99: not found"), "go1.26.99"), &ce)
 }
