@@ -37,10 +37,10 @@ type run struct {
 	// points it elsewhere. It is called once, on first use.
 	connect func(context.Context) (*engine.Engine, error)
 
-	once   memo
-	distMu sync.Mutex // orders this run's own dist writers (parallel targets)
+	once memo
 	// built holds the binaries this run built, by job, so no job is built
-	// twice in a run (crossCompile, then an image target). Guarded by distMu.
+	// twice in a run (crossCompile, then an image target). Guarded by the
+	// dist lock (lockDist), which orders this run's own writers too.
 	built map[string]gobuild.Result
 	times timings
 }
