@@ -100,12 +100,12 @@ func (r *run) scanBinaries(ctx context.Context, jobs []job, modified time.Time) 
 	for i, j := range jobs {
 		g.Go(func() error {
 			path := p.binaryPath(j.svc, j.pl)
-			rep, err := vulncheck.Scan(gctx, twins[i], vulncheck.WithTool(tool), vulncheck.WithDB(p.opts.vulnDB), vulncheck.WithDBModified(modified),
+			rep, err := vulncheck.Scan(gctx, twins[i], vulncheck.WithTwinOf(path), vulncheck.WithTool(tool),
+				vulncheck.WithDB(p.opts.vulnDB), vulncheck.WithDBModified(modified),
 				vulncheck.WithEnv(r.goEnv()), vulncheck.WithCache(filepath.Join(cache, "scans")))
 			if err != nil {
 				return err
 			}
-			rep.Binary = path
 			rep.Waive(p.opts.vulnWaivers)
 			reps[i] = rep
 			return nil

@@ -146,6 +146,7 @@ type options struct {
 	tool     string
 	db       string
 	modified time.Time
+	shipped  string
 	env      []string
 	cache    string
 	run      func(ctx context.Context, tool string, args, env []string) (stdout, stderr []byte, err error)
@@ -175,6 +176,11 @@ func WithCache(dir string) Option { return func(o *options) { o.cache = dir } }
 // index again for every binary.
 func WithDBModified(t time.Time) Option { return func(o *options) { o.modified = t } }
 
+// WithTwinOf says that the binary Scan reads is the symbol twin of the
+// binary at shipped (see SameCode): the report and errors name shipped,
+// errors the twin too.
+func WithTwinOf(shipped string) Option { return func(o *options) { o.shipped = shipped } }
+
 // withRunner replaces running govulncheck, for tests of failures a real
 // one cannot show.
 func withRunner(run func(ctx context.Context, tool string, args, env []string) ([]byte, []byte, error)) Option {
@@ -195,6 +201,13 @@ func Scan(ctx context.Context, path string, opts ...Option) (*Report, error) {
 	if err := CheckDB(o.db); err != nil {
 		return nil, err
 	}
+	name, twin := path, ""
+	if o.shipped != "" {
+		name, twin = o.shipped, path
+	}
+	scanErr := func(err error, stderr string) error {
+		return &ScanError{Binary: name, Twin: twin, Err: err, Stderr: stderr}
+	}
 	cached := ""
 	if o.cache != "" {
 		modified := o.modified
@@ -206,14 +219,14 @@ func Scan(ctx context.Context, path string, opts ...Option) (*Report, error) {
 		}
 		sum, err := dist.Sum(path)
 		if err != nil {
-			return nil, &ScanError{Binary: path, Err: err}
+			return nil, scanErr(err, "")
 		}
 		_, ver, _ := strings.Cut(Tool, "@")
 		db := sha256.Sum256([]byte(o.db))
 		cached = filepath.Join(o.cache, fmt.Sprintf("%s-%x-%d-%s.json", sum, db[:8], modified.Unix(), ver))
 		if data, err := os.ReadFile(cached); err == nil {
 			if rep, err := decode(bytes.NewReader(data)); err == nil && !rep.DBModified.IsZero() && rep.GoVersion != "" {
-				rep.Binary = path
+				rep.Binary = name
 				return rep, nil
 			}
 		}
@@ -228,19 +241,19 @@ func Scan(ctx context.Context, path string, opts ...Option) (*Report, error) {
 		if strings.Contains(msg, "vulnerability database") || strings.Contains(msg, o.db) {
 			return nil, &DBError{DB: o.db, Err: errors.New(msg)}
 		}
-		return nil, &ScanError{Binary: path, Err: err, Stderr: msg}
+		return nil, scanErr(err, msg)
 	}
 	rep, err := decode(bytes.NewReader(stdout))
 	if err != nil {
-		return nil, &ScanError{Binary: path, Err: err, Stderr: msg}
+		return nil, scanErr(err, msg)
 	}
 	if rep.DBModified.IsZero() {
 		return nil, &DBError{DB: o.db, Err: errors.New("govulncheck reported no modification time for it, so it read no database")}
 	}
 	if rep.GoVersion == "" {
-		return nil, &ScanError{Binary: path, Err: errors.New("govulncheck reported no Go version for it, so it scanned nothing: check that it is a Go binary with its build information (go version -m)"), Stderr: msg}
+		return nil, scanErr(errors.New("govulncheck reported no Go version for it, so it scanned nothing: check that it is a Go binary with its build information (go version -m)"), msg)
 	}
-	rep.Binary = path
+	rep.Binary = name
 	if cached != "" {
 		// A cache that cannot be written costs the next run a scan, nothing more.
 		_ = writeAtomic(cached, stdout)
@@ -384,19 +397,25 @@ func symbol(pkg, recv, fn string) string {
 }
 
 // ScanError is a govulncheck run that failed for another reason than the
-// database: the binary, its command line, and what it printed.
+// database: the binary, the symbol twin scanned in its place (if any),
+// and what govulncheck printed.
 type ScanError struct {
 	Binary string
+	Twin   string
 	Err    error
 	Stderr string
 }
 
-// Error names the binary and includes govulncheck's message.
+// Error names the binary (and its twin) and includes govulncheck's message.
 func (e *ScanError) Error() string {
-	if e.Stderr != "" {
-		return fmt.Sprintf("govulncheck %s: %v: %s", e.Binary, e.Err, e.Stderr)
+	bin := e.Binary
+	if e.Twin != "" {
+		bin += " (its symbol twin " + e.Twin + ")"
 	}
-	return fmt.Sprintf("govulncheck %s: %v", e.Binary, e.Err)
+	if e.Stderr != "" {
+		return fmt.Sprintf("govulncheck %s: %v: %s", bin, e.Err, e.Stderr)
+	}
+	return fmt.Sprintf("govulncheck %s: %v", bin, e.Err)
 }
 
 // Unwrap returns the cause.

@@ -124,6 +124,17 @@ func TestScanNeverReportsAnUnreadBinaryAsClean(t *testing.T) {
 	assert.Contains(t, err.Error(), "no Go version")
 }
 
+func TestScanOfATwinNamesTheShippedBinary(t *testing.T) {
+	_, err := Scan(context.Background(), "/cache/twins/ab12/app", WithTwinOf("dist/app"), fakeTool("", "govulncheck: unexpected EOF", errors.New("exit status 1")))
+	var scanErr *ScanError
+	require.ErrorAs(t, err, &scanErr)
+	assert.Contains(t, err.Error(), "govulncheck dist/app (its symbol twin /cache/twins/ab12/app): exit status 1: govulncheck: unexpected EOF")
+
+	rep, err := Scan(context.Background(), "/cache/twins/ab12/app", WithTwinOf("dist/app"), fakeTool(notReached, "", nil))
+	require.NoError(t, err)
+	assert.Equal(t, "dist/app", rep.Binary, "the report is about the shipped binary")
+}
+
 func TestScanErrorCarriesGovulncheckOutput(t *testing.T) {
 	_, err := Scan(context.Background(), "dist/app", fakeTool("", "govulncheck: dist/app is not a Go binary", errors.New("exit status 1")))
 	var scanErr *ScanError
