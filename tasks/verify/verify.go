@@ -31,6 +31,9 @@ type Check string
 const (
 	// CheckRead is reading the artifact and what is attached to it.
 	CheckRead Check = "read"
+	// CheckDigest is every blob read matching the digest it is named by
+	// (an OCI layout's files are named by digest, never checked by it).
+	CheckDigest Check = "digest"
 	// CheckSignature is a signature of the artifact's digest by the key.
 	CheckSignature Check = "signature"
 	// CheckProvenance is a SLSA provenance signed by the key.
@@ -132,12 +135,56 @@ func makeOptions(key crypto.PublicKey, opts []Option) (*options, error) {
 	return o, nil
 }
 
-// attached is what a store knows of the artifacts that refer to a digest.
+// store is where manifests and the artifacts that refer to them are read.
 type store interface {
+	// intact checks that the manifest d and, for an image, its config and
+	// layers match their digests; a *DigestError when one does not.
+	intact(ctx context.Context, d v1.Hash) error
 	// referrers lists the manifests whose subject is d.
 	referrers(ctx context.Context, d v1.Hash) ([]v1.Descriptor, error)
 	// artifact reads the one-layer artifact manifest d.
 	artifact(ctx context.Context, d v1.Hash) (*v1.Manifest, []byte, error)
+}
+
+// DigestError is a blob whose content does not match the digest that
+// names it: it was changed after it was written.
+type DigestError struct {
+	// What names the blob: "manifest", "config", "layer".
+	What string
+	// Want is the digest it is named by, Got the one of its content.
+	Want, Got v1.Hash
+}
+
+func (e *DigestError) Error() string {
+	return fmt.Sprintf("the %s named %s holds content of digest %s: it was changed after it was written", e.What, e.Want, e.Got)
+}
+
+// readCheck is the content of a blob named by want, read from rc (which
+// it closes); a *DigestError when it does not hash to want.
+func readCheck(what string, want v1.Hash, rc io.ReadCloser) ([]byte, error) {
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, err
+	}
+	got, _, err := v1.SHA256(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	if got != want {
+		return nil, &DigestError{What: what, Want: want, Got: got}
+	}
+	return data, nil
+}
+
+// readFailure is the check a failure to read an artifact fails: digest
+// for content that does not match its digest, read otherwise.
+func readFailure(err error) Check {
+	var de *DigestError
+	if errors.As(err, &de) {
+		return CheckDigest
+	}
+	return CheckRead
 }
 
 // manifest checks the image or index with digest d, named artifact.
@@ -145,6 +192,9 @@ func manifest(ctx context.Context, s store, o *options, artifact string, d v1.Ha
 	v := Verdict{Artifact: artifact}
 	fail := func(c Check, format string, args ...any) (Verdict, error) {
 		return v, &Failure{Artifact: artifact, Check: c, Detail: fmt.Sprintf(format, args...)}
+	}
+	if err := s.intact(ctx, d); err != nil {
+		return fail(readFailure(err), "%v", err)
 	}
 	refs, err := s.referrers(ctx, d)
 	if err != nil {
@@ -163,7 +213,7 @@ func manifest(ctx context.Context, s store, o *options, artifact string, d v1.Ha
 		}
 		m, data, err := s.artifact(ctx, desc.Digest)
 		if err != nil {
-			return fail(CheckRead, "read referrer %s: %v", desc.Digest, err)
+			return fail(readFailure(err), "read referrer %s: %v", desc.Digest, err)
 		}
 		switch desc.ArtifactType {
 		case sbom.MediaType:
@@ -282,14 +332,4 @@ func keys[V any](m map[string]V) string {
 		out = append(out, "sha256:"+k)
 	}
 	return fmt.Sprint(out)
-}
-
-// layerBytes reads an artifact's one layer.
-func layerBytes(l v1.Layer) ([]byte, error) {
-	rc, err := l.Uncompressed()
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	return io.ReadAll(rc)
 }

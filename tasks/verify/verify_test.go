@@ -187,6 +187,30 @@ func TestLayout(t *testing.T) {
 		_, err = Layout(ctx, c.write(t), c.key.Key, WithCommit(commit))
 		require.NoError(t, err)
 	})
+	t.Run("a blob replaced in place", func(t *testing.T) {
+		// The layout names blobs by digest but does not check them: verify
+		// must, or a file rewritten under its old name passes.
+		sbomLayer, err := c.referrers[0].Layers()
+		require.NoError(t, err)
+		sbomDigest, err := sbomLayer[0].Digest()
+		require.NoError(t, err)
+		imgDigest, err := c.img.Digest()
+		require.NoError(t, err)
+		cfgDigest, err := c.img.ConfigName()
+		require.NoError(t, err)
+		for name, h := range map[string]v1.Hash{"the SBOM": sbomDigest, "the image manifest": imgDigest, "the image config": cfgDigest} {
+			t.Run(name, func(t *testing.T) {
+				dir := c.write(t)
+				blob := filepath.Join(dir, "blobs", h.Algorithm, h.Hex)
+				data, err := os.ReadFile(blob)
+				require.NoError(t, err)
+				require.NoError(t, os.WriteFile(blob, append(data, ' '), 0o644))
+				_, err = Layout(ctx, dir, c.key.Key, WithCommit(commit))
+				assert.Equal(t, []Check{CheckDigest}, fails(t, err), "%v", err)
+				assert.ErrorContains(t, err, h.Hex[:12])
+			})
+		}
+	})
 	t.Run("no layout", func(t *testing.T) {
 		_, err := Layout(ctx, t.TempDir(), c.key.Key)
 		var f *Failure
