@@ -20,6 +20,7 @@ const refName = "org.opencontainers.image.ref.name"
 // index.json lists whose subject is the digest.
 type layoutStore struct {
 	path    layout.Path
+	index   v1.ImageIndex // index.json
 	subject map[v1.Hash][]v1.Descriptor
 }
 
@@ -36,7 +37,7 @@ func newLayoutStore(dir string) (*layoutStore, []v1.Descriptor, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	s := &layoutStore{path: p, subject: map[v1.Hash][]v1.Descriptor{}}
+	s := &layoutStore{path: p, index: idx, subject: map[v1.Hash][]v1.Descriptor{}}
 	var tagged []v1.Descriptor
 	for _, d := range m.Manifests {
 		if d.Annotations[refName] != "" {
@@ -155,12 +156,9 @@ func Layout(ctx context.Context, dir string, key any, opts ...Option) ([]Verdict
 	var errs []error
 	for _, top := range order {
 		var children []child
-		idx, err := s.path.ImageIndex()
+		ii, err := s.index.ImageIndex(top)
 		if err == nil {
-			var ii v1.ImageIndex
-			if ii, err = idx.ImageIndex(top); err == nil {
-				children, err = platforms(ii)
-			}
+			children, err = platforms(ii)
 		}
 		if err != nil {
 			errs = append(errs, &Failure{Artifact: dir + ":" + tags[top], Check: CheckRead, Detail: err.Error()})
