@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -128,26 +127,13 @@ func (r *run) provenance(s *service, bin, buildType string, external map[string]
 // image's, never the clock.
 func (p *project) createdStamp() string { return p.created.UTC().Format(time.RFC3339) }
 
-// attestImage signs img (the planned image ip, with the SBOM referrer
-// sbomRef and the OpenVEX document vex, nil for none) and returns its
-// referrers: the signature of its digest, its SLSA provenance naming the
-// SBOM (and VEX) as byproducts, and the SBOM (and VEX) as signed
-// attestations, each a Sigstore bundle as cosign v3 attaches them.
-func (r *run) attestImage(ctx context.Context, ip imagePlan, img, sbomRef v1.Image, vex []byte, baseDigest string) ([]v1.Image, error) {
+// attestImage signs img (the planned image ip, with the SBOM bom attached
+// and the OpenVEX document vex, nil for none) and returns its referrers:
+// the signature of its digest, its SLSA provenance naming the SBOM (and
+// VEX) as byproducts, and the SBOM (and VEX) as signed attestations, each
+// a Sigstore bundle as cosign v3 attaches them.
+func (r *run) attestImage(ctx context.Context, ip imagePlan, img v1.Image, bom, vex []byte, baseDigest string) ([]v1.Image, error) {
 	digest, err := img.Digest()
-	if err != nil {
-		return nil, err
-	}
-	layers, err := sbomRef.Layers()
-	if err != nil || len(layers) != 1 {
-		return nil, fmt.Errorf("attest %s: the SBOM referrer has no single layer (%v)", ip.svc.image, err)
-	}
-	rc, err := layers[0].Uncompressed()
-	if err != nil {
-		return nil, err
-	}
-	bom, err := io.ReadAll(rc)
-	rc.Close()
 	if err != nil {
 		return nil, err
 	}
