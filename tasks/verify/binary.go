@@ -2,7 +2,6 @@ package verify
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 
@@ -25,25 +24,25 @@ func Binary(path string, key any, opts ...Option) (Verdict, error) {
 		return v, err
 	}
 	fail := func(c Check, format string, args ...any) (Verdict, error) {
-		return v, &Failure{Artifact: path, Check: c, Detail: fmt.Sprintf(format, args...)}
+		return v, failure(path, c, format, args...)
 	}
 	data, err := os.ReadFile(path + BundleSuffix)
 	if errors.Is(err, fs.ErrNotExist) {
 		return fail(CheckProvenance, "no %s beside it: crossCompile writes it when a signing key is set", path+BundleSuffix)
 	}
 	if err != nil {
-		return fail(CheckRead, "%v", err)
+		return fail(CheckRead, "%w", err)
 	}
 	sum, err := dist.Sum(path)
 	if err != nil {
-		return fail(CheckRead, "%v", err)
+		return fail(CheckRead, "%w", err)
 	}
 	st, err := attest.Open(data, o.key)
 	if errors.Is(err, attest.ErrBadSignature) {
 		return fail(CheckSignature, "%s is not signed by the key", path+BundleSuffix)
 	}
 	if err != nil {
-		return fail(CheckRead, "%s: %v", path+BundleSuffix, err)
+		return fail(CheckRead, "%s: %w", path+BundleSuffix, err)
 	}
 	named := false
 	for _, s := range st.Subject {

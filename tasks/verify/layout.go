@@ -133,14 +133,14 @@ func Layout(ctx context.Context, dir string, key any, opts ...Option) ([]Verdict
 		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(dir, "index.json")); err != nil {
-		return nil, &Failure{Artifact: dir, Check: CheckRead, Detail: fmt.Sprintf("no OCI layout (%v): run publish first", err)}
+		return nil, failure(dir, CheckRead, "no OCI layout (%w): run publish first", err)
 	}
 	s, tagged, err := newLayoutStore(dir)
 	if err != nil {
-		return nil, &Failure{Artifact: dir, Check: CheckRead, Detail: err.Error()}
+		return nil, failure(dir, CheckRead, "%w", err)
 	}
 	if len(tagged) == 0 {
-		return nil, &Failure{Artifact: dir, Check: CheckRead, Detail: "no tagged image in the layout: run publish first"}
+		return nil, failure(dir, CheckRead, "no tagged image in the layout: run publish first")
 	}
 	// One tag per digest names it: the first, in index.json's order.
 	tags := map[v1.Hash]string{}
@@ -161,7 +161,7 @@ func Layout(ctx context.Context, dir string, key any, opts ...Option) ([]Verdict
 			children, err = platforms(ii)
 		}
 		if err != nil {
-			errs = append(errs, &Failure{Artifact: dir + ":" + tags[top], Check: CheckRead, Detail: err.Error()})
+			errs = append(errs, failure(dir+":"+tags[top], CheckRead, "%w", err))
 			continue
 		}
 		tag := tags[top]

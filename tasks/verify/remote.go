@@ -90,7 +90,7 @@ func Image(ctx context.Context, ref string, key any, opts ...Option) ([]Verdict,
 	}
 	r, err := name.ParseReference(ref)
 	if err != nil {
-		return nil, &Failure{Artifact: ref, Check: CheckRead, Detail: fmt.Sprintf("not an image reference (%v): give repo:tag or repo@sha256:…", err)}
+		return nil, failure(ref, CheckRead, "not an image reference (%w): give repo:tag or repo@sha256:…", err)
 	}
 	ropts := func(ctx context.Context) []remote.Option {
 		ro := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(o.keychain)}
@@ -101,7 +101,7 @@ func Image(ctx context.Context, ref string, key any, opts ...Option) ([]Verdict,
 	}
 	desc, err := remote.Get(r, ropts(ctx)...)
 	if err != nil {
-		return nil, &Failure{Artifact: ref, Check: CheckRead, Detail: err.Error()}
+		return nil, failure(ref, CheckRead, "%w", err)
 	}
 	s := remoteStore{repo: r.Context(), opts: ropts}
 	name := func(d v1.Hash) string { return r.Context().String() + "@" + d.String() }
@@ -109,10 +109,10 @@ func Image(ctx context.Context, ref string, key any, opts ...Option) ([]Verdict,
 	if desc.MediaType.IsIndex() {
 		idx, err := desc.ImageIndex()
 		if err != nil {
-			return nil, &Failure{Artifact: ref, Check: CheckRead, Detail: err.Error()}
+			return nil, failure(ref, CheckRead, "%w", err)
 		}
 		if children, err = platforms(idx); err != nil {
-			return nil, &Failure{Artifact: ref, Check: CheckRead, Detail: err.Error()}
+			return nil, failure(ref, CheckRead, "%w", err)
 		}
 	}
 	vs, errs := tree(ctx, s, o, name, desc.Digest, children)

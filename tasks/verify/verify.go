@@ -58,10 +58,26 @@ type Failure struct {
 	Check Check
 	// Detail says what was found.
 	Detail string
+	// Err is the error behind a failed read, if any (a cancelled context
+	// among them: an interrupted run, not a verdict).
+	Err error
 }
 
 func (f *Failure) Error() string {
 	return fmt.Sprintf("verify %s: %s check failed: %s", f.Artifact, f.Check, f.Detail)
+}
+
+func (f *Failure) Unwrap() error { return f.Err }
+
+// failure is a *Failure of artifact at check c, its detail formatted as
+// fmt.Errorf does (%w keeps the error behind it).
+func failure(artifact string, c Check, format string, args ...any) *Failure {
+	err := fmt.Errorf(format, args...)
+	f := &Failure{Artifact: artifact, Check: c, Detail: err.Error()}
+	if errors.Unwrap(err) != nil {
+		f.Err = err
+	}
+	return f
 }
 
 // Verdict is one artifact that passed.
@@ -191,14 +207,14 @@ func readFailure(err error) Check {
 func manifest(ctx context.Context, s store, o *options, artifact string, d v1.Hash) (Verdict, error) {
 	v := Verdict{Artifact: artifact}
 	fail := func(c Check, format string, args ...any) (Verdict, error) {
-		return v, &Failure{Artifact: artifact, Check: c, Detail: fmt.Sprintf(format, args...)}
+		return v, failure(artifact, c, format, args...)
 	}
 	if err := s.intact(ctx, d); err != nil {
-		return fail(readFailure(err), "%v", err)
+		return fail(readFailure(err), "%w", err)
 	}
 	refs, err := s.referrers(ctx, d)
 	if err != nil {
-		return fail(CheckRead, "list its referrers: %v", err)
+		return fail(CheckRead, "list its referrers: %w", err)
 	}
 	var signed bool
 	var provs []attest.Provenance
@@ -213,7 +229,7 @@ func manifest(ctx context.Context, s store, o *options, artifact string, d v1.Ha
 		}
 		m, data, err := s.artifact(ctx, desc.Digest)
 		if err != nil {
-			return fail(readFailure(err), "read referrer %s: %v", desc.Digest, err)
+			return fail(readFailure(err), "read referrer %s: %w", desc.Digest, err)
 		}
 		switch desc.ArtifactType {
 		case sbom.MediaType:

@@ -326,3 +326,16 @@ func TestLayoutVEX(t *testing.T) {
 		})
 	}
 }
+
+func TestInterruptedIsNotAVerdict(t *testing.T) {
+	// Ctrl-C while reading is an interrupted run, not a failed check:
+	// the failure wraps the context's error so the caller can tell.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	key := fixture.ECDSAKey(t).Key
+	_, err := Image(ctx, "127.0.0.1:1/app@sha256:"+hex.EncodeToString(make([]byte, 32)), key)
+	var f *Failure
+	require.ErrorAs(t, err, &f)
+	assert.Equal(t, CheckRead, f.Check)
+	assert.ErrorIs(t, err, context.Canceled)
+}
