@@ -181,3 +181,29 @@ func TestOpenRefusesTampering(t *testing.T) {
 	_, err = Open(data, &key.PublicKey)
 	assert.ErrorIs(t, err, ErrBadSignature, "a payload changed after signing")
 }
+
+func TestOpenReadsURLSafeBase64(t *testing.T) {
+	// DSSE allows either standard or URL-safe base64 for payload and sig.
+	key := newECDSA(t)
+	s, err := newSigner(key, "")
+	require.NoError(t, err)
+	st, err := NewStatement(PredicateSLSA, map[string]any{"buildDefinition": map[string]any{"buildType": "https://example.com/?x=~~~>>>"}}, Subject("app", "sha256:"+hex.EncodeToString(make([]byte, 32))))
+	require.NoError(t, err)
+	signed, err := Sign(context.Background(), s, st)
+	require.NoError(t, err)
+	var b Bundle
+	require.NoError(t, json.Unmarshal(signed.Bundle, &b))
+	payload, err := base64.StdEncoding.DecodeString(b.DSSEEnvelope.Payload)
+	require.NoError(t, err)
+	urlSafe := base64.URLEncoding.EncodeToString(payload)
+	require.NotEqual(t, b.DSSEEnvelope.Payload, urlSafe, "the payload's encodings must differ for this test to mean anything")
+	b.DSSEEnvelope.Payload = urlSafe
+	sig, err := base64.StdEncoding.DecodeString(b.DSSEEnvelope.Signatures[0].Sig)
+	require.NoError(t, err)
+	b.DSSEEnvelope.Signatures[0].Sig = base64.URLEncoding.EncodeToString(sig)
+	data, err := json.Marshal(b)
+	require.NoError(t, err)
+	got, err := Open(data, &key.PublicKey)
+	require.NoError(t, err)
+	assert.Equal(t, st.Subject, got.Subject)
+}
