@@ -21,7 +21,7 @@ import (
 // name the digest it is attached to, the SBOM the provenance names must be
 // the one attached, and the provenance must name HEAD's commit. Each
 // binary must have its signed provenance beside it
-// (dist/<binary>.sigstore.json) naming its SHA-256. One line per image or
+// (dist/<binary>.sigstore.json) naming its SHA-256 and the SBOM beside it. One line per image or
 // binary says the verdict; any failure exits 9, naming the check and the
 // artifact. A magefile checks any other image reference with
 // verify.Image (package tasks/verify).

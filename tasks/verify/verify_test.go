@@ -246,6 +246,28 @@ func TestBinary(t *testing.T) {
 	assert.Equal(t, CheckSignature, check(err))
 	_, err = Binary(bin, key.Key, WithCommit("ffff"))
 	assert.Equal(t, CheckCommit, check(err))
+
+	t.Run("its SBOM", func(t *testing.T) {
+		bom := []byte(`{"bomFormat":"CycloneDX"}`)
+		require.NoError(t, os.WriteFile(sbom.FileName(bin), bom, 0o644))
+		sum := sha256.Sum256(bom)
+		st, err := attest.NewStatement(attest.PredicateSLSA, provenance(t, commit, hex.EncodeToString(sum[:])), attest.Subject("app_linux_amd64", st.Subject[0].Digest["sha256"]))
+		require.NoError(t, err)
+		signed, err := attest.Sign(context.Background(), s, st)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(bin+BundleSuffix, signed.Bundle, 0o644))
+		v, err := Binary(bin, key.Key)
+		require.NoError(t, err)
+		assert.Equal(t, hex.EncodeToString(sum[:]), v.SBOM)
+
+		require.NoError(t, os.WriteFile(sbom.FileName(bin), []byte(`{"bomFormat":"CycloneDX","components":[]}`), 0o644))
+		_, err = Binary(bin, key.Key)
+		assert.Equal(t, CheckSBOM, check(err), "an SBOM replaced beside the binary")
+		require.NoError(t, os.Remove(sbom.FileName(bin)))
+		_, err = Binary(bin, key.Key)
+		assert.Equal(t, CheckSBOM, check(err), "the SBOM the provenance names is gone")
+	})
+
 	require.NoError(t, os.WriteFile(bin, []byte("another binary"), 0o755))
 	_, err = Binary(bin, key.Key)
 	assert.Equal(t, CheckSubject, check(err))
