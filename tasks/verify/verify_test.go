@@ -13,6 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -44,7 +45,7 @@ func newCase(t *testing.T) *layoutCase {
 }
 
 // attach signs preds about subjectDigest and attaches them to target.
-func (c *layoutCase) attach(t *testing.T, key fixture.KeyPair, target v1.Image, subjectDigest string, preds map[string]any) {
+func (c *layoutCase) attach(t *testing.T, key fixture.KeyPair, target partial.Describable, subjectDigest string, preds map[string]any) {
 	t.Helper()
 	s, err := attest.LoadSigner(string(key.Private), nil)
 	require.NoError(t, err)
@@ -59,21 +60,13 @@ func (c *layoutCase) attach(t *testing.T, key fixture.KeyPair, target v1.Image, 
 	}
 }
 
+// attachIndex signs preds about the index with the case's key and
+// attaches them to it.
 func (c *layoutCase) attachIndex(t *testing.T, preds map[string]any) {
 	t.Helper()
-	s, err := attest.LoadSigner(string(c.key.Private), nil)
-	require.NoError(t, err)
 	d, err := c.idx.Digest()
 	require.NoError(t, err)
-	for typ, body := range preds {
-		st, err := attest.NewStatement(typ, body, attest.Subject("app", d.String()))
-		require.NoError(t, err)
-		signed, err := attest.Sign(context.Background(), s, st)
-		require.NoError(t, err)
-		ref, err := image.Referrer(c.idx, image.Attachment{ArtifactType: attest.BundleMediaType, Data: signed.Bundle})
-		require.NoError(t, err)
-		c.referrers = append(c.referrers, ref)
-	}
+	c.attach(t, c.key, c.idx, d.String(), preds)
 }
 
 func provenance(t *testing.T, commit, sbomDigest string) attest.Provenance {
