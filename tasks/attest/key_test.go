@@ -40,9 +40,9 @@ func cosignPEM(t testing.TB, key any, password string) []byte {
 
 func publicPEM(t testing.TB, pub any) []byte {
 	t.Helper()
-	b, err := MarshalPublicKey(pub)
+	der, err := x509.MarshalPKIXPublicKey(pub)
 	require.NoError(t, err)
-	return b
+	return pem.EncodeToMemory(&pem.Block{Type: pemPublic, Bytes: der})
 }
 
 func newECDSA(t testing.TB) *ecdsa.PrivateKey {
