@@ -209,7 +209,7 @@ func (r *run) signReferrers(ctx context.Context, target partial.Describable, sub
 			return nil, err
 		}
 		ref, err := image.Referrer(target, image.Attachment{
-			ArtifactType: attest.BundleMediaType, Data: signed.Bundle,
+			ArtifactType: attest.BundleMediaType, Data: signed,
 			Annotations: attest.Annotations(st, r.p.createdStamp()),
 		})
 		if err != nil {
@@ -251,7 +251,7 @@ func (r *run) writeBinaryProvenance(ctx context.Context, j job, res gobuild.Resu
 		return fail(err)
 	}
 	path := res.Path + verify.BundleSuffix
-	if err := dist.WriteFile(path, signed.Bundle, 0o644); err != nil {
+	if err := dist.WriteFile(path, signed, 0o644); err != nil {
 		return fail(err)
 	}
 	return path, nil

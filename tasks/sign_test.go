@@ -229,7 +229,7 @@ func TestPublishSignedIntegration(t *testing.T) {
 				require.NoError(t, err)
 				signed, err := attest.Sign(context.Background(), signer, st)
 				require.NoError(t, err)
-				replay, err := image.Referrer(plat, image.Attachment{ArtifactType: attest.BundleMediaType, Data: signed.Bundle, Annotations: attest.Annotations(st, "")})
+				replay, err := image.Referrer(plat, image.Attachment{ArtifactType: attest.BundleMediaType, Data: signed, Annotations: attest.Annotations(st, "")})
 				require.NoError(t, err)
 				tamperRepo := reg.host + "/tampered-" + randomSuffix(t)
 				require.NoError(t, remote.Write(pubRef(t, tamperRepo+"@"+amd64.String()), plat))

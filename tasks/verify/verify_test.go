@@ -54,7 +54,7 @@ func (c *layoutCase) attach(t *testing.T, key fixture.KeyPair, target partial.De
 		require.NoError(t, err)
 		signed, err := attest.Sign(context.Background(), s, st)
 		require.NoError(t, err)
-		ref, err := image.Referrer(target, image.Attachment{ArtifactType: attest.BundleMediaType, Data: signed.Bundle, Annotations: attest.Annotations(st, "")})
+		ref, err := image.Referrer(target, image.Attachment{ArtifactType: attest.BundleMediaType, Data: signed, Annotations: attest.Annotations(st, "")})
 		require.NoError(t, err)
 		c.referrers = append(c.referrers, ref)
 	}
@@ -224,7 +224,7 @@ func TestBinary(t *testing.T) {
 	require.NoError(t, err)
 	signed, err := attest.Sign(context.Background(), s, st)
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(bin+BundleSuffix, signed.Bundle, 0o644))
+	require.NoError(t, os.WriteFile(bin+BundleSuffix, signed, 0o644))
 
 	v, err := Binary(bin, key.Key, WithCommit(commit))
 	require.NoError(t, err)
@@ -248,7 +248,7 @@ func TestBinary(t *testing.T) {
 		require.NoError(t, err)
 		signed, err := attest.Sign(context.Background(), s, st)
 		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(bin+BundleSuffix, signed.Bundle, 0o644))
+		require.NoError(t, os.WriteFile(bin+BundleSuffix, signed, 0o644))
 		v, err := Binary(bin, key.Key)
 		require.NoError(t, err)
 		assert.Equal(t, hex.EncodeToString(sum[:]), v.SBOM)
