@@ -16,6 +16,9 @@ import (
 type remoteStore struct {
 	repo name.Repository
 	opts func(context.Context) []remote.Option
+	// read are the referrers referrers had to read for their artifact
+	// type, so artifact does not fetch them again.
+	read map[v1.Hash]v1.Image
 }
 
 // intact trusts the registry: it serves a manifest by its digest, and
@@ -46,14 +49,18 @@ func (s remoteStore) referrers(ctx context.Context, d v1.Hash) ([]v1.Descriptor,
 			return nil, err
 		}
 		m.Manifests[i].ArtifactType = am.ArtifactType
+		s.read[d.Digest] = img
 	}
 	return m.Manifests, nil
 }
 
 func (s remoteStore) artifact(ctx context.Context, d v1.Hash) (*v1.Manifest, []byte, error) {
-	img, err := remote.Image(s.repo.Digest(d.String()), s.opts(ctx)...)
-	if err != nil {
-		return nil, nil, err
+	img, ok := s.read[d]
+	if !ok {
+		var err error
+		if img, err = remote.Image(s.repo.Digest(d.String()), s.opts(ctx)...); err != nil {
+			return nil, nil, err
+		}
 	}
 	return readArtifact(img)
 }
@@ -103,7 +110,7 @@ func Image(ctx context.Context, ref string, key any, opts ...Option) ([]Verdict,
 	if err != nil {
 		return nil, failure(ref, CheckRead, "%w", err)
 	}
-	s := remoteStore{repo: r.Context(), opts: ropts}
+	s := remoteStore{repo: r.Context(), opts: ropts, read: map[v1.Hash]v1.Image{}}
 	name := func(d v1.Hash) string { return r.Context().String() + "@" + d.String() }
 	var children []child
 	if desc.MediaType.IsIndex() {
