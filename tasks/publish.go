@@ -181,7 +181,7 @@ func (r *run) publishIndexes(ctx context.Context) error {
 			if p.opts.signer == nil {
 				r.log.printf(subject, "attached %d %s to the platform images as OCI referrers", len(refs), what)
 			} else {
-				r.log.printf(subject, "attached %d %s, signatures and attestations as OCI referrers", len(refs), what)
+				r.log.printf(subject, "attached %d OCI referrers: %s, signatures and attestations", len(refs), what)
 			}
 		}
 		stop()
