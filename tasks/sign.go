@@ -164,7 +164,8 @@ func (r *run) attestImage(ctx context.Context, ip imagePlan, img v1.Image, bom, 
 }
 
 // attestIndex signs a published index: the signature of its digest and a
-// provenance naming the commit, the toolchain and the base index.
+// provenance naming the commit, the toolchain, the build settings its
+// platforms' binaries share and the base index.
 func (r *run) attestIndex(ctx context.Context, ip indexPlan, idx v1.ImageIndex, baseIndexDigest string) ([]v1.Image, error) {
 	digest, err := idx.Digest()
 	if err != nil {
@@ -178,6 +179,19 @@ func (r *run) attestIndex(ctx context.Context, ip indexPlan, idx v1.ImageIndex, 
 	b, err := r.provenance(ip.svc, ip.images[0].spec.Binary, "index/v1", ext)
 	if err != nil {
 		return nil, err
+	}
+	// The index holds every platform's binary: its internal parameters
+	// are the build settings they all share (not one platform's GOARCH).
+	for _, im := range ip.images[1:] {
+		o, err := r.provenance(ip.svc, im.spec.Binary, "index/v1", nil)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range b.Internal {
+			if o.Internal[k] != v {
+				delete(b.Internal, k)
+			}
+		}
 	}
 	if ip.variant == variantAlpine {
 		b.Base = &attest.ResourceDescriptor{URI: "oci://" + r.p.opts.alpineBase, Digest: attest.DigestSet(baseIndexDigest)}
