@@ -277,11 +277,11 @@ func manifest(ctx context.Context, s store, o *options, artifact string, d v1.Ha
 		var err error
 		switch {
 		case o.commit != "" && v.Commit != o.commit:
-			_, err = fail(CheckCommit, "the provenance names commit %q, want %s", v.Commit, o.commit)
+			err = failure(artifact, CheckCommit, "the provenance names commit %q, want %s", v.Commit, o.commit)
 		case v.SBOM != "" && !sboms[v.SBOM]:
-			_, err = fail(CheckSBOM, "the provenance names SBOM sha256:%s, but the SBOM(s) attached are %s", v.SBOM, keys(sboms))
+			err = failure(artifact, CheckSBOM, "the provenance names SBOM sha256:%s, but the SBOM(s) attached are %s", v.SBOM, keys(sboms))
 		case v.VEX != "":
-			err = checkVEX(v.VEX, vexes, signedVEX, fail)
+			err = checkVEX(artifact, v.VEX, vexes, signedVEX)
 		}
 		if err == nil {
 			return v, nil
@@ -298,16 +298,14 @@ func manifest(ctx context.Context, s store, o *options, artifact string, d v1.Ha
 // as compact JSON: a statement's predicate is re-encoded). Others the key
 // signed may be attached beside it: an image re-published with a newer
 // VEX keeps the old one.
-func checkVEX(want string, attached map[string][]byte, signed []json.RawMessage, fail func(Check, string, ...any) (Verdict, error)) error {
+func checkVEX(artifact, want string, attached map[string][]byte, signed []json.RawMessage) error {
 	doc, ok := attached[want]
 	if !ok {
-		_, err := fail(CheckVEX, "the provenance names VEX sha256:%s, but the VEX document(s) attached are %s", want, keys(attached))
-		return err
+		return failure(artifact, CheckVEX, "the provenance names VEX sha256:%s, but the VEX document(s) attached are %s", want, keys(attached))
 	}
 	var plain bytes.Buffer
 	if err := json.Compact(&plain, doc); err != nil {
-		_, err := fail(CheckVEX, "the VEX sha256:%s attached is not JSON: %v", want, err)
-		return err
+		return failure(artifact, CheckVEX, "the VEX sha256:%s attached is not JSON: %v", want, err)
 	}
 	for _, pred := range signed {
 		var got bytes.Buffer
@@ -315,8 +313,7 @@ func checkVEX(want string, attached map[string][]byte, signed []json.RawMessage,
 			return nil
 		}
 	}
-	_, err := fail(CheckVEX, "none of the %d VEX attestation(s) signed by the key holds the VEX sha256:%s the provenance names", len(signed), want)
-	return err
+	return failure(artifact, CheckVEX, "none of the %d VEX attestation(s) signed by the key holds the VEX sha256:%s the provenance names", len(signed), want)
 }
 
 // namesDigest reports whether st's subjects include d.
