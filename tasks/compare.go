@@ -69,7 +69,7 @@ func (r *run) compare(ctx context.Context) error {
 }
 
 // measure measures s's two images and three binaries.
-func (r *run) measure(ctx context.Context, eng *engine.Engine, s *service, pl platform.Platform) (report.Compare, error) {
+func (r *run) measure(ctx context.Context, eng dockerEngine, s *service, pl platform.Platform) (report.Compare, error) {
 	p := r.p
 	c := report.Compare{
 		App: s.name, Version: p.versionString(), Platform: pl.OS + "/" + pl.Arch,
@@ -96,7 +96,7 @@ func (r *run) measure(ctx context.Context, eng *engine.Engine, s *service, pl pl
 }
 
 // measureImage reads one variant's facts and times its start.
-func (r *run) measureImage(ctx context.Context, eng *engine.Engine, s *service, variant string) (report.ImageFacts, error) {
+func (r *run) measureImage(ctx context.Context, eng dockerEngine, s *service, variant string) (report.ImageFacts, error) {
 	p := r.p
 	ref := p.refs(s, variant)[0]
 	f, err := eng.Facts(ctx, ref)

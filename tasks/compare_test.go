@@ -74,7 +74,7 @@ func TestCompareEngineIntegration(t *testing.T) {
 		Platforms: pl.OS + "/" + pl.Arch, Image: "magepack-test/cmpapp-" + randomSuffix(t),
 		AlpineBase: base, Pull: "never", Smoke: "/healthz",
 	}, map[string]string{"GITHUB_STEP_SUMMARY": summary, "MAGEPACK_VULNDB": fixture.VulnDB(t)})
-	r.connect = func(context.Context) (*engine.Engine, error) { return eng, nil }
+	r.connect = func(context.Context) (dockerEngine, error) { return eng, nil }
 	p := r.p
 	for _, v := range []string{"scratch", "alpine"} {
 		for _, ref := range p.refs(p.services[0], v) {

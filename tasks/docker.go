@@ -134,7 +134,7 @@ func (r *run) dockerImages(ctx context.Context, variant string) ([]dist.Image, e
 }
 
 // dockerImage makes one service's image in the engine and smoke-runs it.
-func (r *run) dockerImage(ctx context.Context, eng *engine.Engine, s *service, variant string, bin linkage.Report) (dist.Image, error) {
+func (r *run) dockerImage(ctx context.Context, eng dockerEngine, s *service, variant string, bin linkage.Report) (dist.Image, error) {
 	var img dist.Image
 	var err error
 	if r.p.opts.dockerfile != "" {
@@ -222,7 +222,7 @@ func variantCheck(variant string) func(linkage.Report) error {
 
 // assembledImage builds s's image in-process from its binary for the
 // engine's platform and loads it.
-func (r *run) assembledImage(ctx context.Context, eng *engine.Engine, s *service, variant string, bin linkage.Report) (dist.Image, error) {
+func (r *run) assembledImage(ctx context.Context, eng dockerEngine, s *service, variant string, bin linkage.Report) (dist.Image, error) {
 	p := r.p
 	if err := variantCheck(variant)(bin); err != nil {
 		return dist.Image{}, err
@@ -276,7 +276,7 @@ type engineBase struct {
 
 // engineBase makes sure the Alpine base is in the engine (per the pull
 // policy) and reads it from there, once per run.
-func (r *run) engineBase(ctx context.Context, eng *engine.Engine, ref string, pl platform.Platform) (engineBase, error) {
+func (r *run) engineBase(ctx context.Context, eng dockerEngine, ref string, pl platform.Platform) (engineBase, error) {
 	return r.once.engineBase.do(ref, func() (engineBase, error) {
 		if err := eng.EnsureImage(ctx, ref, r.p.opts.pull); err != nil {
 			return engineBase{}, &imageError{err}
@@ -301,7 +301,7 @@ func (r *run) engineBase(ctx context.Context, eng *engine.Engine, ref string, pl
 }
 
 // smoke runs s's image once, as its smoke setting says.
-func (r *run) smoke(ctx context.Context, eng *engine.Engine, s *service, variant, ref string) error {
+func (r *run) smoke(ctx context.Context, eng dockerEngine, s *service, variant, ref string) error {
 	subject := r.p.imageSubject(s, variant)
 	opts := s.smoke
 	if opts.Mode == engine.SmokeOff {

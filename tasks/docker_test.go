@@ -103,7 +103,7 @@ func (d dockerEnv) run(t *testing.T, dir string, cfg Config) *run {
 		cfg.Smoke = "/healthz"
 	}
 	r := mustRun(t, dir, cfg, nil)
-	r.connect = func(context.Context) (*engine.Engine, error) { return d.eng, nil }
+	r.connect = func(context.Context) (dockerEngine, error) { return d.eng, nil }
 	return r
 }
 

@@ -18,7 +18,7 @@ import (
 // dockerfileImage builds s's variant with the repo's own Dockerfile through
 // the engine (the notes' multi-stage way), after refusing a builder image
 // whose Go is older than go.mod asks for.
-func (r *run) dockerfileImage(ctx context.Context, eng *engine.Engine, s *service, variant string) (dist.Image, error) {
+func (r *run) dockerfileImage(ctx context.Context, eng dockerEngine, s *service, variant string) (dist.Image, error) {
 	p := r.p
 	plan, err := planDockerfile(p)
 	if err != nil {
@@ -70,7 +70,7 @@ func (r *run) dockerfileImage(ctx context.Context, eng *engine.Engine, s *servic
 // its build stage names, checked as far as the engine or its tag tells,
 // never pulled. It returns nil, having said why, when the Go version
 // cannot be told.
-func (r *run) checkBuilder(ctx context.Context, eng *engine.Engine, plan dockerfilePlan) (*semver.Version, error) {
+func (r *run) checkBuilder(ctx context.Context, eng dockerEngine, plan dockerfilePlan) (*semver.Version, error) {
 	return r.once.builder.do(plan.dockerfile, func() (*semver.Version, error) {
 		g := plan.goBuilder
 		if !g.UsesArg && g.Image == "" {
@@ -83,7 +83,7 @@ func (r *run) checkBuilder(ctx context.Context, eng *engine.Engine, plan dockerf
 				return nil, &imageError{fmt.Errorf("builder image: %w", err)}
 			}
 		}
-		have, err := engine.BuilderGoVersion(ctx, eng, image)
+		have, err := eng.BuilderGoVersion(ctx, image)
 		if !g.UsesArg && errors.Is(err, dockerfile.ErrUnknownBuilderVersion) {
 			r.log.printf("dockerfile", "builder Go check skipped: %s line %d: %v", plan.dockerfile, g.Line, err)
 			return nil, nil

@@ -24,29 +24,24 @@ import (
 const lockWait = 10 * time.Minute
 
 // lockDist takes the dist lock and removes temp files a killed run left.
-// The file lock keeps other runs out: a second run waits (up to lockWait,
-// or until Ctrl-C) for the first to finish, then builds on its results.
-// distMu orders this run's own writers (targets running in parallel).
+// The lock keeps other runs out (a second run waits, up to lockWait or
+// until Ctrl-C, for the first to finish, then builds on its results) and
+// orders this run's own writers (targets running in parallel).
 func (r *run) lockDist(ctx context.Context) (func() error, error) {
 	p := r.p
-	r.distMu.Lock()
 	unlock, err := dist.Lock(ctx, p.dist)
 	if errors.Is(err, dist.ErrBusy) {
 		r.log.printf("dist", "%s is in use by another magepack run; waiting up to %s for it to finish (Ctrl-C to stop)", p.rel(p.dist), lockWait)
 		unlock, err = dist.Lock(ctx, p.dist, dist.WithWait(lockWait))
 	}
 	if err != nil {
-		r.distMu.Unlock()
-		if errors.Is(err, dist.ErrBusy) {
+		if errors.Is(err, dist.ErrBusy) || ctx.Err() != nil {
 			// Not a configuration mistake (and exit 130 when Ctrl-C ended the wait).
 			return nil, err
 		}
 		return nil, &configError{err}
 	}
-	release := func() error {
-		defer r.distMu.Unlock()
-		return unlock()
-	}
+	release := unlock
 	if _, err := dist.CleanTemp(p.dist); err != nil {
 		release()
 		return nil, err

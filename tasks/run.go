@@ -14,7 +14,6 @@ import (
 	"github.com/Masterminds/semver/v3"
 
 	"github.com/magepack/magepack/tasks/dist"
-	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/linkage"
 	"github.com/magepack/magepack/tasks/platform"
@@ -34,13 +33,14 @@ type run struct {
 	// GOFLAGS, GOCACHE and GOCACHEPROG reach every build).
 	environ []string
 	// connect finds the Docker engine; engine.Connect unless a test
-	// points it elsewhere. It is called once, on first use.
-	connect func(context.Context) (*engine.Engine, error)
+	// points it elsewhere (another engine, or a fake for failures a real
+	// engine cannot show on demand). It is called once, on first use.
+	connect func(context.Context) (dockerEngine, error)
 
-	once   memo
-	distMu sync.Mutex // orders this run's own dist writers (parallel targets)
+	once memo
 	// built holds the binaries this run built, by job, so no job is built
-	// twice in a run (crossCompile, then an image target). Guarded by distMu.
+	// twice in a run (crossCompile, then an image target). Guarded by the
+	// dist lock (lockDist), which orders this run's own writers too.
 	built map[string]gobuild.Result
 	times timings
 }
@@ -53,7 +53,7 @@ func newRun(ctx context.Context, settings Config, dir string, lookup func(string
 		log:     &logger{w: out},
 		lookup:  lookup,
 		environ: os.Environ(),
-		connect: engine.Connect,
+		connect: connectEngine,
 	}
 	stop := r.phase("setup")
 	defer stop()
@@ -78,8 +78,8 @@ func (r *run) getenv(key string) string {
 }
 
 // engine returns the Docker engine, connecting on first use.
-func (r *run) engine(ctx context.Context) (*engine.Engine, error) {
-	return r.once.engine.do(func() (*engine.Engine, error) { return r.connect(ctx) })
+func (r *run) engine(ctx context.Context) (dockerEngine, error) {
+	return r.once.engine.do(func() (dockerEngine, error) { return r.connect(ctx) })
 }
 
 // current is the run of this process: mage calls each target as a plain
@@ -132,7 +132,7 @@ type memo struct {
 	plan           once[runPlan]
 	myJobs         once[[]job]
 	merged         once[*dist.Prebuilt]
-	engine         once[*engine.Engine]
+	engine         once[dockerEngine]
 	enginePlatform once[platform.Platform]
 	engineBinaries once[map[string]linkage.Report]
 	docker         onceMap[string, []dist.Image]    // by variant

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -193,18 +194,43 @@ func busyMessage(dir string) string {
 	return fmt.Sprintf("dist %q is in use by another magepack run (lock %s); wait for it to finish", dir, filepath.Join(dir, LockFile))
 }
 
+// holdInAnotherProcess starts this test binary as a helper process that
+// takes the lock on dir, as another magepack run would, and returns the
+// function that kills it (the kernel releases the lock), safe to call more
+// than once.
+func holdInAnotherProcess(t *testing.T, dir string) (release func()) {
+	t.Helper()
+	helper := exec.Command(os.Args[0], "-test.run=^$")
+	helper.Env = append(os.Environ(), holdLockEnv+"="+dir)
+	helper.Stderr = os.Stderr
+	stdin, err := helper.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := helper.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, helper.Start())
+	var once sync.Once
+	release = func() {
+		// Killed, not asked to let go: a run that dies must not leave
+		// the folder locked.
+		once.Do(func() { _ = helper.Process.Kill(); _ = stdin.Close(); _ = helper.Wait() })
+	}
+	t.Cleanup(release)
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "locked\n", line)
+	return release
+}
+
 func TestLockContention(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("no flock on windows: Lock is a no-op there")
 	}
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "dist")
-
-	unlock, err := Lock(ctx, dir)
-	require.NoError(t, err)
+	release := holdInAnotherProcess(t, dir)
 	assert.FileExists(t, filepath.Join(dir, LockFile), "Lock creates the folder and its lock file")
 
-	t.Run("second lock fails at once", func(t *testing.T) {
+	t.Run("a lock another run holds fails at once", func(t *testing.T) {
 		start := time.Now()
 		_, err := Lock(ctx, dir)
 		require.Error(t, err)
@@ -231,13 +257,65 @@ func TestLockContention(t *testing.T) {
 	t.Run("waiting gets the lock once it is released", func(t *testing.T) {
 		go func() {
 			time.Sleep(200 * time.Millisecond)
-			assert.NoError(t, unlock())
+			release()
 		}()
-		unlock2, err := Lock(ctx, dir, WithWait(10*time.Second))
+		unlock, err := Lock(ctx, dir, WithWait(10*time.Second))
 		require.NoError(t, err)
-		require.NoError(t, unlock2())
+		require.NoError(t, unlock())
 		require.NoError(t, unlock(), "unlock twice is fine")
 	})
+}
+
+// TestLockInProcess checks that Lock is the one owner of a folder within a
+// process too: a second Lock of the same folder (parallel work of one run)
+// waits its turn instead of taking the first for another run, a relative
+// and an absolute path are one folder, and the wait ends with ctx.
+func TestLockInProcess(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "dist")
+	unlock, err := Lock(ctx, dir)
+	require.NoError(t, err)
+
+	got := make(chan error, 1)
+	go func() {
+		wd, err := os.Getwd()
+		if err != nil {
+			got <- err
+			return
+		}
+		rel, err := filepath.Rel(wd, dir)
+		if err != nil {
+			got <- err
+			return
+		}
+		unlock2, err := Lock(ctx, rel) // no WithWait: it still waits its turn
+		if err == nil {
+			err = unlock2()
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("the second Lock returned while the first was held: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	require.NoError(t, unlock())
+	select {
+	case err := <-got:
+		require.NoError(t, err, "the second Lock gets the folder once the first lets go")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second Lock did not get the folder after the first let go")
+	}
+
+	unlock, err = Lock(ctx, dir)
+	require.NoError(t, err)
+	defer unlock()
+	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	_, err = Lock(cctx, dir)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.NotErrorIs(t, err, ErrBusy, "not another run: this one")
+	assert.Contains(t, err.Error(), dir)
 }
 
 func TestLockHeldByAnotherProcess(t *testing.T) {
@@ -246,27 +324,14 @@ func TestLockHeldByAnotherProcess(t *testing.T) {
 	}
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "dist")
+	release := holdInAnotherProcess(t, dir)
 
-	helper := exec.Command(os.Args[0], "-test.run=^$")
-	helper.Env = append(os.Environ(), holdLockEnv+"="+dir)
-	helper.Stderr = os.Stderr
-	stdin, err := helper.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := helper.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, helper.Start())
-	defer func() { _ = stdin.Close(); _ = helper.Process.Kill(); _ = helper.Wait() }()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(t, err)
-	require.Equal(t, "locked\n", line)
-
-	_, err = Lock(ctx, dir)
+	_, err := Lock(ctx, dir)
 	require.ErrorIs(t, err, ErrBusy)
 	assert.EqualError(t, err, busyMessage(dir))
 
 	// A run that dies (Ctrl-C, OOM kill) must not leave the folder locked.
-	require.NoError(t, helper.Process.Kill())
-	_ = helper.Wait()
+	release()
 	unlock, err := Lock(ctx, dir, WithWait(5*time.Second))
 	require.NoError(t, err)
 	require.NoError(t, unlock())

@@ -57,6 +57,9 @@ func WithWait(d time.Duration) LockOption {
 // the folder if it is missing, and returns the function that releases it
 // (safe to call more than once). By default a lock another run holds fails
 // at once with a *BusyError (errors.Is ErrBusy); WithWait waits for it.
+// Within one process Lock waits for the holder (parallel work of one run
+// takes turns) for as long as ctx allows, and returns ctx's error when it
+// ends.
 // Lock also fails, naming the folder and the fix, when dir is a file or is
 // not writable.
 //
@@ -71,6 +74,15 @@ func Lock(ctx context.Context, dir string, opts ...LockOption) (unlock func() er
 	if err := ensureDir(dir); err != nil {
 		return nil, err
 	}
+	leave, err := enter(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			leave()
+		}
+	}()
 	path := filepath.Join(dir, LockFile)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -113,6 +125,7 @@ func Lock(ctx context.Context, dir string, opts ...LockOption) (unlock func() er
 	var uerr error
 	return func() error {
 		once.Do(func() {
+			defer leave()
 			// Closing the file releases the flock; unlock first anyway so
 			// the release does not depend on other descriptors of the file.
 			uerr = errors.Join(unlockFile(f), f.Close())
@@ -122,6 +135,39 @@ func Lock(ctx context.Context, dir string, opts ...LockOption) (unlock func() er
 		})
 		return uerr
 	}, nil
+}
+
+// inProcess orders the holders of each dist folder's lock within this
+// process. flock(2) locks belong to open file descriptions, so without it
+// two Locks of one folder in one process (parallel targets of one run)
+// would each take the other for another magepack run; with it, Lock is
+// the one owner of a dist folder, in this process and between processes.
+var inProcess = struct {
+	mu    sync.Mutex
+	slots map[string]chan struct{}
+}{slots: map[string]chan struct{}{}}
+
+// enter takes dir's slot in this process, waiting for the goroutine that
+// holds it for as long as ctx allows, and returns the function that
+// gives it back.
+func enter(ctx context.Context, dir string) (leave func(), err error) {
+	key, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("lock dist %q: %w", dir, err)
+	}
+	inProcess.mu.Lock()
+	slot, ok := inProcess.slots[key]
+	if !ok {
+		slot = make(chan struct{}, 1)
+		inProcess.slots[key] = slot
+	}
+	inProcess.mu.Unlock()
+	select {
+	case slot <- struct{}{}:
+		return func() { <-slot }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for dist %q, which this run is writing: %w", dir, ctx.Err())
+	}
 }
 
 // DirError says why dir cannot hold the outputs, and what to do.

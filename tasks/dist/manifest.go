@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"sync"
 )
 
 // ManifestFile is the name of the manifest in the dist folder.
@@ -255,17 +254,12 @@ func EncodeManifest(m Manifest) ([]byte, error) {
 	return append(data, '\n'), nil
 }
 
-// updateMu serialises Update calls within a process; Lock serialises runs.
-var updateMu sync.Mutex
-
 // Update reads dir/artifacts.json (empty if missing), lets fn change it and
 // writes it back atomically in sorted order. If fn returns an error the file
 // is left as it was and that error is returned; read and write errors name
-// the file. Calls in one process are serialised; hold Lock to keep other
-// runs out.
+// the file. The caller holds Lock on dir, which orders writers in this
+// process and keeps other runs out.
 func Update(dir string, fn func(*Manifest) error) error {
-	updateMu.Lock()
-	defer updateMu.Unlock()
 	m, err := ReadManifest(dir)
 	if err != nil {
 		return err

@@ -17,7 +17,7 @@ import (
 // It returns an error wrapping dockerfile.ErrUnknownBuilderVersion, saying how to fix
 // it, when neither tells, and the engine's own error, wrapped, when the
 // engine cannot be asked (ctx's error when ctx ends).
-func BuilderGoVersion(ctx context.Context, e *Engine, image string) (*semver.Version, error) {
+func (e *Engine) BuilderGoVersion(ctx context.Context, image string) (*semver.Version, error) {
 	res, inspectErr := e.cli.ImageInspect(ctx, image)
 	if inspectErr != nil && !cerrdefs.IsNotFound(inspectErr) {
 		// The engine could not answer (or ctx ended): not something a

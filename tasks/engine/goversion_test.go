@@ -33,7 +33,7 @@ func TestBuilderGoVersionEngine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, err := BuilderGoVersion(ctx, e, tt.image)
+			v, err := e.BuilderGoVersion(ctx, tt.image)
 			if tt.errContains != "" {
 				require.Error(t, err)
 				assert.ErrorIs(t, err, dockerfile.ErrUnknownBuilderVersion)
@@ -48,7 +48,7 @@ func TestBuilderGoVersionEngine(t *testing.T) {
 	t.Run("bad GOLANG_VERSION", func(t *testing.T) {
 		bad := "magepack-test/engine-builder-bad:" + run
 		importTestImage(t, e, bad, map[string]testFile{"etc/hostname": {body: "x"}}, "ENV GOLANG_VERSION=tip")
-		_, err := BuilderGoVersion(ctx, e, bad)
+		_, err := e.BuilderGoVersion(ctx, bad)
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "GOLANG_VERSION=tip")
 	})
@@ -63,13 +63,13 @@ func TestBuilderGoVersionEngineCannotAnswer(t *testing.T) {
 	require.NoError(t, err)
 	e := New(cli, "the test's socket")
 
-	v, err := BuilderGoVersion(context.Background(), e, "golang:1.25-alpine")
+	v, err := e.BuilderGoVersion(context.Background(), "golang:1.25-alpine")
 	require.Error(t, err, "the tag names 1.25, but the engine was never asked: got %v", v)
 	assert.NotErrorIs(t, err, dockerfile.ErrUnknownBuilderVersion)
 	assert.Contains(t, err.Error(), "the test's socket")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err = BuilderGoVersion(ctx, e, "golang:1.25-alpine")
+	_, err = e.BuilderGoVersion(ctx, "golang:1.25-alpine")
 	assert.ErrorIs(t, err, context.Canceled)
 }
