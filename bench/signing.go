@@ -218,7 +218,7 @@ func signImage(ctx context.Context, s attest.Signer, in signInput) (time.Duratio
 		if err != nil {
 			return 0, err
 		}
-		ref, err := image.Referrer(in.img, image.Attachment{ArtifactType: attest.BundleMediaType, Data: signed.Bundle, Annotations: attest.Annotations(st, created)})
+		ref, err := image.Referrer(in.img, image.Attachment{ArtifactType: attest.BundleMediaType, Data: signed, Annotations: attest.Annotations(st, created)})
 		if err != nil {
 			return 0, err
 		}

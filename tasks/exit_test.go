@@ -279,6 +279,12 @@ func TestErrorClasses(t *testing.T) {
 		{name: "verification failed", code: ExitVerify, err: func(t *testing.T) error {
 			return &verify.Failure{Artifact: "127.0.0.1:5000/app@sha256:0", Check: verify.CheckSignature, Detail: "no signature by the key"}
 		}},
+		{name: "verification interrupted", code: ExitInterrupted, err: func(t *testing.T) error {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			_, err := verify.Image(ctx, "127.0.0.1:1/app:1.0.0", fixture.ECDSAKey(t).Key)
+			return err
+		}},
 		{name: "vulnerability database unreadable", code: ExitConfig, named: "MAGEPACK_VULNDB", err: func(t *testing.T) error {
 			return vulncheck.CheckDB("file://" + filepath.Join(t.TempDir(), "no-vulndb"))
 		}},

@@ -181,7 +181,7 @@ func (r *run) publishIndexes(ctx context.Context) error {
 			if p.opts.signer == nil {
 				r.log.printf(subject, "attached %d %s to the platform images as OCI referrers", len(refs), what)
 			} else {
-				r.log.printf(subject, "attached %d %s, signatures and attestations as OCI referrers", len(refs), what)
+				r.log.printf(subject, "attached %d OCI referrers: %s, signatures and attestations", len(refs), what)
 			}
 		}
 		stop()
@@ -319,14 +319,15 @@ func (r *run) makeImage(ctx context.Context, im imagePlan, base v1.Image, baseDi
 		return m, err
 	}
 	m.img = img
-	if m.sbom, err = r.imageSBOM(im, img, base, baseDigest); err != nil {
+	var bom []byte
+	if m.sbom, bom, err = r.imageSBOM(im, img, base, baseDigest); err != nil {
 		return m, err
 	}
 	var vex []byte
 	if vex, m.vex, err = r.imageVEX(im, img, bv); err != nil || r.p.opts.signer == nil {
 		return m, err
 	}
-	if m.signed, err = r.attestImage(ctx, im, img, m.sbom, vex, baseDigest); err != nil {
+	if m.signed, err = r.attestImage(ctx, im, img, bom, vex, baseDigest); err != nil {
 		return m, &imageError{fmt.Errorf("sign the %s image of %s for %s: %w", im.variant, im.svc.name, im.pl, err)}
 	}
 	return m, nil
@@ -387,11 +388,11 @@ func (r *run) makeIndex(ctx context.Context, ip indexPlan, platforms []platform.
 // scratch), as a CycloneDX SBOM and returns it as an OCI 1.1 referrer of
 // img: its binary's modules read from the binary itself, plus the CA
 // bundle, the time-zone data and the base (with its APK packages) the
-// image adds.
-func (r *run) imageSBOM(ip imagePlan, img, base v1.Image, baseDigest string) (v1.Image, error) {
+// image adds. It returns the SBOM's bytes too.
+func (r *run) imageSBOM(ip imagePlan, img, base v1.Image, baseDigest string) (v1.Image, []byte, error) {
 	p := r.p
-	fail := func(err error) (v1.Image, error) {
-		return nil, &imageError{fmt.Errorf("SBOM of the %s image of %s for %s: %w", ip.variant, ip.svc.name, ip.pl, err)}
+	fail := func(err error) (v1.Image, []byte, error) {
+		return nil, nil, &imageError{fmt.Errorf("SBOM of the %s image of %s for %s: %w", ip.variant, ip.svc.name, ip.pl, err)}
 	}
 	opts, err := p.sbomOptions(ip.svc)
 	if err != nil {
@@ -439,12 +440,12 @@ func (r *run) imageSBOM(ip imagePlan, img, base v1.Image, baseDigest string) (v1
 	ref, err := image.Referrer(img, image.Attachment{
 		ArtifactType: sbom.MediaType, Data: data,
 		Title:       sbom.FileName(path.Base(ip.spec.Binary)),
-		Annotations: map[string]string{image.AnnotationCreated: p.created.UTC().Format(time.RFC3339)},
+		Annotations: map[string]string{image.AnnotationCreated: p.createdStamp()},
 	})
 	if err != nil {
 		return fail(err)
 	}
-	return ref, nil
+	return ref, data, nil
 }
 
 func sha256Hex(b []byte) string {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -128,26 +127,13 @@ func (r *run) provenance(s *service, bin, buildType string, external map[string]
 // image's, never the clock.
 func (p *project) createdStamp() string { return p.created.UTC().Format(time.RFC3339) }
 
-// attestImage signs img (the planned image ip, with the SBOM referrer
-// sbomRef and the OpenVEX document vex, nil for none) and returns its
-// referrers: the signature of its digest, its SLSA provenance naming the
-// SBOM (and VEX) as byproducts, and the SBOM (and VEX) as signed
-// attestations, each a Sigstore bundle as cosign v3 attaches them.
-func (r *run) attestImage(ctx context.Context, ip imagePlan, img, sbomRef v1.Image, vex []byte, baseDigest string) ([]v1.Image, error) {
+// attestImage signs img (the planned image ip, with the SBOM bom attached
+// and the OpenVEX document vex, nil for none) and returns its referrers:
+// the signature of its digest, its SLSA provenance naming the SBOM (and
+// VEX) as byproducts, and the SBOM (and VEX) as signed attestations, each
+// a Sigstore bundle as cosign v3 attaches them.
+func (r *run) attestImage(ctx context.Context, ip imagePlan, img v1.Image, bom, vex []byte, baseDigest string) ([]v1.Image, error) {
 	digest, err := img.Digest()
-	if err != nil {
-		return nil, err
-	}
-	layers, err := sbomRef.Layers()
-	if err != nil || len(layers) != 1 {
-		return nil, fmt.Errorf("attest %s: the SBOM referrer has no single layer (%v)", ip.svc.image, err)
-	}
-	rc, err := layers[0].Uncompressed()
-	if err != nil {
-		return nil, err
-	}
-	bom, err := io.ReadAll(rc)
-	rc.Close()
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +164,8 @@ func (r *run) attestImage(ctx context.Context, ip imagePlan, img, sbomRef v1.Ima
 }
 
 // attestIndex signs a published index: the signature of its digest and a
-// provenance naming the commit, the toolchain and the base index.
+// provenance naming the commit, the toolchain, the build settings its
+// platforms' binaries share and the base index.
 func (r *run) attestIndex(ctx context.Context, ip indexPlan, idx v1.ImageIndex, baseIndexDigest string) ([]v1.Image, error) {
 	digest, err := idx.Digest()
 	if err != nil {
@@ -192,6 +179,19 @@ func (r *run) attestIndex(ctx context.Context, ip indexPlan, idx v1.ImageIndex, 
 	b, err := r.provenance(ip.svc, ip.images[0].spec.Binary, "index/v1", ext)
 	if err != nil {
 		return nil, err
+	}
+	// The index holds every platform's binary: its internal parameters
+	// are the build settings they all share (not one platform's GOARCH).
+	for _, im := range ip.images[1:] {
+		o, err := r.provenance(ip.svc, im.spec.Binary, "index/v1", nil)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range b.Internal {
+			if o.Internal[k] != v {
+				delete(b.Internal, k)
+			}
+		}
 	}
 	if ip.variant == variantAlpine {
 		b.Base = &attest.ResourceDescriptor{URI: "oci://" + r.p.opts.alpineBase, Digest: attest.DigestSet(baseIndexDigest)}
@@ -223,7 +223,7 @@ func (r *run) signReferrers(ctx context.Context, target partial.Describable, sub
 			return nil, err
 		}
 		ref, err := image.Referrer(target, image.Attachment{
-			ArtifactType: attest.BundleMediaType, Data: signed.Bundle,
+			ArtifactType: attest.BundleMediaType, Data: signed,
 			Annotations: attest.Annotations(st, r.p.createdStamp()),
 		})
 		if err != nil {
@@ -265,7 +265,7 @@ func (r *run) writeBinaryProvenance(ctx context.Context, j job, res gobuild.Resu
 		return fail(err)
 	}
 	path := res.Path + verify.BundleSuffix
-	if err := dist.WriteFile(path, signed.Bundle, 0o644); err != nil {
+	if err := dist.WriteFile(path, signed, 0o644); err != nil {
 		return fail(err)
 	}
 	return path, nil

@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"io"
 	"log"
@@ -143,6 +144,16 @@ func TestPublishSignedIntegration(t *testing.T) {
 				assert.Len(t, referrersOf(t, repoName, idxDigest)[attest.BundleMediaType], 2, "the index: signature and provenance")
 			})
 
+			t.Run("the index's provenance claims no one platform's build settings", func(t *testing.T) {
+				prov := provenanceOf(t, repoName, idxDigest, key.Key)
+				assert.NotContains(t, prov.BuildDefinition.InternalParameters, "GOARCH", "the index holds amd64 and arm64")
+				assert.Equal(t, "linux/amd64,linux/arm64", prov.BuildDefinition.ExternalParameters["platforms"])
+				for _, d := range im.Manifests {
+					plat := provenanceOf(t, repoName, d.Digest, key.Key)
+					assert.Equal(t, d.Platform.Architecture, plat.BuildDefinition.InternalParameters["GOARCH"], "each image's provenance has its binary's")
+				}
+			})
+
 			t.Run("verify passes, registry and layout", func(t *testing.T) {
 				vs, err := verify.Image(ctx, repo+":scratch", key.Key, verify.WithCommit(head))
 				require.NoError(t, err)
@@ -229,7 +240,7 @@ func TestPublishSignedIntegration(t *testing.T) {
 				require.NoError(t, err)
 				signed, err := attest.Sign(context.Background(), signer, st)
 				require.NoError(t, err)
-				replay, err := image.Referrer(plat, image.Attachment{ArtifactType: attest.BundleMediaType, Data: signed.Bundle, Annotations: attest.Annotations(st, "")})
+				replay, err := image.Referrer(plat, image.Attachment{ArtifactType: attest.BundleMediaType, Data: signed, Annotations: attest.Annotations(st, "")})
 				require.NoError(t, err)
 				tamperRepo := reg.host + "/tampered-" + randomSuffix(t)
 				require.NoError(t, remote.Write(pubRef(t, tamperRepo+"@"+amd64.String()), plat))
@@ -432,8 +443,26 @@ func TestPublishSignedAlpineIntegration(t *testing.T) {
 	im, err := idx.IndexManifest()
 	require.NoError(t, err)
 	var found bool
-	for _, desc := range referrersOf(t, repoName, im.Manifests[0].Digest)[attest.BundleMediaType] {
-		img, err := remote.Image(repoName.Digest(desc.Digest.String()))
+	prov := provenanceOf(t, repoName, im.Manifests[0].Digest, key.Key)
+	for _, d := range prov.BuildDefinition.ResolvedDependencies {
+		if d.Name == attest.DependencyBase {
+			found = true
+			assert.Equal(t, baseDigest.Hex, d.Digest["sha256"])
+			assert.Equal(t, "oci://"+alpine, d.URI)
+		}
+	}
+	assert.Equal(t, "alpine", prov.BuildDefinition.ExternalParameters["variant"])
+	assert.Equal(t, alpine, prov.BuildDefinition.ExternalParameters["base"])
+	assert.True(t, found, "the provenance names the base")
+}
+
+// provenanceOf is the SLSA provenance key signed about d in repo (the
+// only one there).
+func provenanceOf(t *testing.T, repo name.Repository, d v1.Hash, key crypto.PublicKey) attest.Provenance {
+	t.Helper()
+	var provs []attest.Provenance
+	for _, desc := range referrersOf(t, repo, d)[attest.BundleMediaType] {
+		img, err := remote.Image(repo.Digest(desc.Digest.String()))
 		require.NoError(t, err)
 		layers, err := img.Layers()
 		require.NoError(t, err)
@@ -442,22 +471,15 @@ func TestPublishSignedAlpineIntegration(t *testing.T) {
 		data, err := io.ReadAll(rc)
 		require.NoError(t, err)
 		rc.Close()
-		st, err := attest.Open(data, key.Key)
+		st, err := attest.Open(data, key)
 		require.NoError(t, err)
 		if st.PredicateType != attest.PredicateSLSA {
 			continue
 		}
 		prov, err := attest.ReadProvenance(st)
 		require.NoError(t, err)
-		for _, d := range prov.BuildDefinition.ResolvedDependencies {
-			if d.Name == attest.DependencyBase {
-				found = true
-				assert.Equal(t, baseDigest.Hex, d.Digest["sha256"])
-				assert.Equal(t, "oci://"+alpine, d.URI)
-			}
-		}
-		assert.Equal(t, "alpine", prov.BuildDefinition.ExternalParameters["variant"])
-		assert.Equal(t, alpine, prov.BuildDefinition.ExternalParameters["base"])
+		provs = append(provs, prov)
 	}
-	assert.True(t, found, "the provenance names the base")
+	require.Len(t, provs, 1, "one provenance of %s", d)
+	return provs[0]
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/magepack/magepack/tasks/attest"
 	"github.com/magepack/magepack/tasks/dist"
+	"github.com/magepack/magepack/tasks/internal/joined"
 	"github.com/magepack/magepack/tasks/verify"
 )
 
@@ -20,7 +21,7 @@ import (
 // name the digest it is attached to, the SBOM the provenance names must be
 // the one attached, and the provenance must name HEAD's commit. Each
 // binary must have its signed provenance beside it
-// (dist/<binary>.sigstore.json) naming its SHA-256. One line per image or
+// (dist/<binary>.sigstore.json) naming its SHA-256 and the SBOM beside it. One line per image or
 // binary says the verdict; any failure exits 9, naming the check and the
 // artifact. A magefile checks any other image reference with
 // verify.Image (package tasks/verify).
@@ -79,7 +80,7 @@ func (r *run) verify(ctx context.Context) error {
 		for i := range vs {
 			vs[i].Artifact = rel + strings.TrimPrefix(vs[i].Artifact, abs)
 		}
-		for _, e := range unjoin(err) {
+		for _, e := range joined.Errors(err) {
 			var f *verify.Failure
 			if errors.As(e, &f) {
 				f.Artifact = rel + strings.TrimPrefix(f.Artifact, abs)
@@ -131,26 +132,11 @@ func (r *run) verdicts(vs []verify.Verdict, err error) error {
 		}
 		r.log.printf("verify", "%s: %s", what, v)
 	}
-	for _, e := range unjoin(err) {
+	for _, e := range joined.Errors(err) {
 		var f *verify.Failure
 		if errors.As(e, &f) {
 			r.log.printf("verify", "%s: FAILED %s check: %s", f.Artifact, f.Check, f.Detail)
 		}
 	}
 	return err
-}
-
-// unjoin lists the errors err joins (err itself if it joins none).
-func unjoin(err error) []error {
-	if err == nil {
-		return nil
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, unjoin(e)...)
-		}
-		return out
-	}
-	return []error{err}
 }

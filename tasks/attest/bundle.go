@@ -38,36 +38,24 @@ type PublicKeyID struct {
 	Hint string `json:"hint"`
 }
 
-// Signed is one signed statement, ready to attach.
-type Signed struct {
-	// Statement is what was signed.
-	Statement Statement
-	// Bundle is the Sigstore bundle JSON.
-	Bundle []byte
-}
-
-// Sign encodes st, signs it with s as a DSSE envelope and wraps it in a
-// bundle. Statements carry no time, so the same inputs give the same
-// statement; the bundle bytes are the same too for Ed25519, not for ECDSA
-// (its signatures are randomised).
-func Sign(ctx context.Context, s Signer, st Statement) (Signed, error) {
+// Sign encodes st, signs it with s as a DSSE envelope and returns it
+// wrapped in a bundle (JSON). Statements carry no time, so the same inputs
+// give the same statement; the bundle bytes are the same too for Ed25519,
+// not for ECDSA (its signatures are randomised).
+func Sign(ctx context.Context, s Signer, st Statement) ([]byte, error) {
 	payload, err := st.Encode()
 	if err != nil {
-		return Signed{}, err
+		return nil, err
 	}
 	env, err := SignEnvelope(ctx, s, PayloadType, payload)
 	if err != nil {
-		return Signed{}, err
+		return nil, err
 	}
 	b := Bundle{MediaType: BundleMediaType, DSSEEnvelope: &env}
 	if hint := s.Material().PublicKeyHint; hint != "" {
 		b.VerificationMaterial.PublicKey = &PublicKeyID{Hint: hint}
 	}
-	data, err := marshal(b)
-	if err != nil {
-		return Signed{}, err
-	}
-	return Signed{Statement: st, Bundle: data}, nil
+	return marshal(b)
 }
 
 // Open reads a bundle, checks its envelope's signature with pub and

@@ -94,7 +94,7 @@ func TestSignReadBackByOfficialLibraries(t *testing.T) {
 			signed, err := Sign(context.Background(), s, st)
 			require.NoError(t, err)
 
-			got := readBack(t, signed.Bundle, key.Public())
+			got := readBack(t, signed, key.Public())
 			assert.Equal(t, PredicateSLSA, got.GetPredicateType())
 			require.Len(t, got.GetSubject(), 1)
 			assert.Equal(t, map[string]string{"sha256": imageDigest[len("sha256:"):]}, got.GetSubject()[0].GetDigest())
@@ -120,7 +120,7 @@ func TestSignReadBackByOfficialLibraries(t *testing.T) {
 			assert.Nil(t, prov.GetRunDetails().GetMetadata().GetStartedOn(), "no wall clock")
 
 			// And this package reads its own bundle back.
-			st2, err := Open(signed.Bundle, key.Public())
+			st2, err := Open(signed, key.Public())
 			require.NoError(t, err)
 			p2, err := ReadProvenance(st2)
 			require.NoError(t, err)
@@ -152,7 +152,7 @@ func TestStatementsAreReproducible(t *testing.T) {
 	require.NoError(t, err)
 	b, err := Sign(context.Background(), ed, st)
 	require.NoError(t, err)
-	assert.Equal(t, a.Bundle, b.Bundle)
+	assert.Equal(t, a, b)
 }
 
 func TestOpenRefusesTampering(t *testing.T) {
@@ -164,13 +164,13 @@ func TestOpenRefusesTampering(t *testing.T) {
 	signed, err := Sign(context.Background(), s, st)
 	require.NoError(t, err)
 
-	_, err = Open(signed.Bundle, &newECDSA(t).PublicKey)
+	_, err = Open(signed, &newECDSA(t).PublicKey)
 	assert.ErrorIs(t, err, ErrBadSignature, "another key")
-	_, err = Open(signed.Bundle, newEd25519(t).Public())
+	_, err = Open(signed, newEd25519(t).Public())
 	assert.ErrorIs(t, err, ErrBadSignature, "another key type")
 
 	var b Bundle
-	require.NoError(t, json.Unmarshal(signed.Bundle, &b))
+	require.NoError(t, json.Unmarshal(signed, &b))
 	other := sha256.Sum256([]byte("other"))
 	st.Subject[0].Digest["sha256"] = hex.EncodeToString(other[:])
 	forged, err := st.Encode()
@@ -180,4 +180,30 @@ func TestOpenRefusesTampering(t *testing.T) {
 	require.NoError(t, err)
 	_, err = Open(data, &key.PublicKey)
 	assert.ErrorIs(t, err, ErrBadSignature, "a payload changed after signing")
+}
+
+func TestOpenReadsURLSafeBase64(t *testing.T) {
+	// DSSE allows either standard or URL-safe base64 for payload and sig.
+	key := newECDSA(t)
+	s, err := newSigner(key, "")
+	require.NoError(t, err)
+	st, err := NewStatement(PredicateSLSA, map[string]any{"buildDefinition": map[string]any{"buildType": "https://example.com/?x=~~~>>>"}}, Subject("app", "sha256:"+hex.EncodeToString(make([]byte, 32))))
+	require.NoError(t, err)
+	signed, err := Sign(context.Background(), s, st)
+	require.NoError(t, err)
+	var b Bundle
+	require.NoError(t, json.Unmarshal(signed, &b))
+	payload, err := base64.StdEncoding.DecodeString(b.DSSEEnvelope.Payload)
+	require.NoError(t, err)
+	urlSafe := base64.URLEncoding.EncodeToString(payload)
+	require.NotEqual(t, b.DSSEEnvelope.Payload, urlSafe, "the payload's encodings must differ for this test to mean anything")
+	b.DSSEEnvelope.Payload = urlSafe
+	sig, err := base64.StdEncoding.DecodeString(b.DSSEEnvelope.Signatures[0].Sig)
+	require.NoError(t, err)
+	b.DSSEEnvelope.Signatures[0].Sig = base64.URLEncoding.EncodeToString(sig)
+	data, err := json.Marshal(b)
+	require.NoError(t, err)
+	got, err := Open(data, &key.PublicKey)
+	require.NoError(t, err)
+	assert.Equal(t, st.Subject, got.Subject)
 }

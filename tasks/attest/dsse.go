@@ -56,7 +56,7 @@ func SignEnvelope(ctx context.Context, s Signer, payloadType string, payload []b
 // Open checks that one of e's signatures verifies with pub and returns the
 // payload. It fails with ErrBadSignature when none does.
 func (e Envelope) Open(pub any) ([]byte, error) {
-	payload, err := base64.StdEncoding.DecodeString(e.Payload)
+	payload, err := decodeBase64(e.Payload)
 	if err != nil {
 		return nil, fmt.Errorf("DSSE payload is not base64: %w", err)
 	}
@@ -66,7 +66,7 @@ func (e Envelope) Open(pub any) ([]byte, error) {
 	pae := PAE(e.PayloadType, payload)
 	var errs []error
 	for _, s := range e.Signatures {
-		sig, err := base64.StdEncoding.DecodeString(s.Sig)
+		sig, err := decodeBase64(s.Sig)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("signature is not base64: %w", err))
 			continue
@@ -82,6 +82,17 @@ func (e Envelope) Open(pub any) ([]byte, error) {
 		err = fmt.Errorf("%w: %w", ErrBadSignature, err)
 	}
 	return nil, err
+}
+
+// decodeBase64 reads standard or URL-safe base64, as DSSE allows either.
+func decodeBase64(s string) ([]byte, error) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		if b, uerr := base64.URLEncoding.DecodeString(s); uerr == nil {
+			return b, nil
+		}
+	}
+	return b, err
 }
 
 // marshal is json.Marshal without HTML escaping, so documents read as

@@ -29,7 +29,7 @@ func FuzzOpen(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(signed.Bundle)
+	f.Add(signed)
 	f.Add([]byte(`{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","dsseEnvelope":{"payload":"e30=","payloadType":"application/vnd.in-toto+json","signatures":[{"sig":"AA=="}]}}`))
 	f.Add([]byte(`{}`))
 	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/crypto/nacl/secretbox"
@@ -51,8 +52,14 @@ const (
 // KeyError is a key that cannot be used. Its message names where the key
 // came from (a path, or "the PEM given inline") and never its content.
 type KeyError struct {
-	// Source is the file path, or "" for PEM given inline.
+	// Source is the file path, or "" for PEM given inline and for a value
+	// that names no file and may be key material (not shown).
 	Source string
+	// Public is a public key's error (a verify key), not a signing key's.
+	Public bool
+	// hidden is a value that names no file and is not shown: it may be
+	// key material in another encoding (base64, or PEM without armour).
+	hidden bool
 	// Problem says what is wrong.
 	Problem KeyProblem
 	// Detail adds what was found, e.g. the key type.
@@ -63,12 +70,19 @@ type KeyError struct {
 
 func (e *KeyError) Error() string {
 	src := "the PEM key given inline"
-	if e.Source != "" {
+	switch {
+	case e.hidden:
+		src = "the key setting (its value is not shown: it may be key material)"
+	case e.Source != "":
 		src = "key file " + e.Source
 	}
 	switch e.Problem {
 	case KeyMissing:
-		return fmt.Sprintf("%s cannot be read (%v): give the path of a PEM private key, or the PEM itself", src, e.Err)
+		kind := "private"
+		if e.Public {
+			kind = "public"
+		}
+		return fmt.Sprintf("%s names no readable file (%v): give the path of a PEM %s key, or the whole PEM itself, header and footer lines included", src, e.Err, kind)
 	case KeyMalformed:
 		return fmt.Sprintf("%s is not a PEM key (%s): give a PKCS#8 ECDSA P-256 or Ed25519 key, or one `cosign generate-key-pair` wrote", src, e.Detail)
 	case KeyNoPassword:
@@ -98,19 +112,49 @@ const (
 
 // readKey returns the PEM spec names: spec itself when it holds a PEM
 // block (how CI secrets arrive), else the file at that path. source is ""
-// for inline PEM.
-func readKey(spec string) (data []byte, source string, err error) {
+// for inline PEM. public says which kind of key the caller wants, for the
+// error's fix.
+func readKey(spec string, public bool) (data []byte, source string, err error) {
 	if strings.Contains(spec, "-----BEGIN ") {
 		return []byte(spec), "", nil
 	}
 	data, err = os.ReadFile(spec)
 	if err != nil {
+		// The path, which the value may not be, is never in the error.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
 		if errors.Is(err, fs.ErrNotExist) {
 			err = fs.ErrNotExist
 		}
-		return nil, spec, &KeyError{Source: spec, Problem: KeyMissing, Err: err}
+		e := &KeyError{Source: spec, Public: public, Problem: KeyMissing, Err: err}
+		if !showable(spec) {
+			e.Source, e.hidden = "", true
+		}
+		return nil, e.Source, e
 	}
 	return data, spec, nil
+}
+
+// showable reports whether spec, a value that names no readable file, may
+// be printed as a path: one line, and short or in a folder that exists
+// (named: a long bare name is not shown). A
+// key pasted in another encoding (base64 of the PEM or of its DER, or PEM
+// without its armour) is none of these.
+func showable(spec string) bool {
+	if strings.ContainsAny(spec, "\r\n") {
+		return false
+	}
+	if len(spec) <= 128 {
+		return true
+	}
+	dir := filepath.Dir(spec)
+	if dir == "." {
+		return false
+	}
+	_, err := os.Stat(dir)
+	return err == nil
 }
 
 // LoadSigner reads the private key spec names (a path, or the PEM itself)
@@ -119,7 +163,7 @@ func readKey(spec string) (data []byte, source string, err error) {
 // that is not a key, a wrong or missing password, a public key, or a key
 // type other than ECDSA P-256 and Ed25519.
 func LoadSigner(spec string, password []byte) (Signer, error) {
-	data, source, err := readKey(spec)
+	data, source, err := readKey(spec, false)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +226,7 @@ func keyType(key any) string {
 // itself; cosign.pub works). It returns a *KeyError for a missing file,
 // content that is not a key, a private key, or an unsupported type.
 func LoadPublicKey(spec string) (crypto.PublicKey, error) {
-	data, source, err := readKey(spec)
+	data, source, err := readKey(spec, true)
 	if err != nil {
 		return nil, err
 	}

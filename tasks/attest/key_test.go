@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"os"
 	"path/filepath"
@@ -39,9 +40,9 @@ func cosignPEM(t testing.TB, key any, password string) []byte {
 
 func publicPEM(t testing.TB, pub any) []byte {
 	t.Helper()
-	b, err := MarshalPublicKey(pub)
+	der, err := x509.MarshalPKIXPublicKey(pub)
 	require.NoError(t, err)
-	return b
+	return pem.EncodeToMemory(&pem.Block{Type: pemPublic, Bytes: der})
 }
 
 func newECDSA(t testing.TB) *ecdsa.PrivateKey {
@@ -112,6 +113,41 @@ func TestLoadSigner(t *testing.T) {
 			assert.Equal(t, hint, s.Material().PublicKeyHint)
 		})
 	}
+}
+
+func TestKeyErrorNeverShowsKeyMaterial(t *testing.T) {
+	// A secret stored base64-encoded (or with its newlines lost) is not a
+	// PEM and names no file: the error must not echo it as a path.
+	ec := newECDSA(t)
+	pemKey := pkcs8PEM(t, ec)
+	der, err := x509.MarshalPKCS8PrivateKey(ec)
+	require.NoError(t, err)
+	for name, spec := range map[string]string{
+		"base64 of the PEM":         base64.StdEncoding.EncodeToString(pemKey),
+		"base64 of the DER":         base64.StdEncoding.EncodeToString(der),
+		"multi-line, no PEM armour": "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\nabcdefghijklmnop\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := LoadSigner(spec, nil)
+			var ke *KeyError
+			require.ErrorAs(t, err, &ke)
+			assert.Equal(t, KeyMissing, ke.Problem)
+			assert.NotContains(t, err.Error(), spec[:20], "the value is not shown")
+			assert.Contains(t, err.Error(), "not shown")
+		})
+	}
+	t.Run("a path is shown", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "nope.key")
+		_, err := LoadSigner(path, nil)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), path)
+		assert.Contains(t, err.Error(), "private key")
+		_, err = LoadPublicKey(path)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), path)
+		assert.Contains(t, err.Error(), "public key", "a verify key's fix asks for the public key")
+		assert.NotContains(t, err.Error(), "private key")
+	})
 }
 
 func TestLoadPublicKey(t *testing.T) {

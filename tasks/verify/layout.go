@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ const refName = "org.opencontainers.image.ref.name"
 // index.json lists whose subject is the digest.
 type layoutStore struct {
 	path    layout.Path
+	index   v1.ImageIndex // index.json
 	subject map[v1.Hash][]v1.Descriptor
 }
 
@@ -35,7 +37,7 @@ func newLayoutStore(dir string) (*layoutStore, []v1.Descriptor, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	s := &layoutStore{path: p, subject: map[v1.Hash][]v1.Descriptor{}}
+	s := &layoutStore{path: p, index: idx, subject: map[v1.Hash][]v1.Descriptor{}}
 	var tagged []v1.Descriptor
 	for _, d := range m.Manifests {
 		if d.Annotations[refName] != "" {
@@ -62,6 +64,53 @@ func newLayoutStore(dir string) (*layoutStore, []v1.Descriptor, error) {
 	return s, tagged, nil
 }
 
+// intact reads the manifest d and, for an image, its config and layers,
+// and checks each against its digest: a layout names blobs by digest but
+// go-containerregistry reads them unchecked.
+func (s *layoutStore) intact(_ context.Context, d v1.Hash) error {
+	rc, err := s.path.Blob(d)
+	if err != nil {
+		return err
+	}
+	raw, err := readCheck("manifest", d, rc)
+	if err != nil {
+		return err
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
+	if err != nil {
+		return fmt.Errorf("manifest %s: %w", d, err)
+	}
+	if m.MediaType.IsIndex() || m.Config.Digest == (v1.Hash{}) {
+		return nil // an index: its images are checked one by one
+	}
+	if err := s.hashes("config", m.Config.Digest); err != nil {
+		return err
+	}
+	for _, l := range m.Layers {
+		if err := s.hashes("layer", l.Digest); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hashes checks that the blob named d hashes to d, without holding it.
+func (s *layoutStore) hashes(what string, d v1.Hash) error {
+	rc, err := s.path.Blob(d)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	got, _, err := v1.SHA256(rc)
+	if err != nil {
+		return err
+	}
+	if got != d {
+		return &DigestError{What: what, Want: d, Got: got}
+	}
+	return nil
+}
+
 func (s *layoutStore) referrers(_ context.Context, d v1.Hash) ([]v1.Descriptor, error) {
 	return s.subject[d], nil
 }
@@ -84,14 +133,14 @@ func Layout(ctx context.Context, dir string, key any, opts ...Option) ([]Verdict
 		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(dir, "index.json")); err != nil {
-		return nil, &Failure{Artifact: dir, Check: CheckRead, Detail: fmt.Sprintf("no OCI layout (%v): run publish first", err)}
+		return nil, failure(dir, CheckRead, "no OCI layout (%w): run publish first", err)
 	}
 	s, tagged, err := newLayoutStore(dir)
 	if err != nil {
-		return nil, &Failure{Artifact: dir, Check: CheckRead, Detail: err.Error()}
+		return nil, failure(dir, CheckRead, "%w", err)
 	}
 	if len(tagged) == 0 {
-		return nil, &Failure{Artifact: dir, Check: CheckRead, Detail: "no tagged image in the layout: run publish first"}
+		return nil, failure(dir, CheckRead, "no tagged image in the layout: run publish first")
 	}
 	// One tag per digest names it: the first, in index.json's order.
 	tags := map[v1.Hash]string{}
@@ -107,15 +156,12 @@ func Layout(ctx context.Context, dir string, key any, opts ...Option) ([]Verdict
 	var errs []error
 	for _, top := range order {
 		var children []child
-		idx, err := s.path.ImageIndex()
+		ii, err := s.index.ImageIndex(top)
 		if err == nil {
-			var ii v1.ImageIndex
-			if ii, err = idx.ImageIndex(top); err == nil {
-				children, err = platforms(ii)
-			}
+			children, err = platforms(ii)
 		}
 		if err != nil {
-			errs = append(errs, &Failure{Artifact: dir + ":" + tags[top], Check: CheckRead, Detail: err.Error()})
+			errs = append(errs, failure(dir+":"+tags[top], CheckRead, "%w", err))
 			continue
 		}
 		tag := tags[top]

@@ -16,7 +16,14 @@ import (
 type remoteStore struct {
 	repo name.Repository
 	opts func(context.Context) []remote.Option
+	// read are the referrers referrers had to read for their artifact
+	// type, so artifact does not fetch them again.
+	read map[v1.Hash]v1.Image
 }
+
+// intact trusts the registry: it serves a manifest by its digest, and
+// go-containerregistry checks every blob it reads from one.
+func (remoteStore) intact(context.Context, v1.Hash) error { return nil }
 
 func (s remoteStore) referrers(ctx context.Context, d v1.Hash) ([]v1.Descriptor, error) {
 	idx, err := remote.Referrers(s.repo.Digest(d.String()), s.opts(ctx)...)
@@ -42,14 +49,18 @@ func (s remoteStore) referrers(ctx context.Context, d v1.Hash) ([]v1.Descriptor,
 			return nil, err
 		}
 		m.Manifests[i].ArtifactType = am.ArtifactType
+		s.read[d.Digest] = img
 	}
 	return m.Manifests, nil
 }
 
 func (s remoteStore) artifact(ctx context.Context, d v1.Hash) (*v1.Manifest, []byte, error) {
-	img, err := remote.Image(s.repo.Digest(d.String()), s.opts(ctx)...)
-	if err != nil {
-		return nil, nil, err
+	img, ok := s.read[d]
+	if !ok {
+		var err error
+		if img, err = remote.Image(s.repo.Digest(d.String()), s.opts(ctx)...); err != nil {
+			return nil, nil, err
+		}
 	}
 	return readArtifact(img)
 }
@@ -67,7 +78,11 @@ func readArtifact(img v1.Image) (*v1.Manifest, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	data, err := layerBytes(l)
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := readCheck("layer", m.Layers[0].Digest, rc)
 	return m, data, err
 }
 
@@ -82,7 +97,7 @@ func Image(ctx context.Context, ref string, key any, opts ...Option) ([]Verdict,
 	}
 	r, err := name.ParseReference(ref)
 	if err != nil {
-		return nil, &Failure{Artifact: ref, Check: CheckRead, Detail: fmt.Sprintf("not an image reference (%v): give repo:tag or repo@sha256:…", err)}
+		return nil, failure(ref, CheckRead, "not an image reference (%w): give repo:tag or repo@sha256:…", err)
 	}
 	ropts := func(ctx context.Context) []remote.Option {
 		ro := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(o.keychain)}
@@ -93,18 +108,18 @@ func Image(ctx context.Context, ref string, key any, opts ...Option) ([]Verdict,
 	}
 	desc, err := remote.Get(r, ropts(ctx)...)
 	if err != nil {
-		return nil, &Failure{Artifact: ref, Check: CheckRead, Detail: err.Error()}
+		return nil, failure(ref, CheckRead, "%w", err)
 	}
-	s := remoteStore{repo: r.Context(), opts: ropts}
+	s := remoteStore{repo: r.Context(), opts: ropts, read: map[v1.Hash]v1.Image{}}
 	name := func(d v1.Hash) string { return r.Context().String() + "@" + d.String() }
 	var children []child
 	if desc.MediaType.IsIndex() {
 		idx, err := desc.ImageIndex()
 		if err != nil {
-			return nil, &Failure{Artifact: ref, Check: CheckRead, Detail: err.Error()}
+			return nil, failure(ref, CheckRead, "%w", err)
 		}
 		if children, err = platforms(idx); err != nil {
-			return nil, &Failure{Artifact: ref, Check: CheckRead, Detail: err.Error()}
+			return nil, failure(ref, CheckRead, "%w", err)
 		}
 	}
 	vs, errs := tree(ctx, s, o, name, desc.Digest, children)

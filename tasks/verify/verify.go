@@ -31,6 +31,9 @@ type Check string
 const (
 	// CheckRead is reading the artifact and what is attached to it.
 	CheckRead Check = "read"
+	// CheckDigest is every blob read matching the digest it is named by
+	// (an OCI layout's files are named by digest, never checked by it).
+	CheckDigest Check = "digest"
 	// CheckSignature is a signature of the artifact's digest by the key.
 	CheckSignature Check = "signature"
 	// CheckProvenance is a SLSA provenance signed by the key.
@@ -55,10 +58,26 @@ type Failure struct {
 	Check Check
 	// Detail says what was found.
 	Detail string
+	// Err is the error behind a failed read, if any (a cancelled context
+	// among them: an interrupted run, not a verdict).
+	Err error
 }
 
 func (f *Failure) Error() string {
 	return fmt.Sprintf("verify %s: %s check failed: %s", f.Artifact, f.Check, f.Detail)
+}
+
+func (f *Failure) Unwrap() error { return f.Err }
+
+// failure is a *Failure of artifact at check c, its detail formatted as
+// fmt.Errorf does (%w keeps the error behind it).
+func failure(artifact string, c Check, format string, args ...any) *Failure {
+	err := fmt.Errorf(format, args...)
+	f := &Failure{Artifact: artifact, Check: c, Detail: err.Error()}
+	if errors.Unwrap(err) != nil {
+		f.Err = err
+	}
+	return f
 }
 
 // Verdict is one artifact that passed.
@@ -132,23 +151,70 @@ func makeOptions(key crypto.PublicKey, opts []Option) (*options, error) {
 	return o, nil
 }
 
-// attached is what a store knows of the artifacts that refer to a digest.
+// store is where manifests and the artifacts that refer to them are read.
 type store interface {
+	// intact checks that the manifest d and, for an image, its config and
+	// layers match their digests; a *DigestError when one does not.
+	intact(ctx context.Context, d v1.Hash) error
 	// referrers lists the manifests whose subject is d.
 	referrers(ctx context.Context, d v1.Hash) ([]v1.Descriptor, error)
 	// artifact reads the one-layer artifact manifest d.
 	artifact(ctx context.Context, d v1.Hash) (*v1.Manifest, []byte, error)
 }
 
+// DigestError is a blob whose content does not match the digest that
+// names it: it was changed after it was written.
+type DigestError struct {
+	// What names the blob: "manifest", "config", "layer".
+	What string
+	// Want is the digest it is named by, Got the one of its content.
+	Want, Got v1.Hash
+}
+
+func (e *DigestError) Error() string {
+	return fmt.Sprintf("the %s named %s holds content of digest %s: it was changed after it was written", e.What, e.Want, e.Got)
+}
+
+// readCheck is the content of a blob named by want, read from rc (which
+// it closes); a *DigestError when it does not hash to want.
+func readCheck(what string, want v1.Hash, rc io.ReadCloser) ([]byte, error) {
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, err
+	}
+	got, _, err := v1.SHA256(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	if got != want {
+		return nil, &DigestError{What: what, Want: want, Got: got}
+	}
+	return data, nil
+}
+
+// readFailure is the check a failure to read an artifact fails: digest
+// for content that does not match its digest, read otherwise.
+func readFailure(err error) Check {
+	var de *DigestError
+	if errors.As(err, &de) {
+		return CheckDigest
+	}
+	return CheckRead
+}
+
 // manifest checks the image or index with digest d, named artifact.
 func manifest(ctx context.Context, s store, o *options, artifact string, d v1.Hash) (Verdict, error) {
 	v := Verdict{Artifact: artifact}
 	fail := func(c Check, format string, args ...any) (Verdict, error) {
-		return v, &Failure{Artifact: artifact, Check: c, Detail: fmt.Sprintf(format, args...)}
+		return v, failure(artifact, c, format, args...)
+	}
+	if err := s.intact(ctx, d); err != nil {
+		return fail(readFailure(err), "%w", err)
 	}
 	refs, err := s.referrers(ctx, d)
 	if err != nil {
-		return fail(CheckRead, "list its referrers: %v", err)
+		return fail(CheckRead, "list its referrers: %w", err)
 	}
 	var signed bool
 	var provs []attest.Provenance
@@ -163,7 +229,7 @@ func manifest(ctx context.Context, s store, o *options, artifact string, d v1.Ha
 		}
 		m, data, err := s.artifact(ctx, desc.Digest)
 		if err != nil {
-			return fail(CheckRead, "read referrer %s: %v", desc.Digest, err)
+			return fail(readFailure(err), "read referrer %s: %w", desc.Digest, err)
 		}
 		switch desc.ArtifactType {
 		case sbom.MediaType:
@@ -211,11 +277,11 @@ func manifest(ctx context.Context, s store, o *options, artifact string, d v1.Ha
 		var err error
 		switch {
 		case o.commit != "" && v.Commit != o.commit:
-			_, err = fail(CheckCommit, "the provenance names commit %q, want %s", v.Commit, o.commit)
+			err = failure(artifact, CheckCommit, "the provenance names commit %q, want %s", v.Commit, o.commit)
 		case v.SBOM != "" && !sboms[v.SBOM]:
-			_, err = fail(CheckSBOM, "the provenance names SBOM sha256:%s, but the SBOM(s) attached are %s", v.SBOM, keys(sboms))
+			err = failure(artifact, CheckSBOM, "the provenance names SBOM sha256:%s, but the SBOM(s) attached are %s", v.SBOM, keys(sboms))
 		case v.VEX != "":
-			err = checkVEX(v.VEX, vexes, signedVEX, fail)
+			err = checkVEX(artifact, v.VEX, vexes, signedVEX)
 		}
 		if err == nil {
 			return v, nil
@@ -232,16 +298,14 @@ func manifest(ctx context.Context, s store, o *options, artifact string, d v1.Ha
 // as compact JSON: a statement's predicate is re-encoded). Others the key
 // signed may be attached beside it: an image re-published with a newer
 // VEX keeps the old one.
-func checkVEX(want string, attached map[string][]byte, signed []json.RawMessage, fail func(Check, string, ...any) (Verdict, error)) error {
+func checkVEX(artifact, want string, attached map[string][]byte, signed []json.RawMessage) error {
 	doc, ok := attached[want]
 	if !ok {
-		_, err := fail(CheckVEX, "the provenance names VEX sha256:%s, but the VEX document(s) attached are %s", want, keys(attached))
-		return err
+		return failure(artifact, CheckVEX, "the provenance names VEX sha256:%s, but the VEX document(s) attached are %s", want, keys(attached))
 	}
 	var plain bytes.Buffer
 	if err := json.Compact(&plain, doc); err != nil {
-		_, err := fail(CheckVEX, "the VEX sha256:%s attached is not JSON: %v", want, err)
-		return err
+		return failure(artifact, CheckVEX, "the VEX sha256:%s attached is not JSON: %v", want, err)
 	}
 	for _, pred := range signed {
 		var got bytes.Buffer
@@ -249,8 +313,7 @@ func checkVEX(want string, attached map[string][]byte, signed []json.RawMessage,
 			return nil
 		}
 	}
-	_, err := fail(CheckVEX, "none of the %d VEX attestation(s) signed by the key holds the VEX sha256:%s the provenance names", len(signed), want)
-	return err
+	return failure(artifact, CheckVEX, "none of the %d VEX attestation(s) signed by the key holds the VEX sha256:%s the provenance names", len(signed), want)
 }
 
 // namesDigest reports whether st's subjects include d.
@@ -282,14 +345,4 @@ func keys[V any](m map[string]V) string {
 		out = append(out, "sha256:"+k)
 	}
 	return fmt.Sprint(out)
-}
-
-// layerBytes reads an artifact's one layer.
-func layerBytes(l v1.Layer) ([]byte, error) {
-	rc, err := l.Uncompressed()
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	return io.ReadAll(rc)
 }

@@ -13,6 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -44,7 +45,7 @@ func newCase(t *testing.T) *layoutCase {
 }
 
 // attach signs preds about subjectDigest and attaches them to target.
-func (c *layoutCase) attach(t *testing.T, key fixture.KeyPair, target v1.Image, subjectDigest string, preds map[string]any) {
+func (c *layoutCase) attach(t *testing.T, key fixture.KeyPair, target partial.Describable, subjectDigest string, preds map[string]any) {
 	t.Helper()
 	s, err := attest.LoadSigner(string(key.Private), nil)
 	require.NoError(t, err)
@@ -53,27 +54,19 @@ func (c *layoutCase) attach(t *testing.T, key fixture.KeyPair, target v1.Image, 
 		require.NoError(t, err)
 		signed, err := attest.Sign(context.Background(), s, st)
 		require.NoError(t, err)
-		ref, err := image.Referrer(target, image.Attachment{ArtifactType: attest.BundleMediaType, Data: signed.Bundle, Annotations: attest.Annotations(st, "")})
+		ref, err := image.Referrer(target, image.Attachment{ArtifactType: attest.BundleMediaType, Data: signed, Annotations: attest.Annotations(st, "")})
 		require.NoError(t, err)
 		c.referrers = append(c.referrers, ref)
 	}
 }
 
+// attachIndex signs preds about the index with the case's key and
+// attaches them to it.
 func (c *layoutCase) attachIndex(t *testing.T, preds map[string]any) {
 	t.Helper()
-	s, err := attest.LoadSigner(string(c.key.Private), nil)
-	require.NoError(t, err)
 	d, err := c.idx.Digest()
 	require.NoError(t, err)
-	for typ, body := range preds {
-		st, err := attest.NewStatement(typ, body, attest.Subject("app", d.String()))
-		require.NoError(t, err)
-		signed, err := attest.Sign(context.Background(), s, st)
-		require.NoError(t, err)
-		ref, err := image.Referrer(c.idx, image.Attachment{ArtifactType: attest.BundleMediaType, Data: signed.Bundle})
-		require.NoError(t, err)
-		c.referrers = append(c.referrers, ref)
-	}
+	c.attach(t, c.key, c.idx, d.String(), preds)
 }
 
 func provenance(t *testing.T, commit, sbomDigest string) attest.Provenance {
@@ -187,6 +180,30 @@ func TestLayout(t *testing.T) {
 		_, err = Layout(ctx, c.write(t), c.key.Key, WithCommit(commit))
 		require.NoError(t, err)
 	})
+	t.Run("a blob replaced in place", func(t *testing.T) {
+		// The layout names blobs by digest but does not check them: verify
+		// must, or a file rewritten under its old name passes.
+		sbomLayer, err := c.referrers[0].Layers()
+		require.NoError(t, err)
+		sbomDigest, err := sbomLayer[0].Digest()
+		require.NoError(t, err)
+		imgDigest, err := c.img.Digest()
+		require.NoError(t, err)
+		cfgDigest, err := c.img.ConfigName()
+		require.NoError(t, err)
+		for name, h := range map[string]v1.Hash{"the SBOM": sbomDigest, "the image manifest": imgDigest, "the image config": cfgDigest} {
+			t.Run(name, func(t *testing.T) {
+				dir := c.write(t)
+				blob := filepath.Join(dir, "blobs", h.Algorithm, h.Hex)
+				data, err := os.ReadFile(blob)
+				require.NoError(t, err)
+				require.NoError(t, os.WriteFile(blob, append(data, ' '), 0o644))
+				_, err = Layout(ctx, dir, c.key.Key, WithCommit(commit))
+				assert.Equal(t, []Check{CheckDigest}, fails(t, err), "%v", err)
+				assert.ErrorContains(t, err, h.Hex[:12])
+			})
+		}
+	})
 	t.Run("no layout", func(t *testing.T) {
 		_, err := Layout(ctx, t.TempDir(), c.key.Key)
 		var f *Failure
@@ -207,7 +224,7 @@ func TestBinary(t *testing.T) {
 	require.NoError(t, err)
 	signed, err := attest.Sign(context.Background(), s, st)
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(bin+BundleSuffix, signed.Bundle, 0o644))
+	require.NoError(t, os.WriteFile(bin+BundleSuffix, signed, 0o644))
 
 	v, err := Binary(bin, key.Key, WithCommit(commit))
 	require.NoError(t, err)
@@ -222,6 +239,28 @@ func TestBinary(t *testing.T) {
 	assert.Equal(t, CheckSignature, check(err))
 	_, err = Binary(bin, key.Key, WithCommit("ffff"))
 	assert.Equal(t, CheckCommit, check(err))
+
+	t.Run("its SBOM", func(t *testing.T) {
+		bom := []byte(`{"bomFormat":"CycloneDX"}`)
+		require.NoError(t, os.WriteFile(sbom.FileName(bin), bom, 0o644))
+		sum := sha256.Sum256(bom)
+		st, err := attest.NewStatement(attest.PredicateSLSA, provenance(t, commit, hex.EncodeToString(sum[:])), attest.Subject("app_linux_amd64", st.Subject[0].Digest["sha256"]))
+		require.NoError(t, err)
+		signed, err := attest.Sign(context.Background(), s, st)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(bin+BundleSuffix, signed, 0o644))
+		v, err := Binary(bin, key.Key)
+		require.NoError(t, err)
+		assert.Equal(t, hex.EncodeToString(sum[:]), v.SBOM)
+
+		require.NoError(t, os.WriteFile(sbom.FileName(bin), []byte(`{"bomFormat":"CycloneDX","components":[]}`), 0o644))
+		_, err = Binary(bin, key.Key)
+		assert.Equal(t, CheckSBOM, check(err), "an SBOM replaced beside the binary")
+		require.NoError(t, os.Remove(sbom.FileName(bin)))
+		_, err = Binary(bin, key.Key)
+		assert.Equal(t, CheckSBOM, check(err), "the SBOM the provenance names is gone")
+	})
+
 	require.NoError(t, os.WriteFile(bin, []byte("another binary"), 0o755))
 	_, err = Binary(bin, key.Key)
 	assert.Equal(t, CheckSubject, check(err))
@@ -301,4 +340,17 @@ func TestLayoutVEX(t *testing.T) {
 			assert.Equal(t, tc.want, f.Check, "%v", err)
 		})
 	}
+}
+
+func TestInterruptedIsNotAVerdict(t *testing.T) {
+	// Ctrl-C while reading is an interrupted run, not a failed check:
+	// the failure wraps the context's error so the caller can tell.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	key := fixture.ECDSAKey(t).Key
+	_, err := Image(ctx, "127.0.0.1:1/app@sha256:"+hex.EncodeToString(make([]byte, 32)), key)
+	var f *Failure
+	require.ErrorAs(t, err, &f)
+	assert.Equal(t, CheckRead, f.Check)
+	assert.ErrorIs(t, err, context.Canceled)
 }
