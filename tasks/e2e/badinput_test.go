@@ -170,7 +170,7 @@ func TestIntegrationBadInput(t *testing.T) {
 		},
 		{
 			name: "signing key file missing", env: []string{"MAGEPACK_SIGN_KEY=/nonexistent/cosign.key"}, code: tasks.ExitConfig,
-			want: []string{"key file /nonexistent/cosign.key cannot be read", "(MAGEPACK_SIGN_KEY)"},
+			want: []string{"key file /nonexistent/cosign.key names no readable file (file does not exist)", "(MAGEPACK_SIGN_KEY)"},
 		},
 		{
 			name: "signing key is a public key", env: []string{"MAGEPACK_SIGN_KEY=cosign.pub"},
