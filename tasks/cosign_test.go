@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,18 +59,7 @@ func bundleReferrers(t *testing.T, repo name.Repository, d v1.Hash) map[string][
 	t.Helper()
 	out := map[string][]referrer{}
 	for _, desc := range referrersOf(t, repo, d)[attest.BundleMediaType] {
-		img, err := remote.Image(repo.Digest(desc.Digest.String()))
-		require.NoError(t, err)
-		m, err := img.Manifest()
-		require.NoError(t, err)
-		layers, err := img.Layers()
-		require.NoError(t, err)
-		require.Len(t, layers, 1)
-		rc, err := layers[0].Uncompressed()
-		require.NoError(t, err)
-		data, err := io.ReadAll(rc)
-		require.NoError(t, err)
-		rc.Close()
+		m, data := layerOf(t, repo, desc.Digest)
 		pt := m.Annotations[attest.AnnotationPredicateType]
 		out[pt] = append(out[pt], referrer{manifest: m, bundle: data})
 	}

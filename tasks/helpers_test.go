@@ -4,8 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/require"
 
 	"github.com/magepack/magepack/tasks/internal/fixture"
@@ -77,4 +81,24 @@ func slow(t *testing.T, needs string) {
 	if testing.Short() {
 		t.Skipf("-short: needs %s", needs)
 	}
+}
+
+// layerOf reads the manifest and the one layer of the artifact d in
+// repo (an SBOM, a VEX document or a Sigstore bundle attached as a
+// referrer).
+func layerOf(t *testing.T, repo name.Repository, d v1.Hash) (*v1.Manifest, []byte) {
+	t.Helper()
+	img, err := remote.Image(repo.Digest(d.String()))
+	require.NoError(t, err)
+	m, err := img.Manifest()
+	require.NoError(t, err)
+	require.Len(t, m.Layers, 1)
+	l, err := img.LayerByDigest(m.Layers[0].Digest)
+	require.NoError(t, err)
+	rc, err := l.Uncompressed()
+	require.NoError(t, err)
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	require.NoError(t, err)
+	return m, data
 }

@@ -56,24 +56,6 @@ func writeBinaryVEXOf(t *testing.T, bin, sum string, modified time.Time) []byte 
 	return doc
 }
 
-// layerOf reads the one layer of the artifact d in repo.
-func layerOf(t *testing.T, repo name.Repository, d v1.Hash) (*v1.Manifest, []byte) {
-	t.Helper()
-	img, err := remote.Image(repo.Digest(d.String()))
-	require.NoError(t, err)
-	m, err := img.Manifest()
-	require.NoError(t, err)
-	require.Len(t, m.Layers, 1)
-	l, err := img.LayerByDigest(m.Layers[0].Digest)
-	require.NoError(t, err)
-	rc, err := l.Uncompressed()
-	require.NoError(t, err)
-	defer rc.Close()
-	data, err := io.ReadAll(rc)
-	require.NoError(t, err)
-	return m, data
-}
-
 func TestPublishVEXIntegration(t *testing.T) {
 	slow(t, "a registry")
 	ctx := context.Background()

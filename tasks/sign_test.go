@@ -255,15 +255,7 @@ func TestPublishSignedIntegration(t *testing.T) {
 				require.NoError(t, remote.Write(pubRef(t, swapRepo+"@"+amd64.String()), plat))
 				copyReferrers(t, repoName, swapRepo, amd64, sbom.MediaType)
 				arm64SBOM := referrersOf(t, repoName, im.Manifests[1].Digest)[sbom.MediaType][0]
-				armSBOMImg, err := remote.Image(repoName.Digest(arm64SBOM.Digest.String()))
-				require.NoError(t, err)
-				layers, err := armSBOMImg.Layers()
-				require.NoError(t, err)
-				rc, err := layers[0].Uncompressed()
-				require.NoError(t, err)
-				data, err := io.ReadAll(rc)
-				require.NoError(t, err)
-				rc.Close()
+				_, data := layerOf(t, repoName, arm64SBOM.Digest)
 				swapped, err := image.Referrer(plat, image.Attachment{ArtifactType: sbom.MediaType, Data: data})
 				require.NoError(t, err)
 				_, err = image.PushReferrers(ctx, swapRepo, []v1.Image{swapped})
@@ -462,15 +454,7 @@ func provenanceOf(t *testing.T, repo name.Repository, d v1.Hash, key crypto.Publ
 	t.Helper()
 	var provs []attest.Provenance
 	for _, desc := range referrersOf(t, repo, d)[attest.BundleMediaType] {
-		img, err := remote.Image(repo.Digest(desc.Digest.String()))
-		require.NoError(t, err)
-		layers, err := img.Layers()
-		require.NoError(t, err)
-		rc, err := layers[0].Uncompressed()
-		require.NoError(t, err)
-		data, err := io.ReadAll(rc)
-		require.NoError(t, err)
-		rc.Close()
+		_, data := layerOf(t, repo, desc.Digest)
 		st, err := attest.Open(data, key)
 		require.NoError(t, err)
 		if st.PredicateType != attest.PredicateSLSA {
