@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/magepack/magepack/tasks/gobuild"
+	"github.com/magepack/magepack/tasks/plan"
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/shard"
 )
@@ -87,7 +88,7 @@ func (r *run) selection() (shard.Selection, error) {
 	if err != nil {
 		return shard.Selection{}, err
 	}
-	sel, _ := gobuild.Shard(r.p.opts.shard, plan.gjobs)
+	sel, _ := gobuild.Shard(r.p.opts.Shard, plan.gjobs)
 	return sel, nil
 }
 
@@ -214,17 +215,17 @@ func (r *run) build(ctx context.Context, jobs []job) ([]gobuild.Result, error) {
 // planBuild is the go build of every job, in jobs' order, and the settings
 // the pool runs with. It runs nothing.
 func (r *run) planBuild(jobs []job) ([]gobuild.Job, gobuild.Config, error) {
-	var plan []gobuild.Job
+	var gjobs []gobuild.Job
 	var cfg gobuild.Config
 	for _, j := range jobs {
 		cfg = r.p.buildConfig(j.svc)
 		gj, err := gobuild.Plan(cfg, []gobuild.Target{{OS: j.pl.OS, Arch: j.pl.Arch}}, r.environ)
 		if err != nil {
-			return nil, cfg, &configError{err}
+			return nil, cfg, plan.Bad("", err)
 		}
-		plan = append(plan, gj...)
+		gjobs = append(gjobs, gj...)
 	}
-	return plan, cfg, nil
+	return gjobs, cfg, nil
 }
 
 func serviceNames(svcs []*service) string {
@@ -243,17 +244,17 @@ func (p *project) buildConfig(s *service) gobuild.Config {
 		Main:         s.main,
 		Name:         s.name,
 		Dist:         p.dist,
-		CGO:          o.cgo,
-		StaticCGO:    o.cgoStatic,
+		CGO:          o.CGO,
+		StaticCGO:    o.CGOStatic,
 		CCs:          p.cc,
-		Tags:         o.tags,
+		Tags:         o.Tags,
 		Host:         p.host(),
-		LdflagsExtra: o.ldflags,
-		VersionVars:  o.vars,
+		LdflagsExtra: o.Ldflags,
+		VersionVars:  o.Vars,
 		Version:      p.versionString(),
 		Commit:       p.ver.Commit,
 		Date:         p.ver.Date,
-		Parallel:     o.parallel,
+		Parallel:     o.Parallel,
 		GoFlags:      p.tc.GOFLAGS,
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -27,55 +26,9 @@ const (
 // cgoFix is what to do about C code a build without cgo leaves out.
 const cgoFix = "set MAGEPACK_CGO=static for a static cgo binary, or use a pure-Go alternative"
 
-// buildTag is one build tag: letters, digits, underscores and dots.
-var buildTag = regexp.MustCompile(`^[A-Za-z0-9_.]+$`)
-
-// parseTags splits MAGEPACK_TAGS, a comma-separated list of build tags.
-func parseTags(s string) ([]string, error) {
-	var tags []string
-	for _, t := range strings.Split(s, ",") {
-		t = strings.TrimSpace(t)
-		if t == "" {
-			continue
-		}
-		if !buildTag.MatchString(t) {
-			return nil, fmt.Errorf("build tag %q is not valid: tags are letters, digits, _ and ., comma-separated (MAGEPACK_TAGS)", t)
-		}
-		tags = append(tags, t)
-	}
-	return tags, nil
-}
-
 // host is the build machine's platform, as go env reports it.
 func (p *project) host() gobuild.Target {
 	return gobuild.Target{OS: p.tc.GOHOSTOS, Arch: p.tc.GOHOSTARCH}
-}
-
-// chooseCompilers picks the C compiler of every platform of a cgo build
-// (cgo.Choose), before any build starts, and says which in a [config]
-// line for a static build.
-func (p *project) chooseCompilers() error {
-	if !p.opts.cgo {
-		return nil
-	}
-	targets := make([]gobuild.Target, len(p.platforms))
-	for i, pl := range p.platforms {
-		targets[i] = gobuild.Target{OS: pl.OS, Arch: pl.Arch}
-	}
-	cc, err := cgo.Choose(p.opts.cc, targets, p.host(), p.opts.cgoStatic, exec.LookPath)
-	if err != nil {
-		return &configError{err}
-	}
-	p.cc = cc
-	if p.opts.cgoStatic {
-		var each []string
-		for _, t := range targets {
-			each = append(each, t.String()+" with "+cc[t])
-		}
-		tags := gobuild.BuildTags(gobuild.Config{StaticCGO: true, Tags: p.opts.tags}, p.tc.GOFLAGS)
-		p.notes = append(p.notes, "static cgo binaries (tags "+tags+"): "+strings.Join(each, ", "))
-	}
-	return nil
 }
 
 // cgoWords says how a build uses cgo, for its progress line.
@@ -280,7 +233,7 @@ var staticCgoVariant = binaryVariant{
 // compareVariants are the binaries compare builds: the static cgo one
 // too when cgo is on (MAGEPACK_CGO=1 or static).
 func (r *run) compareVariants() []binaryVariant {
-	if !r.p.opts.cgo {
+	if !r.p.opts.CGO {
 		return binaryVariants
 	}
 	return append(slices.Clone(binaryVariants), staticCgoVariant)
@@ -294,7 +247,7 @@ func (r *run) staticCgoCompiler(pl platform.Platform) (string, error) {
 	if cc := r.p.cc[t]; cc != "" {
 		return cc, nil
 	}
-	cc, err := cgo.Choose(r.p.opts.cc, []gobuild.Target{t}, r.p.host(), true, exec.LookPath)
+	cc, err := cgo.Choose(r.p.opts.CC, []gobuild.Target{t}, r.p.host(), true, exec.LookPath)
 	if err != nil {
 		return "", err
 	}

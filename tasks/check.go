@@ -96,7 +96,7 @@ func (r *run) checkBinaries(jobs []job) error {
 		if err != nil && errors.Is(err, os.ErrNotExist) {
 			err = fmt.Errorf("%s does not exist: run crossCompile first", p.rel(path))
 		}
-		v := judge(filepath.ToSlash(p.rel(path)), rep, err, p.opts.variants)
+		v := judge(filepath.ToSlash(p.rel(path)), rep, err, p.opts.Variants)
 		for i := range v.checks {
 			v.checks[i].Service = j.svc.name
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/linkage"
+	"github.com/magepack/magepack/tasks/plan"
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/report"
 	"github.com/magepack/magepack/tasks/sbom"
@@ -105,7 +106,7 @@ func (r *run) measureImage(ctx context.Context, eng dockerEngine, s *service, va
 	}
 	base := "scratch"
 	if variant == variantAlpine {
-		base = p.opts.alpineBase
+		base = p.opts.AlpineBase
 	}
 	facts := report.ImageFacts{
 		Variant: variant, Reference: ref, ID: f.ID, Size: f.Size, Layers: f.Layers, Base: base,
@@ -169,7 +170,7 @@ func (r *run) measureBinaries(ctx context.Context, s *service, pl platform.Platf
 			continue
 		}
 		if v.cgo && !v.static {
-			if cc, err := cCompiler(p.opts.cc.For(gobuild.Target{OS: pl.OS, Arch: pl.Arch}), p.tc.CC); err != nil {
+			if cc, err := cCompiler(p.opts.CC.For(gobuild.Target{OS: pl.OS, Arch: pl.Arch}), p.tc.CC); err != nil {
 				r.log.printf("compare", "%s left out: no C compiler (%s: %v); install one, e.g. gcc, to measure the cgo build", v.name, cc, err)
 				continue
 			}
@@ -182,7 +183,7 @@ func (r *run) measureBinaries(ctx context.Context, s *service, pl platform.Platf
 		}
 		jobs, err := gobuild.Plan(cfg, []gobuild.Target{{OS: pl.OS, Arch: pl.Arch}}, r.environ)
 		if err != nil {
-			return nil, &configError{err}
+			return nil, plan.Bad("", err)
 		}
 		res, err := gobuild.Run(ctx, jobs, cfg, nil)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/gobuild"
+	"github.com/magepack/magepack/tasks/plan"
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/shard"
 )
@@ -43,7 +44,7 @@ func TestMergeEveryVariable(t *testing.T) {
 		{"MAGEPACK_COMMIT_VAR", func(c Config) any { return c.CommitVar }, "", func(c *Config) { c.CommitVar = "main.c" }, "main.c", "x.Commit", "x.Commit"},
 		{"MAGEPACK_DATE_VAR", func(c Config) any { return c.DateVar }, "", func(c *Config) { c.DateVar = "main.d" }, "main.d", "x.Date", "x.Date"},
 		{"MAGEPACK_PARALLEL", func(c Config) any { return c.Parallel }, 0, func(c *Config) { c.Parallel = 3 }, 3, "1", 1},
-		{"MAGEPACK_ALPINE_BASE", func(c Config) any { return c.AlpineBase }, defaultAlpineBase, func(c *Config) { c.AlpineBase = "mirror/alpine:3" }, "mirror/alpine:3", "magepack-test/alpine:3", "magepack-test/alpine:3"},
+		{"MAGEPACK_ALPINE_BASE", func(c Config) any { return c.AlpineBase }, plan.DefaultAlpineBase, func(c *Config) { c.AlpineBase = "mirror/alpine:3" }, "mirror/alpine:3", "magepack-test/alpine:3", "magepack-test/alpine:3"},
 		{"MAGEPACK_DOCKERFILE", func(c Config) any { return c.Dockerfile }, "", func(c *Config) { c.Dockerfile = "Dockerfile" }, "Dockerfile", "build/Dockerfile.scratch", "build/Dockerfile.scratch"},
 		{"MAGEPACK_BUILDER", func(c Config) any { return c.Builder }, "", func(c *Config) { c.Builder = "golang:1.25" }, "golang:1.25", "golang:1.26-alpine", "golang:1.26-alpine"},
 		{"MAGEPACK_PULL", func(c Config) any { return c.Pull }, "missing", func(c *Config) { c.Pull = "always" }, "always", "never", "never"},
@@ -69,34 +70,34 @@ func TestMergeEveryVariable(t *testing.T) {
 	for _, tt := range tests {
 		seen[tt.env] = true
 		t.Run(tt.env, func(t *testing.T) {
-			got, err := mergeEnv(Config{}, envOf(nil))
+			got, err := plan.Merge(Config{}, envOf(nil))
 			require.NoError(t, err)
 			assert.Equal(t, tt.def, tt.get(got), "default")
 
 			var goCfg Config
 			tt.goSet(&goCfg)
-			got, err = mergeEnv(goCfg, envOf(nil))
+			got, err = plan.Merge(goCfg, envOf(nil))
 			require.NoError(t, err)
 			assert.Equal(t, tt.goVal, tt.get(got), "Go over the default")
 
-			got, err = mergeEnv(goCfg, envOf(map[string]string{tt.env: tt.value}))
+			got, err = plan.Merge(goCfg, envOf(map[string]string{tt.env: tt.value}))
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, tt.get(got), "environment over Go")
 
-			got, err = mergeEnv(Config{}, envOf(map[string]string{tt.env: tt.value}))
+			got, err = plan.Merge(Config{}, envOf(map[string]string{tt.env: tt.value}))
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, tt.get(got), "environment over the default")
 		})
 	}
-	for _, ev := range envVars {
-		assert.True(t, seen[ev.name], "%s has no precedence case", ev.name)
+	for _, name := range plan.Names() {
+		assert.True(t, seen[name], "%s has no precedence case", name)
 	}
-	assert.Len(t, seen, len(envVars), "every case names a variable merge reads")
+	assert.Len(t, seen, len(plan.Names()), "every case names a variable merge reads")
 }
 
 func TestMergeLeavesOtherFieldsAlone(t *testing.T) {
 	goCfg := Config{Main: "./cmd/app", Platforms: "linux/arm64", Port: 9000, CGO: true}
-	got, err := mergeEnv(goCfg, envOf(map[string]string{"MAGEPACK_PLATFORMS": "linux/amd64", "UNRELATED": "x"}))
+	got, err := plan.Merge(goCfg, envOf(map[string]string{"MAGEPACK_PLATFORMS": "linux/amd64", "UNRELATED": "x"}))
 	require.NoError(t, err)
 	assert.Equal(t, "./cmd/app", got.Main)
 	assert.Equal(t, "linux/amd64", got.Platforms)
@@ -110,14 +111,14 @@ func TestMergeLeavesOtherFieldsAlone(t *testing.T) {
 func TestMergeEmptyIsUnset(t *testing.T) {
 	goCfg := Config{Platforms: "linux/arm64", CGO: true, Parallel: 2, Port: 9000, Pull: "never"}
 	env := map[string]string{}
-	for _, ev := range envVars {
-		if !ev.keepEmpty {
-			env[ev.name] = " "
+	for _, name := range plan.Names() {
+		if name != "MAGEPACK_TAG_PREFIX" { // the one whose empty value means something
+			env[name] = " "
 		}
 	}
-	got, err := mergeEnv(goCfg, envOf(env))
+	got, err := plan.Merge(goCfg, envOf(env))
 	require.NoError(t, err)
-	want, err := mergeEnv(goCfg, envOf(nil))
+	want, err := plan.Merge(goCfg, envOf(nil))
 	require.NoError(t, err)
 	assert.Equal(t, want, got)
 	assert.Equal(t, "linux/arm64", got.Platforms)
@@ -136,7 +137,7 @@ func TestMergeBooleans(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.value, func(t *testing.T) {
-			got, err := mergeEnv(Config{CGO: !tt.want, TZData: !tt.want}, envOf(map[string]string{"MAGEPACK_CGO": tt.value, "MAGEPACK_TZDATA": tt.value}))
+			got, err := plan.Merge(Config{CGO: !tt.want, TZData: !tt.want}, envOf(map[string]string{"MAGEPACK_CGO": tt.value, "MAGEPACK_TZDATA": tt.value}))
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got.CGO, "MAGEPACK_CGO")
 			assert.Equal(t, tt.want, got.TZData, "MAGEPACK_TZDATA")
@@ -158,14 +159,14 @@ func TestMergeCGO(t *testing.T) {
 		{Config{StaticCGO: true}, "", false, true}, // unset: Go's value stands (StaticCGO implies CGO when parsed)
 	}
 	for _, tt := range tests {
-		got, err := mergeEnv(tt.goCfg, envOf(map[string]string{"MAGEPACK_CGO": tt.value}))
+		got, err := plan.Merge(tt.goCfg, envOf(map[string]string{"MAGEPACK_CGO": tt.value}))
 		require.NoError(t, err)
 		assert.Equal(t, tt.wantCGO, got.CGO, "MAGEPACK_CGO=%q over %+v: CGO", tt.value, tt.goCfg)
 		assert.Equal(t, tt.wantStat, got.StaticCGO, "MAGEPACK_CGO=%q over %+v: StaticCGO", tt.value, tt.goCfg)
-		o, err := parseOptions(got)
+		o, err := plan.Parse(got)
 		require.NoError(t, err)
-		assert.Equal(t, tt.wantCGO || tt.wantStat, o.cgo, "static implies cgo")
-		assert.Equal(t, tt.wantStat, o.cgoStatic)
+		assert.Equal(t, tt.wantCGO || tt.wantStat, o.CGO, "static implies cgo")
+		assert.Equal(t, tt.wantStat, o.CGOStatic)
 	}
 }
 
@@ -175,12 +176,12 @@ func TestParseOptionsCgo(t *testing.T) {
 		"MAGEPACK_CC": "linux/amd64=musl-gcc,linux/arm64=aarch64-linux-gnu-gcc",
 	}))
 	require.NoError(t, err)
-	assert.True(t, o.cgo)
-	assert.True(t, o.cgoStatic)
-	assert.Equal(t, []string{"sqlite_omit_load_extension", "json1"}, o.tags)
-	assert.Equal(t, "aarch64-linux-gnu-gcc", o.cc.For(gobuild.Target{OS: "linux", Arch: "arm64"}))
-	assert.Equal(t, "musl-gcc", o.cc.For(gobuild.Target{OS: "linux", Arch: "amd64"}))
-	assert.Equal(t, "", o.cc.For(gobuild.Target{OS: "linux", Arch: "riscv64"}), "found on PATH")
+	assert.True(t, o.CGO)
+	assert.True(t, o.CGOStatic)
+	assert.Equal(t, []string{"sqlite_omit_load_extension", "json1"}, o.Tags)
+	assert.Equal(t, "aarch64-linux-gnu-gcc", o.CC.For(gobuild.Target{OS: "linux", Arch: "arm64"}))
+	assert.Equal(t, "musl-gcc", o.CC.For(gobuild.Target{OS: "linux", Arch: "amd64"}))
+	assert.Equal(t, "", o.CC.For(gobuild.Target{OS: "linux", Arch: "riscv64"}), "found on PATH")
 }
 
 // TestMergeErrors checks that every bad value, from the environment or from
@@ -238,8 +239,8 @@ func TestMergeErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := configure(tt.goCf, envOf(tt.env))
 			require.Error(t, err)
-			var ce *configError
-			assert.True(t, errors.As(err, &ce), "a *configError, got %T", err)
+			var ce *plan.Error
+			assert.True(t, errors.As(err, &ce), "a *plan.Error, got %T", err)
 			assert.Equal(t, ExitConfig, exitCode(err))
 			for _, w := range tt.want {
 				assert.Contains(t, err.Error(), w)
@@ -258,17 +259,17 @@ func TestParseOptionsTypes(t *testing.T) {
 		Services: map[string]Service{"cli": {Smoke: "off"}, "api": {Port: 3000}},
 	}, envOf(nil))
 	require.NoError(t, err)
-	assert.Equal(t, engine.PullNever, o.pull, "the engine's own rule: case and spaces do not matter")
-	assert.Equal(t, engine.SmokeOptions{Mode: engine.SmokeHTTP, Path: "/healthz", Port: 9000}, o.smoke)
-	assert.Equal(t, []string{"alpine", "scratch"}, o.variants, "deduplicated, in order")
-	assert.False(t, o.push)
-	assert.Equal(t, shard.Spec{K: 2, N: 3}, o.shard)
-	assert.Equal(t, " a, b/*,", o.merge, "merge.Expand reads the list")
-	assert.Equal(t, "1.2.3", o.version.String())
+	assert.Equal(t, engine.PullNever, o.Pull, "the engine's own rule: case and spaces do not matter")
+	assert.Equal(t, engine.SmokeOptions{Mode: engine.SmokeHTTP, Path: "/healthz", Port: 9000}, o.Smoke)
+	assert.Equal(t, []string{"alpine", "scratch"}, o.Variants, "deduplicated, in order")
+	assert.False(t, o.Push)
+	assert.Equal(t, shard.Spec{K: 2, N: 3}, o.Shard)
+	assert.Equal(t, " a, b/*,", o.Merge, "merge.Expand reads the list")
+	assert.Equal(t, "1.2.3", o.Version.String())
 	assert.Equal(t, map[string]engine.SmokeOptions{
 		"cli": {Mode: engine.SmokeOff, Port: 9000},
 		"api": {Mode: engine.SmokeHTTP, Path: "/healthz", Port: 3000},
-	}, o.services)
+	}, o.Services)
 
 	t.Run("arguments and environment", func(t *testing.T) {
 		goCfg := Config{
@@ -281,17 +282,17 @@ func TestParseOptionsTypes(t *testing.T) {
 		}
 		o, err := configure(goCfg, envOf(nil))
 		require.NoError(t, err)
-		assert.Equal(t, engine.SmokeOptions{Mode: engine.SmokeRun, Cmd: []string{"check"}, Port: 8080, Args: []string{"-v"}, Env: []string{"A=1", "B=2"}}, o.smoke, "sorted by key")
-		assert.Equal(t, engine.SmokeOptions{Mode: engine.SmokeRun, Cmd: []string{"check"}, Port: 8080, Args: []string{"--peer", "db:5432"}, Env: []string{"DATA_DIR=/tmp/data"}}, o.services["api"], "the service's own")
-		assert.Equal(t, engine.SmokeOptions{Mode: engine.SmokeStart, Port: 8080, Args: []string{"-v"}, Env: []string{"A=1", "B=2"}}, o.services["worker"], "none of its own: the project's")
-		assert.Empty(t, o.services["quiet"].Args, "set empty: none")
-		assert.Empty(t, o.services["quiet"].Env, "set empty: none")
+		assert.Equal(t, engine.SmokeOptions{Mode: engine.SmokeRun, Cmd: []string{"check"}, Port: 8080, Args: []string{"-v"}, Env: []string{"A=1", "B=2"}}, o.Smoke, "sorted by key")
+		assert.Equal(t, engine.SmokeOptions{Mode: engine.SmokeRun, Cmd: []string{"check"}, Port: 8080, Args: []string{"--peer", "db:5432"}, Env: []string{"DATA_DIR=/tmp/data"}}, o.Services["api"], "the service's own")
+		assert.Equal(t, engine.SmokeOptions{Mode: engine.SmokeStart, Port: 8080, Args: []string{"-v"}, Env: []string{"A=1", "B=2"}}, o.Services["worker"], "none of its own: the project's")
+		assert.Empty(t, o.Services["quiet"].Args, "set empty: none")
+		assert.Empty(t, o.Services["quiet"].Env, "set empty: none")
 
 		o, err = configure(goCfg, envOf(map[string]string{"MAGEPACK_ARGS": "--peer 10.0.0.1:5432", "MAGEPACK_ENV": "DATA_DIR=/tmp/d"}))
 		require.NoError(t, err)
 		for _, name := range []string{"api", "worker", "quiet"} {
-			assert.Equal(t, []string{"--peer", "10.0.0.1:5432"}, o.services[name].Args, "MAGEPACK_ARGS over Go for %s", name)
-			assert.Equal(t, []string{"DATA_DIR=/tmp/d"}, o.services[name].Env, "MAGEPACK_ENV over Go for %s", name)
+			assert.Equal(t, []string{"--peer", "10.0.0.1:5432"}, o.Services[name].Args, "MAGEPACK_ARGS over Go for %s", name)
+			assert.Equal(t, []string{"DATA_DIR=/tmp/d"}, o.Services[name].Env, "MAGEPACK_ENV over Go for %s", name)
 		}
 		assert.Equal(t, []string{"--peer", "db:5432"}, goCfg.Services["api"].Args, "the Go-level settings are not modified")
 	})
@@ -300,7 +301,7 @@ func TestParseOptionsTypes(t *testing.T) {
 		goCfg := Config{Services: map[string]Service{"cli": {Smoke: "off", Port: 1}}}
 		o, err := configure(goCfg, envOf(map[string]string{"MAGEPACK_SMOKE": "start", "MAGEPACK_PORT": "8081"}))
 		require.NoError(t, err)
-		assert.Equal(t, engine.SmokeOptions{Mode: engine.SmokeStart, Port: 8081}, o.services["cli"])
+		assert.Equal(t, engine.SmokeOptions{Mode: engine.SmokeStart, Port: 8081}, o.Services["cli"])
 		assert.Equal(t, Service{Smoke: "off", Port: 1}, goCfg.Services["cli"], "the Go-level settings are not modified")
 	})
 }
@@ -323,7 +324,7 @@ func TestUnknownSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, unknownSettings(tt.environ))
+			assert.Equal(t, tt.want, plan.UnknownSettings(tt.environ))
 		})
 	}
 }

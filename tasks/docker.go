@@ -16,6 +16,7 @@ import (
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/image"
 	"github.com/magepack/magepack/tasks/linkage"
+	"github.com/magepack/magepack/tasks/plan"
 	"github.com/magepack/magepack/tasks/platform"
 )
 
@@ -61,7 +62,7 @@ func (p *project) imageSubject(s *service, variant string) string {
 func (r *run) dockerImages(ctx context.Context, variant string) ([]dist.Image, error) {
 	return r.once.docker.do(variant, func() ([]dist.Image, error) {
 		p := r.p
-		if p.opts.dockerfile != "" {
+		if p.opts.Dockerfile != "" {
 			// A missing Dockerfile is a configuration mistake, whether or
 			// not an engine answers.
 			plan, err := planDockerfile(p)
@@ -77,7 +78,7 @@ func (r *run) dockerImages(ctx context.Context, variant string) ([]dist.Image, e
 			return nil, err
 		}
 		var reports map[string]linkage.Report
-		if p.opts.dockerfile == "" {
+		if p.opts.Dockerfile == "" {
 			var prefetch sync.WaitGroup
 			if variant == variantAlpine {
 				// Looked up beside the build and waited for below. Its
@@ -86,7 +87,7 @@ func (r *run) dockerImages(ctx context.Context, variant string) ([]dist.Image, e
 				// binaries that pass the Alpine check.
 				prefetch.Go(func() {
 					if pl, err := r.enginePlatform(ctx); err == nil {
-						_, _ = r.engineBase(ctx, eng, p.opts.alpineBase, pl)
+						_, _ = r.engineBase(ctx, eng, p.opts.AlpineBase, pl)
 					}
 				})
 			}
@@ -137,7 +138,7 @@ func (r *run) dockerImages(ctx context.Context, variant string) ([]dist.Image, e
 func (r *run) dockerImage(ctx context.Context, eng dockerEngine, s *service, variant string, bin linkage.Report) (dist.Image, error) {
 	var img dist.Image
 	var err error
-	if r.p.opts.dockerfile != "" {
+	if r.p.opts.Dockerfile != "" {
 		img, err = r.dockerfileImage(ctx, eng, s, variant)
 	} else {
 		img, err = r.assembledImage(ctx, eng, s, variant, bin)
@@ -162,7 +163,7 @@ type imagePlan struct {
 
 // meta is what the OCI annotations say of s's images.
 func (p *project) meta(s *service) image.Meta {
-	return image.Meta{Title: s.name, Version: p.versionString(), Revision: p.ver.Commit, Source: sourceURL(p.modulePath), Created: p.created}
+	return image.Meta{Title: s.name, Version: p.versionString(), Revision: p.ver.Commit, Source: plan.SourceURL(p.modulePath), Created: p.created}
 }
 
 // planImage decides s's variant image for pl from the binary at binary.
@@ -176,8 +177,8 @@ func (p *project) planImage(s *service, variant string, pl platform.Platform, bi
 			OS:       pl.OS,
 			Arch:     pl.Arch,
 			Variant:  pl.ImageVariant(),
-			CABundle: o.caBundle,
-			TZData:   o.tzdata && variant == variantScratch,
+			CABundle: o.CABundle,
+			TZData:   o.TZData && variant == variantScratch,
 			Port:     s.smoke.Port,
 			Labels:   p.labels(s),
 			Created:  p.created,
@@ -185,8 +186,8 @@ func (p *project) planImage(s *service, variant string, pl platform.Platform, bi
 	}
 	meta := p.meta(s)
 	if variant == variantAlpine {
-		ip.base = o.alpineBase
-		meta.BaseName = o.alpineBase
+		ip.base = o.AlpineBase
+		meta.BaseName = o.AlpineBase
 	}
 	ip.spec.Annotations = image.Annotations(meta)
 	return ip
@@ -278,7 +279,7 @@ type engineBase struct {
 // policy) and reads it from there, once per run.
 func (r *run) engineBase(ctx context.Context, eng dockerEngine, ref string, pl platform.Platform) (engineBase, error) {
 	return r.once.engineBase.do(ref, func() (engineBase, error) {
-		if err := eng.EnsureImage(ctx, ref, r.p.opts.pull); err != nil {
+		if err := eng.EnsureImage(ctx, ref, r.p.opts.Pull); err != nil {
 			return engineBase{}, &imageError{err}
 		}
 		info, err := eng.Inspect(ctx, ref)

@@ -273,7 +273,7 @@ func TestEngineAlpineImage(t *testing.T) {
 		assert.Contains(t, group, want)
 	}
 
-	base, err := d.eng.Image(ctx, p.opts.alpineBase)
+	base, err := d.eng.Image(ctx, p.opts.AlpineBase)
 	require.NoError(t, err)
 	built, err := d.eng.Image(ctx, img.Reference)
 	require.NoError(t, err)

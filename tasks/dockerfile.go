@@ -13,6 +13,7 @@ import (
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/dockerfile"
 	"github.com/magepack/magepack/tasks/engine"
+	"github.com/magepack/magepack/tasks/plan"
 )
 
 // dockerfileImage builds s's variant with the repo's own Dockerfile through
@@ -33,7 +34,7 @@ func (r *run) dockerfileImage(ctx context.Context, eng dockerEngine, s *service,
 		builder = "builder Go not checked"
 	}
 	if variant == variantAlpine {
-		if err := eng.EnsureImage(ctx, p.opts.alpineBase, p.opts.pull); err != nil {
+		if err := eng.EnsureImage(ctx, p.opts.AlpineBase, p.opts.Pull); err != nil {
 			return dist.Image{}, &imageError{err}
 		}
 	}
@@ -70,34 +71,34 @@ func (r *run) dockerfileImage(ctx context.Context, eng dockerEngine, s *service,
 // its build stage names, checked as far as the engine or its tag tells,
 // never pulled. It returns nil, having said why, when the Go version
 // cannot be told.
-func (r *run) checkBuilder(ctx context.Context, eng dockerEngine, plan dockerfilePlan) (*semver.Version, error) {
-	return r.once.builder.do(plan.dockerfile, func() (*semver.Version, error) {
-		g := plan.goBuilder
+func (r *run) checkBuilder(ctx context.Context, eng dockerEngine, df dockerfilePlan) (*semver.Version, error) {
+	return r.once.builder.do(df.dockerfile, func() (*semver.Version, error) {
+		g := df.goBuilder
 		if !g.UsesArg && g.Image == "" {
 			r.log.printf("dockerfile", "builder Go check skipped: %s", g.Unknown)
 			return nil, nil
 		}
-		image := plan.builderImage()
+		image := df.builderImage()
 		if g.UsesArg {
-			if err := eng.EnsureImage(ctx, image, r.p.opts.pull); err != nil {
+			if err := eng.EnsureImage(ctx, image, r.p.opts.Pull); err != nil {
 				return nil, &imageError{fmt.Errorf("builder image: %w", err)}
 			}
 		}
 		have, err := eng.BuilderGoVersion(ctx, image)
 		if !g.UsesArg && errors.Is(err, dockerfile.ErrUnknownBuilderVersion) {
-			r.log.printf("dockerfile", "builder Go check skipped: %s line %d: %v", plan.dockerfile, g.Line, err)
+			r.log.printf("dockerfile", "builder Go check skipped: %s line %d: %v", df.dockerfile, g.Line, err)
 			return nil, nil
 		}
 		switch {
 		case errors.Is(err, dockerfile.ErrUnknownBuilderVersion):
-			return nil, &configError{err}
+			return nil, plan.Bad("MAGEPACK_BUILDER", err)
 		case err != nil:
 			return nil, &imageError{err}
 		}
-		if err := dockerfile.CheckBuilder(have, plan.goMod, image); err != nil {
+		if err := dockerfile.CheckBuilder(have, df.goMod, image); err != nil {
 			var old *dockerfile.BuilderTooOldError
 			if errors.As(err, &old) && !g.UsesArg {
-				old.Dockerfile, old.Line = plan.dockerfile, g.Line
+				old.Dockerfile, old.Line = df.dockerfile, g.Line
 			}
 			return nil, err
 		}
@@ -127,20 +128,20 @@ func (d dockerfilePlan) builderImage() string {
 }
 
 func planDockerfile(p *project) (dockerfilePlan, error) {
-	df := p.opts.dockerfile
+	df := p.opts.Dockerfile
 	if filepath.IsAbs(df) {
 		rel, err := filepath.Rel(p.root, df)
 		if err != nil || !filepath.IsLocal(rel) {
-			return dockerfilePlan{}, &configError{fmt.Errorf("dockerfile %s is outside the module %s: the build context is the module root (MAGEPACK_DOCKERFILE)", df, p.root)}
+			return dockerfilePlan{}, plan.Bad("MAGEPACK_DOCKERFILE", fmt.Errorf("dockerfile %s is outside the module %s: the build context is the module root (MAGEPACK_DOCKERFILE)", df, p.root))
 		}
 		df = rel
 	}
 	if _, err := os.Stat(filepath.Join(p.root, df)); err != nil {
-		return dockerfilePlan{}, &configError{fmt.Errorf("dockerfile %s does not exist in %s: fix MAGEPACK_DOCKERFILE (a path relative to the module root)", df, p.root)}
+		return dockerfilePlan{}, plan.Bad("MAGEPACK_DOCKERFILE", fmt.Errorf("dockerfile %s does not exist in %s: fix MAGEPACK_DOCKERFILE (a path relative to the module root)", df, p.root))
 	}
 	parsed, err := dockerfile.Read(filepath.Join(p.root, df))
 	if err != nil {
-		return dockerfilePlan{}, &configError{err}
+		return dockerfilePlan{}, plan.Bad("MAGEPACK_DOCKERFILE", err)
 	}
 	if len(parsed.BuildKit) > 0 {
 		// Said before the context is sent or any image is pulled.
@@ -148,9 +149,9 @@ func planDockerfile(p *project) (dockerfilePlan, error) {
 	}
 	req, err := dockerfile.GoModVersion(filepath.Join(p.root, "go.mod"))
 	if err != nil {
-		return dockerfilePlan{}, &configError{err}
+		return dockerfilePlan{}, plan.Bad("", err)
 	}
-	builder := p.opts.builder
+	builder := p.opts.Builder
 	if builder == "" {
 		builder = dockerfile.DefaultBuilder(req)
 	}
@@ -172,7 +173,7 @@ func (d dockerfilePlan) args(p *project, s *service) map[string]*string {
 	str := func(v string) *string { return &v }
 	args := map[string]*string{
 		"GO_IMAGE":     str(d.builder),
-		"ALPINE_IMAGE": str(p.opts.alpineBase),
+		"ALPINE_IMAGE": str(p.opts.AlpineBase),
 		"VERSION":      str(p.versionString()),
 		"COMMIT":       str(p.ver.Commit),
 		"DATE":         str(p.ver.Date.UTC().Format(time.RFC3339)),

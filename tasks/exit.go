@@ -15,6 +15,7 @@ import (
 	"github.com/magepack/magepack/tasks/image"
 	"github.com/magepack/magepack/tasks/linkage"
 	"github.com/magepack/magepack/tasks/merge"
+	"github.com/magepack/magepack/tasks/plan"
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/toolchain"
 	"github.com/magepack/magepack/tasks/verify"
@@ -77,7 +78,7 @@ type errorClass struct {
 // them into exit codes and names the MAGEPACK_* setting to change.
 var errorClasses = []errorClass{
 	{code: ExitInterrupted, match: is(context.Canceled)},
-	{code: ExitConfig, match: as[*configError]},
+	{code: ExitConfig, match: as[*plan.Error]},
 	{code: ExitConfig, match: is(toolchain.ErrNoModule)},
 	{code: ExitConfig, match: as[*toolchain.ModFileError]},
 	{code: ExitConfig, match: as[*gobuild.NoMainError], fix: mainFix},

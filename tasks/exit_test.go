@@ -269,8 +269,8 @@ func TestErrorClasses(t *testing.T) {
 			return &image.MissingPlatformError{Ref: "alpine:3.22", Platform: "linux/s390x", Available: []string{"linux/amd64"}}
 		}},
 		{name: "signing key that is a public key", code: ExitConfig, named: "MAGEPACK_SIGN_KEY", err: func(t *testing.T) error {
-			_, err := loadSignKey(string(fixture.ECDSAKey(t).Public), envOf(nil))
-			return &configError{err}
+			_, err := configure(Config{SignKey: string(fixture.ECDSAKey(t).Public)}, envOf(nil))
+			return err
 		}},
 		{name: "signing key without its password", code: ExitConfig, named: "COSIGN_PASSWORD", err: func(t *testing.T) error {
 			_, err := attest.LoadSigner(string(fixture.CosignKey(t, "pw").Private), nil)

@@ -8,23 +8,11 @@ import (
 	"fmt"
 	goversion "go/version"
 	"os"
-	"regexp"
 	"strings"
 
+	"github.com/magepack/magepack/tasks/plan"
 	"github.com/magepack/magepack/tasks/toolchain"
 )
-
-// goRelease is the form of a Go toolchain name GOTOOLCHAIN takes.
-var goRelease = regexp.MustCompile(`^go1\.\d+(\.\d+)?((rc|beta)\d+)?$`)
-
-// parseToolchain checks MAGEPACK_TOOLCHAIN: "" or a Go release such as
-// go1.26.10.
-func parseToolchain(s string) (string, error) {
-	if s != "" && !goRelease.MatchString(s) {
-		return "", fmt.Errorf("toolchain %q is not a Go release: want e.g. go1.26.10 (MAGEPACK_TOOLCHAIN)", s)
-	}
-	return s, nil
-}
 
 // withToolchain is environ with GOTOOLCHAIN set to tc, last so that it
 // wins over the user's own; environ unchanged when tc is "". The go
@@ -82,5 +70,5 @@ func toolchainError(err error, configured string) error {
 	if configured == "" || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	return &configError{fmt.Errorf("toolchain %s: %w; set MAGEPACK_TOOLCHAIN to a Go release the module proxy has and go.mod allows, or unset it", configured, err)}
+	return plan.Bad("MAGEPACK_TOOLCHAIN", fmt.Errorf("toolchain %s: %w; set MAGEPACK_TOOLCHAIN to a Go release the module proxy has and go.mod allows, or unset it", configured, err))
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/magepack/magepack/tasks/internal/fixture"
+	"github.com/magepack/magepack/tasks/plan"
 	"github.com/magepack/magepack/tasks/toolchain"
 )
 
@@ -73,6 +74,6 @@ func TestToolchainErrorKeepsCancellation(t *testing.T) {
 		err := fmt.Errorf("probe the Go toolchain in %q: %w", "/src", cause)
 		assert.Same(t, err, toolchainError(err, "go1.26.10"), "%v is no configuration error", cause)
 	}
-	var ce *configError
+	var ce *plan.Error
 	assert.ErrorAs(t, toolchainError(fmt.Errorf("go: download go1.26.99: not found"), "go1.26.99"), &ce)
 }

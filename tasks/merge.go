@@ -12,6 +12,7 @@ import (
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/merge"
+	"github.com/magepack/magepack/tasks/plan"
 	"github.com/magepack/magepack/tasks/shard"
 )
 
@@ -32,7 +33,7 @@ func (r *run) merge(ctx context.Context) error {
 		stop := r.phase("merge")
 		defer stop()
 		start := time.Now()
-		dirs, err := merge.Expand(p.opts.merge, p.root)
+		dirs, err := merge.Expand(p.opts.Merge, p.root)
 		if err != nil {
 			return struct{}{}, err
 		}
@@ -101,7 +102,7 @@ func (r *run) binaries(ctx context.Context, jobs []job) error {
 		}
 	}
 	if len(missing) > 0 {
-		return &configError{fmt.Errorf("%s holds binaries merged from shards %s, without %s: merge the parts of every shard (MAGEPACK_MERGE), or remove %s to build here", r.p.rel(r.p.dist), strings.Join(merged.Build.Merged, ", "), strings.Join(missing, ", "), r.p.rel(r.p.dist))}
+		return plan.Bad("MAGEPACK_MERGE", fmt.Errorf("%s holds binaries merged from shards %s, without %s: merge the parts of every shard (MAGEPACK_MERGE), or remove %s to build here", r.p.rel(r.p.dist), strings.Join(merged.Build.Merged, ", "), strings.Join(missing, ", "), r.p.rel(r.p.dist)))
 	}
 	return nil
 }
@@ -132,7 +133,7 @@ func (r *run) merged(ctx context.Context) (*dist.Prebuilt, error) {
 		case pre.Build == nil || len(pre.Build.Merged) == 0:
 			return nil, nil
 		case errors.As(err, &other):
-			return nil, &configError{fmt.Errorf("%s holds binaries merged from shards %s of another build: %w; merge parts built from this commit with these settings, or remove %s to build here", dir, strings.Join(pre.Build.Merged, ", "), err, dir)}
+			return nil, plan.Bad("MAGEPACK_MERGE", fmt.Errorf("%s holds binaries merged from shards %s of another build: %w; merge parts built from this commit with these settings, or remove %s to build here", dir, strings.Join(pre.Build.Merged, ", "), err, dir))
 		case err != nil:
 			return nil, err
 		}

@@ -2,31 +2,23 @@ package tasks
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"maps"
-	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/Masterminds/semver/v3"
-	"github.com/google/go-containerregistry/pkg/name"
-
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/gobuild"
+	"github.com/magepack/magepack/tasks/plan"
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/toolchain"
 	"github.com/magepack/magepack/tasks/version"
 )
 
-// project is the plan every target works from: the options with the repo's
-// own defaults filled in (module, services, platforms, version), as plain
-// values.
+// project is what every target works from: the plan's decisions (module,
+// services, platforms, version), the options and what go env said.
 type project struct {
 	opts       options
+	plan       *plan.Plan
 	root       string // module root, absolute
 	modulePath string
 	services   []*service
@@ -41,7 +33,7 @@ type project struct {
 	// the user may not expect.
 	notes []string
 	// cc is the C compiler of each platform of a cgo build (none for a
-	// platform that keeps go's own choice), chosen in resolve.
+	// platform that keeps go's own choice).
 	cc map[gobuild.Target]string
 }
 
@@ -53,219 +45,29 @@ type service struct {
 	smoke engine.SmokeOptions
 }
 
-// resolve fills in the repo-derived defaults of o for the module that
-// contains dir, and checks everything a target will need, so a bad setting
-// fails before any work starts.
+// resolve gathers the facts of the module that contains dir (gather),
+// decides the plan from them and o (plan.Make), and returns the project
+// the targets work from: the plan's decisions, with what go env said. A
+// bad setting fails here, before any work starts, all mistakes together.
 // environ is the environment of every go command (run.environ).
 func resolve(ctx context.Context, o options, dir string, getenv func(string) string, environ []string) (*project, error) {
-	p := &project{opts: o, environ: environ}
-	tc, err := toolchain.Probe(ctx, dir, toolchain.WithEnv(environ))
-	if err != nil {
-		return nil, toolchainError(err, o.toolchain)
-	}
-	p.tc, p.goVersion = tc, tc.GOVERSION
-	p.notes = append(p.notes, toolchainNotes(o.toolchain, tc)...)
-	root, err := tc.ModuleRoot()
-	if err != nil {
-		return nil, &configError{err}
-	}
-	p.root = root
-	if p.modulePath, err = tc.ModulePath(); err != nil {
-		return nil, &configError{err}
-	}
-	if p.services, err = p.resolveServices(ctx); err != nil {
-		return nil, err
-	}
-
-	p.dist = o.dist
-	if !filepath.IsAbs(p.dist) {
-		p.dist = filepath.Join(root, p.dist)
-	}
-	if fi, err := os.Stat(p.dist); err == nil && !fi.IsDir() {
-		return nil, &configError{fmt.Errorf("dist %q is a file, not a folder: remove it or set MAGEPACK_DIST", o.dist)}
-	}
-	if o.caBundle != "" {
-		if err := checkCABundle(o.caBundle); err != nil {
-			return nil, &configError{err}
-		}
-	}
-
-	ports, err := tc.Ports(ctx)
+	facts, tc, err := gather(ctx, o, dir, getenv, environ)
 	if err != nil {
 		return nil, err
 	}
-	if p.platforms, err = platform.Parse(o.platforms, ports, p.goVersion); err != nil {
-		return nil, &configError{setting(err, "MAGEPACK_PLATFORMS")}
-	}
-	if err := p.chooseCompilers(); err != nil {
+	pl, err := plan.Make(o.Options, facts)
+	if err != nil {
 		return nil, err
 	}
-
-	if p.ver, err = versionInfo(ctx, root, o.version, o.tagPrefix); err != nil {
-		return nil, err
+	p := &project{
+		opts: o, plan: pl, environ: environ, tc: tc,
+		root: pl.Root, modulePath: pl.ModulePath, dist: pl.Dist, platforms: pl.Platforms,
+		goVersion: pl.GoVersion, ver: pl.Version, created: pl.Created, notes: pl.Notes, cc: pl.CC,
 	}
-	for _, w := range p.ver.Warnings() {
-		if p.ver.PlainTag != "" && strings.Contains(w, p.ver.PlainTag) {
-			w += " (MAGEPACK_TAG_PREFIX=)"
-		}
-		p.notes = append(p.notes, "version "+p.versionString()+": "+w)
-	}
-	p.created = p.ver.Date
-	if s := getenv("SOURCE_DATE_EPOCH"); s != "" {
-		secs, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || secs < 0 {
-			return nil, &configError{fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a Unix time in seconds (e.g. 1700000000)", s)}
-		}
-		p.created = time.Unix(secs, 0).UTC()
+	for _, u := range pl.Services {
+		p.services = append(p.services, &service{name: u.Name, main: u.Main, image: u.Image, smoke: u.Smoke})
 	}
 	return p, nil
-}
-
-// resolveServices finds the main packages and gives each its name, image
-// and smoke run.
-func (p *project) resolveServices(ctx context.Context) ([]*service, error) {
-	o := p.opts
-	mains, err := gobuild.ResolveMainsEnv(ctx, p.environ, p.root, o.mainSpec)
-	if err != nil {
-		return nil, &configError{err}
-	}
-	if o.name != "" && len(mains) > 1 {
-		pkgs := make([]string, len(mains))
-		for i, m := range mains {
-			pkgs[i] = m.Package
-		}
-		return nil, &configError{fmt.Errorf("MAGEPACK_NAME=%s names one service, but there are %d (%s): unset MAGEPACK_NAME; each service is named after its folder", o.name, len(mains), strings.Join(pkgs, ", "))}
-	}
-	if err := checkSingleServiceSmoke(o.smoke, mains); err != nil {
-		return nil, err
-	}
-	var svcs []*service
-	byName := map[string]string{}
-	for _, m := range mains {
-		s := &service{main: m.Package, name: o.name}
-		if s.name == "" {
-			s.name = m.Name
-		}
-		if err := checkName(s.name); err != nil {
-			return nil, &configError{err}
-		}
-		if other, ok := byName[s.name]; ok {
-			return nil, &configError{fmt.Errorf("main packages %s and %s would both make binaries named %s: build them separately (MAGEPACK_MAIN), or rename one folder", other, m.Package, s.name)}
-		}
-		byName[s.name] = m.Package
-		if s.image, err = p.imageRepo(s.name, len(mains) > 1); err != nil {
-			return nil, err
-		}
-		s.smoke = o.smoke
-		if opts, ok := o.services[s.name]; ok {
-			s.smoke = opts
-		}
-		svcs = append(svcs, s)
-	}
-	if err := p.checkServiceSettings(ctx, byName); err != nil {
-		return nil, err
-	}
-	return svcs, nil
-}
-
-// checkServiceSettings refuses per-service settings for a name that no
-// main package of the module has (a typo would otherwise go unnoticed).
-// Settings for a service this run leaves out are fine: a CI matrix builds
-// one service per job with the same magefile.
-func (p *project) checkServiceSettings(ctx context.Context, selected map[string]string) error {
-	var unknown []string
-	for n := range p.opts.services {
-		if _, ok := selected[n]; !ok {
-			unknown = append(unknown, n)
-		}
-	}
-	if len(unknown) == 0 {
-		return nil
-	}
-	all, err := gobuild.ResolveMainsEnv(ctx, p.environ, p.root, "./...")
-	if err != nil {
-		return &configError{err}
-	}
-	names := map[string]bool{}
-	for _, m := range all {
-		names[m.Name] = true
-	}
-	for _, n := range slices.Sorted(slices.Values(unknown)) {
-		if !names[n] {
-			return &configError{fmt.Errorf("Settings.Services has settings for %q, which no main package of the module is named: the services are %s", n, strings.Join(slices.Sorted(maps.Keys(names)), ", "))}
-		}
-	}
-	return nil
-}
-
-// imageRepo is a service's image repository: the configured one (a prefix
-// with several services), else one derived from its name, made valid when
-// the name is not a valid repository (and said once).
-func (p *project) imageRepo(svcName string, several bool) (string, error) {
-	repo := p.opts.image
-	switch {
-	case repo == "":
-		derived, changed := gobuild.ImageName(svcName)
-		if changed && derived != "" {
-			p.notes = append(p.notes, fmt.Sprintf("image %s for service %s: %q is not a valid image name (set MAGEPACK_IMAGE to choose another)", derived, svcName, svcName))
-		}
-		if derived != "" {
-			repo = derived
-		} else {
-			repo = svcName
-		}
-	case several:
-		repo = strings.TrimSuffix(repo, "/") + "/" + svcName
-	}
-	if _, err := name.NewRepository(repo); err != nil {
-		return "", &configError{fmt.Errorf("image %q is not a valid repository name (lowercase letters, digits, '.', '_', '-' and '/', optionally behind a registry host such as ghcr.io/team/app): set MAGEPACK_IMAGE", repo)}
-	}
-	return repo, nil
-}
-
-// versionInfo derives the version from git, or takes the configured one
-// (with git's commit and date when there is a repository).
-func versionInfo(ctx context.Context, root string, configured *semver.Version, tagPrefix *string) (version.Info, error) {
-	var opts []version.Option
-	if tagPrefix != nil {
-		opts = append(opts, version.WithTagPrefix(*tagPrefix))
-	}
-	info, gitErr := version.FromGit(ctx, root, opts...)
-	if configured == nil {
-		if gitErr != nil {
-			return info, &configError{gitErr}
-		}
-		return info, nil
-	}
-	if gitErr != nil {
-		if !errors.Is(gitErr, version.ErrNoGit) {
-			return info, gitErr
-		}
-		info = version.Info{}
-	}
-	info.Version = configured
-	return info, nil
-}
-
-// checkCABundle rejects a configured CA bundle that is not a non-empty
-// regular file, before any build: images would fail late without it.
-func checkCABundle(path string) error {
-	fi, err := os.Stat(path)
-	switch {
-	case err != nil:
-		return fmt.Errorf("CA bundle %q cannot be read (%v): set MAGEPACK_CA_BUNDLE to a PEM file such as /etc/ssl/certs/ca-certificates.crt, or unset it to use the system's", path, err)
-	case !fi.Mode().IsRegular() || fi.Size() == 0:
-		return fmt.Errorf("CA bundle %q is not a non-empty file: set MAGEPACK_CA_BUNDLE to a PEM file such as /etc/ssl/certs/ca-certificates.crt, or unset it to use the system's", path)
-	}
-	return nil
-}
-
-// checkName rejects names that cannot be a file name and an image name.
-func checkName(n string) error {
-	if n == "" || n == "." || n == "/" || strings.ContainsAny(n, `/\ :`) {
-		return fmt.Errorf("name %q cannot name a binary: set MAGEPACK_NAME", n)
-	}
-	return nil
 }
 
 // versionString is the version without a leading v, e.g. 1.2.3-dev.4+gabc1234.
@@ -275,7 +77,7 @@ func (p *project) versionString() string { return p.ver.Version.String() }
 // "tag services/v3.1.4", "no tag v*", or "set by hand".
 func (p *project) versionSource() string {
 	switch {
-	case p.opts.version != nil:
+	case p.opts.Version != nil:
 		return "set by hand"
 	case p.ver.Tag != "":
 		return "tag " + p.ver.Tag
@@ -298,40 +100,18 @@ func (p *project) binaryPath(s *service, pl platform.Platform) string {
 }
 
 // labels are the OCI labels every image of s carries.
-func (p *project) labels(s *service) map[string]string {
-	l := map[string]string{
-		"org.opencontainers.image.title":   s.name,
-		"org.opencontainers.image.version": p.versionString(),
-		"org.opencontainers.image.created": p.created.UTC().Format(time.RFC3339),
-		"org.opencontainers.image.source":  sourceURL(p.modulePath),
-	}
-	if p.ver.Commit != "" {
-		l["org.opencontainers.image.revision"] = p.ver.Commit
-	}
-	return l
-}
-
-// sourceURL turns a module path that names a host into its https URL; the
-// module path is the same in every clone, unlike a git remote.
-func sourceURL(modulePath string) string {
-	if host, _, _ := strings.Cut(modulePath, "/"); strings.Contains(host, ".") {
-		return "https://" + modulePath
-	}
-	return modulePath
-}
+func (p *project) labels(s *service) map[string]string { return p.plan.Labels(s.unit()) }
 
 // tags are the image tags of a variant, most specific first.
-func (p *project) tags(variant string) []string { return version.Tags(p.ver.Version, variant) }
+func (p *project) tags(variant string) []string { return p.plan.Tags(variant) }
 
 // refs are the image references s's variant is tagged with, most specific
 // first.
-func (p *project) refs(s *service, variant string) []string {
-	tags := p.tags(variant)
-	refs := make([]string, len(tags))
-	for i, t := range tags {
-		refs[i] = s.image + ":" + t
-	}
-	return refs
+func (p *project) refs(s *service, variant string) []string { return p.plan.Refs(s.unit(), variant) }
+
+// unit is s as the plan has it.
+func (s *service) unit() plan.Unit {
+	return plan.Unit{Name: s.name, Main: s.main, Image: s.image, Smoke: s.smoke}
 }
 
 // service returns the service called name, or nil.

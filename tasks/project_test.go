@@ -15,6 +15,7 @@ import (
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/internal/fixture"
+	"github.com/magepack/magepack/tasks/plan"
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/version"
 )
@@ -280,7 +281,7 @@ func TestProjectLabelsAndRefs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run("source "+tt.modulePath, func(t *testing.T) {
-			assert.Equal(t, tt.want, sourceURL(tt.modulePath))
+			assert.Equal(t, tt.want, plan.SourceURL(tt.modulePath))
 		})
 	}
 }

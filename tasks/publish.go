@@ -19,6 +19,7 @@ import (
 
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/image"
+	"github.com/magepack/magepack/tasks/plan"
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/report"
 	"github.com/magepack/magepack/tasks/sbom"
@@ -62,10 +63,10 @@ func planPublish(p *project) (publishPlan, error) {
 		}
 	}
 	if len(pp.platforms) == 0 {
-		return pp, &configError{fmt.Errorf("no Linux platform in MAGEPACK_PLATFORMS=%q: container images are Linux images; add one, e.g. linux/amd64", p.opts.platforms)}
+		return pp, plan.Bad("MAGEPACK_PLATFORMS", fmt.Errorf("no Linux platform in MAGEPACK_PLATFORMS=%q: container images are Linux images; add one, e.g. linux/amd64", p.opts.Platforms))
 	}
 	for _, s := range p.services {
-		for _, variant := range p.opts.variants {
+		for _, variant := range p.opts.Variants {
 			ip := indexPlan{svc: s, variant: variant, tags: p.tags(variant)}
 			for _, pl := range pp.platforms {
 				ip.images = append(ip.images, p.planImage(s, variant, pl, p.binaryPath(s, pl)))
@@ -80,11 +81,11 @@ func planPublish(p *project) (publishPlan, error) {
 		}
 	}
 	switch {
-	case !p.opts.push:
+	case !p.opts.Push:
 		pp.why = "MAGEPACK_PUSH=never"
 	case len(noHost) > 0:
-		pp.why = fmt.Sprintf("MAGEPACK_IMAGE=%s names no registry host (e.g. ghcr.io/team/%s)", p.opts.image, p.services[0].name)
-		if p.opts.image == "" {
+		pp.why = fmt.Sprintf("MAGEPACK_IMAGE=%s names no registry host (e.g. ghcr.io/team/%s)", p.opts.Image, p.services[0].name)
+		if p.opts.Image == "" {
 			pp.why = fmt.Sprintf("MAGEPACK_IMAGE is not set, so the image %s names no registry host (e.g. ghcr.io/team/%s)", noHost[0], p.services[0].name)
 		}
 	default:
@@ -235,7 +236,7 @@ func (r *run) buildIndexes(ctx context.Context, pp publishPlan) ([]published, er
 	}
 	made := make([][]platformImage, len(pp.indexes))
 	var g errgroup.Group
-	g.SetLimit(max(2, r.p.opts.parallel))
+	g.SetLimit(max(2, r.p.opts.Parallel))
 	for i, ip := range pp.indexes {
 		made[i] = make([]platformImage, len(ip.images))
 		for j, im := range ip.images {
@@ -279,7 +280,7 @@ func (r *run) remoteAlpineBases(ctx context.Context, pp publishPlan) (alpineBase
 	if !slices.ContainsFunc(pp.indexes, func(ip indexPlan) bool { return ip.variant == variantAlpine }) {
 		return b, nil
 	}
-	ref := r.p.opts.alpineBase
+	ref := r.p.opts.AlpineBase
 	want := make([]v1.Platform, len(pp.platforms))
 	for i, pl := range pp.platforms {
 		want[i] = v1.Platform{OS: pl.OS, Architecture: pl.Arch, Variant: pl.ImageVariant()}
@@ -340,7 +341,7 @@ func (r *run) makeIndex(ctx context.Context, ip indexPlan, platforms []platform.
 	p := r.p
 	meta := p.meta(ip.svc)
 	if ip.variant == variantAlpine {
-		meta.BaseName, meta.BaseDigest = p.opts.alpineBase, baseIndexDigest
+		meta.BaseName, meta.BaseDigest = p.opts.AlpineBase, baseIndexDigest
 	}
 	imgs := make([]v1.Image, len(made))
 	var referrers, vexes, signed []v1.Image

@@ -37,6 +37,7 @@ import (
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/image"
 	"github.com/magepack/magepack/tasks/internal/fixture"
+	"github.com/magepack/magepack/tasks/plan"
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/sbom"
 	"github.com/magepack/magepack/tasks/version"
@@ -582,7 +583,7 @@ func TestPublishRefusesIntegration(t *testing.T) {
 			cfg:  Config{Platforms: "darwin/arm64,windows/amd64", Image: reg.Host + "/app"},
 			code: ExitConfig, contains: []string{`no Linux platform in MAGEPACK_PLATFORMS="darwin/arm64,windows/amd64"`, "linux/amd64"},
 			check: func(t *testing.T, err error) {
-				var ce *configError
+				var ce *plan.Error
 				assert.ErrorAs(t, err, &ce)
 			},
 		},
@@ -735,8 +736,8 @@ func TestPlanPublish(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := &project{opts: options{push: tt.push, variants: []string{"scratch", "alpine"}}, services: tt.svcs, platforms: tt.plats, dist: "/repo/dist",
-				ver: version.Info{Version: semver.MustParse("1.2.3")}}
+			p := &project{opts: options{Options: plan.Options{Push: tt.push, Variants: []string{"scratch", "alpine"}}}, services: tt.svcs, platforms: tt.plats, dist: "/repo/dist",
+				ver: version.Info{Version: semver.MustParse("1.2.3")}, plan: &plan.Plan{Version: version.Info{Version: semver.MustParse("1.2.3")}}}
 			pp, err := planPublish(p)
 			require.NoError(t, err)
 			assert.Equal(t, tt.wantPush, pp.push)
@@ -757,7 +758,7 @@ func TestPlanPublish(t *testing.T) {
 		})
 	}
 	t.Run("no Linux platform", func(t *testing.T) {
-		p := &project{opts: options{push: true, variants: []string{"scratch"}, platforms: "darwin/arm64"}, services: []*service{svc("app", "app")},
+		p := &project{opts: options{Options: plan.Options{Push: true, Variants: []string{"scratch"}, Platforms: "darwin/arm64"}}, services: []*service{svc("app", "app")},
 			platforms: []platform.Platform{{OS: "darwin", Arch: "arm64"}}}
 		_, err := planPublish(p)
 		require.Error(t, err)

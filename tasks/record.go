@@ -14,6 +14,7 @@ import (
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/linkage"
+	"github.com/magepack/magepack/tasks/plan"
 	"github.com/magepack/magepack/tasks/sbom"
 	"github.com/magepack/magepack/tasks/shard"
 )
@@ -39,7 +40,7 @@ func (r *run) lockDist(ctx context.Context) (func() error, error) {
 			// Not a configuration mistake (and exit 130 when Ctrl-C ended the wait).
 			return nil, err
 		}
-		return nil, &configError{err}
+		return nil, plan.Bad("MAGEPACK_DIST", err)
 	}
 	release := unlock
 	if _, err := dist.CleanTemp(p.dist); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/linkage"
+	"github.com/magepack/magepack/tasks/plan"
 	"github.com/magepack/magepack/tasks/platform"
 )
 
@@ -61,7 +62,7 @@ func newRun(ctx context.Context, settings Config, dir string, lookup func(string
 	if err != nil {
 		return nil, err
 	}
-	r.environ = withToolchain(r.environ, opts.toolchain)
+	r.environ = withToolchain(r.environ, opts.Toolchain)
 	if r.p, err = resolve(ctx, opts, dir, r.getenv, r.environ); err != nil {
 		return nil, err
 	}
@@ -96,7 +97,7 @@ func session(ctx context.Context) (*run, error) {
 	current.once.Do(func() {
 		current.r, current.err = newRun(ctx, Settings, ".", os.LookupEnv, os.Stdout)
 		if current.r != nil {
-			for _, w := range unknownSettings(os.Environ()) {
+			for _, w := range plan.UnknownSettings(os.Environ()) {
 				current.r.log.printf("config", "%s", w)
 			}
 		}
@@ -114,7 +115,7 @@ func target(ctx context.Context, work func(*run, context.Context) error) error {
 		return fail(err)
 	}
 	err = work(r, ctx)
-	if r.p.opts.timings {
+	if r.p.opts.Timings {
 		r.printTimings()
 	}
 	return fail(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/image"
+	"github.com/magepack/magepack/tasks/plan"
 	"github.com/magepack/magepack/tasks/sbom"
 	"github.com/magepack/magepack/tasks/verify"
 	"github.com/magepack/magepack/tasks/vulncheck"
@@ -36,7 +37,7 @@ func loadSignKey(spec string, lookup func(string) (string, bool)) (attest.Signer
 	}
 	s, err := attest.LoadSigner(spec, password)
 	if err != nil {
-		return nil, setting(err, "MAGEPACK_SIGN_KEY")
+		return nil, plan.Bad("MAGEPACK_SIGN_KEY", err)
 	}
 	return s, nil
 }
@@ -108,7 +109,7 @@ func (r *run) provenance(s *service, bin, buildType string, external map[string]
 	}
 	ext := map[string]any{
 		"service": s.name, "main": s.main, "version": p.versionString(),
-		"cgo": p.opts.cgo, "ldflags": p.opts.ldflags,
+		"cgo": p.opts.CGO, "ldflags": p.opts.Ldflags,
 	}
 	for k, v := range external {
 		ext[k] = v
@@ -116,7 +117,7 @@ func (r *run) provenance(s *service, bin, buildType string, external map[string]
 	b := attest.Build{
 		BuildType: attest.BuildTypePrefix + buildType,
 		External:  ext,
-		Source:    attest.Source{URL: sourceURL(p.modulePath), Commit: p.ver.Commit},
+		Source:    attest.Source{URL: plan.SourceURL(p.modulePath), Commit: p.ver.Commit},
 	}
 	b.FromBuildInfo(info)
 	b.BuilderID, b.InvocationID, b.BuilderVersion = r.builder()
@@ -194,7 +195,7 @@ func (r *run) attestIndex(ctx context.Context, ip indexPlan, idx v1.ImageIndex, 
 		}
 	}
 	if ip.variant == variantAlpine {
-		b.Base = &attest.ResourceDescriptor{URI: "oci://" + r.p.opts.alpineBase, Digest: attest.DigestSet(baseIndexDigest)}
+		b.Base = &attest.ResourceDescriptor{URI: "oci://" + r.p.opts.AlpineBase, Digest: attest.DigestSet(baseIndexDigest)}
 	}
 	pred, err := b.Predicate()
 	if err != nil {

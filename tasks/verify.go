@@ -11,6 +11,7 @@ import (
 	"github.com/magepack/magepack/tasks/attest"
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/internal/joined"
+	"github.com/magepack/magepack/tasks/plan"
 	"github.com/magepack/magepack/tasks/verify"
 )
 
@@ -36,11 +37,11 @@ func (r *run) verifyKey() (any, error) {
 			r.log.printf("verify", "checking with the public half of MAGEPACK_SIGN_KEY (MAGEPACK_VERIFY_KEY is not set)")
 			return pub, nil
 		}
-		return nil, &configError{errors.New("no public key to verify with: set MAGEPACK_VERIFY_KEY to the path of cosign.pub (or the PEM itself)")}
+		return nil, plan.Bad("MAGEPACK_VERIFY_KEY", errors.New("no public key to verify with: set MAGEPACK_VERIFY_KEY to the path of cosign.pub (or the PEM itself)"))
 	}
 	key, err := attest.LoadPublicKey(spec)
 	if err != nil {
-		return nil, &configError{setting(err, "MAGEPACK_VERIFY_KEY")}
+		return nil, plan.Bad("MAGEPACK_VERIFY_KEY", err)
 	}
 	return key, nil
 }
@@ -54,7 +55,7 @@ func (r *run) verify(ctx context.Context) error {
 	opts := []verify.Option{verify.WithCommit(p.ver.Commit)}
 	m, err := dist.ReadManifest(p.dist)
 	if err != nil {
-		return &configError{err}
+		return plan.Bad("MAGEPACK_DIST", err)
 	}
 	var errs []error
 	checked := 0
@@ -105,7 +106,7 @@ func (r *run) verify(ctx context.Context) error {
 		checked++
 	}
 	if checked == 0 {
-		return &configError{fmt.Errorf("nothing to verify in %s: run crossCompile or publish with MAGEPACK_SIGN_KEY set first", p.rel(p.dist))}
+		return plan.Bad("", fmt.Errorf("nothing to verify in %s: run crossCompile or publish with MAGEPACK_SIGN_KEY set first", p.rel(p.dist)))
 	}
 	return errors.Join(errs...)
 }

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/gobuild"
+	"github.com/magepack/magepack/tasks/plan"
 	"github.com/magepack/magepack/tasks/report"
 	"github.com/magepack/magepack/tasks/sbom"
 	"github.com/magepack/magepack/tasks/vulncheck"
@@ -42,7 +42,7 @@ const vulncheckName = "vulncheck"
 func (r *run) vulncheck(ctx context.Context) error {
 	_, err := r.once.vulncheck.do(func() (struct{}, error) {
 		// Before any build: a database that cannot be read fails now.
-		modified, err := vulncheck.DBModified(ctx, r.p.opts.vulnDB)
+		modified, err := vulncheck.DBModified(ctx, r.p.opts.VulnDB)
 		if err != nil {
 			return struct{}{}, err
 		}
@@ -87,8 +87,8 @@ func (r *run) scanBinaries(ctx context.Context, jobs []job, modified time.Time) 
 	if built {
 		r.log.printf(vulncheckName, "built %s into %s in %s (once per machine)", vulncheck.Tool, filepath.Dir(tool), secs(time.Since(start)))
 	}
-	for _, id := range slices.Sorted(maps.Keys(p.opts.vulnWaivers)) {
-		r.log.printf(vulncheckName, "waiver %s: %s", id, p.opts.vulnWaivers[id])
+	for _, id := range slices.Sorted(maps.Keys(p.opts.VulnWaivers)) {
+		r.log.printf(vulncheckName, "waiver %s: %s", id, p.opts.VulnWaivers[id])
 	}
 	twins, sums, err := r.symbolTwins(ctx, jobs, filepath.Join(cache, "twins"))
 	if err != nil {
@@ -101,12 +101,12 @@ func (r *run) scanBinaries(ctx context.Context, jobs []job, modified time.Time) 
 		g.Go(func() error {
 			path := p.binaryPath(j.svc, j.pl)
 			rep, err := vulncheck.Scan(gctx, twins[i], vulncheck.WithTwinOf(path), vulncheck.WithTool(tool),
-				vulncheck.WithDB(p.opts.vulnDB), vulncheck.WithDBModified(modified),
+				vulncheck.WithDB(p.opts.VulnDB), vulncheck.WithDBModified(modified),
 				vulncheck.WithEnv(r.goEnv()), vulncheck.WithCache(filepath.Join(cache, "scans")))
 			if err != nil {
 				return err
 			}
-			rep.Waive(p.opts.vulnWaivers)
+			rep.Waive(p.opts.VulnWaivers)
 			reps[i] = rep
 			return nil
 		})
@@ -136,7 +136,7 @@ func (r *run) symbolTwins(ctx context.Context, jobs []job, dir string) (paths, s
 	paths = make([]string, len(jobs))
 	sums = make([]string, len(jobs))
 	shipped := make([]string, len(jobs))
-	var plan []gobuild.Job
+	var twins []gobuild.Job
 	var todo []int
 	var cfg gobuild.Config
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -161,20 +161,20 @@ func (r *run) symbolTwins(ctx context.Context, jobs []job, dir string) (paths, s
 		cfg.LdflagsExtra = strings.TrimSpace(cfg.LdflagsExtra + " " + vulncheck.KeepSymbolsFlag)
 		gj, err := gobuild.Plan(cfg, []gobuild.Target{{OS: j.pl.OS, Arch: j.pl.Arch}}, r.environ)
 		if err != nil {
-			return nil, nil, &configError{err}
+			return nil, nil, plan.Bad("", err)
 		}
-		plan = append(plan, gj...)
+		twins = append(twins, gj...)
 		todo = append(todo, i)
 	}
-	if len(plan) == 0 {
+	if len(twins) == 0 {
 		return paths, sums, nil
 	}
 	start := time.Now()
-	results, err := gobuild.Run(ctx, plan, cfg, nil)
+	results, err := gobuild.Run(ctx, twins, cfg, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	r.log.printf(vulncheckName, "linked %d symbol twin(s) in %s: govulncheck reads the symbols a binary holds from the symbol table its stripped build drops", len(plan), secs(time.Since(start)))
+	r.log.printf(vulncheckName, "linked %d symbol twin(s) in %s: govulncheck reads the symbols a binary holds from the symbol table its stripped build drops", len(twins), secs(time.Since(start)))
 	for n, res := range results {
 		i := todo[n]
 		if err := vulncheck.SameCode(shipped[i], res.Path); err != nil && !errors.Is(err, vulncheck.ErrNoFuncTable) {
@@ -319,39 +319,6 @@ type vulnError struct {
 func (e *vulnError) Error() string {
 	return fmt.Sprintf("vulnerable code reached: %d vulnerabilities (%s) in %d binaries (%s); fix: %s, or waive an accepted one by ID with its reason (MAGEPACK_VULN_WAIVERS)",
 		len(e.ids), strings.Join(e.ids, ", "), len(e.binaries), strings.Join(e.binaries, ", "), strings.Join(e.fixes, "; "))
-}
-
-// vulnID is the form of a Go vulnerability ID.
-var vulnID = regexp.MustCompile(`^GO-\d{4}-\d{4,}$`)
-
-// parseWaivers reads MAGEPACK_VULN_WAIVERS: "ID=reason;ID=reason".
-func parseWaivers(s string) (map[string]string, error) {
-	w := map[string]string{}
-	for _, part := range strings.Split(s, ";") {
-		if part = strings.TrimSpace(part); part == "" {
-			continue
-		}
-		id, reason, ok := strings.Cut(part, "=")
-		if !ok {
-			return nil, fmt.Errorf("waiver %q has no reason: want ID=reason, e.g. GO-2022-1059=only parses our own headers", part)
-		}
-		w[strings.TrimSpace(id)] = strings.TrimSpace(reason)
-	}
-	return w, nil
-}
-
-// checkWaivers rejects a waiver without a Go vulnerability ID or a reason.
-func checkWaivers(w map[string]string) (map[string]string, error) {
-	var errs []error
-	for _, id := range slices.Sorted(maps.Keys(w)) {
-		switch {
-		case !vulnID.MatchString(id):
-			errs = append(errs, fmt.Errorf("waiver %q does not name a Go vulnerability ID such as GO-2022-1059 (MAGEPACK_VULN_WAIVERS)", id))
-		case strings.TrimSpace(w[id]) == "":
-			errs = append(errs, fmt.Errorf("waiver of %s gives no reason: say why it is accepted (MAGEPACK_VULN_WAIVERS)", id))
-		}
-	}
-	return w, errors.Join(errs...)
 }
 
 // keptVEX is the VEX b keeps when it is recorded again: the one m lists

@@ -193,9 +193,9 @@ func TestVulncheckSettings(t *testing.T) {
 		"MAGEPACK_TOOLCHAIN":    "go1.26.10",
 	}))
 	require.NoError(t, err)
-	assert.Equal(t, map[string]string{"GO-2022-1059": "only our own header", "GO-2026-6603": "behind a proxy that drops trailers"}, o.vulnWaivers, "the environment replaces Go's waivers")
-	assert.Equal(t, "go1.26.10", o.toolchain)
-	assert.Equal(t, "https://vuln.go.dev", o.vulnDB)
+	assert.Equal(t, map[string]string{"GO-2022-1059": "only our own header", "GO-2026-6603": "behind a proxy that drops trailers"}, o.VulnWaivers, "the environment replaces Go's waivers")
+	assert.Equal(t, "go1.26.10", o.Toolchain)
+	assert.Equal(t, "https://vuln.go.dev", o.VulnDB)
 	assert.Equal(t, []string{"A=1", "GOTOOLCHAIN=go1.26.10"}, withToolchain([]string{"A=1"}, "go1.26.10"))
 	assert.Equal(t, "go1.27.1", modToolchain([]byte("module m\n\ngo 1.26\n\ntoolchain go1.27.1\n")))
 }
