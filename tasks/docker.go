@@ -62,16 +62,8 @@ func (p *project) imageSubject(s *service, variant string) string {
 func (r *run) dockerImages(ctx context.Context, variant string) ([]dist.Image, error) {
 	return r.once.docker.do(variant, func() ([]dist.Image, error) {
 		p := r.p
-		if p.opts.Dockerfile != "" {
-			// A missing Dockerfile is a configuration mistake, whether or
-			// not an engine answers.
-			plan, err := planDockerfile(p)
-			if err != nil {
-				return nil, err
-			}
-			if plan.syntax != "" {
-				r.log.printf("dockerfile", "%s line %d: # syntax=%s is ignored: this engine builds with its legacy builder", plan.dockerfile, plan.syntaxAt, plan.syntax)
-			}
+		if df := p.plan.Dockerfile; df != nil && df.Syntax != "" {
+			r.log.printf("dockerfile", "%s line %d: # syntax=%s is ignored: this engine builds with its legacy builder", df.Path, df.SyntaxAt, df.Syntax)
 		}
 		eng, err := r.engine(ctx)
 		if err != nil {
@@ -162,35 +154,18 @@ type imagePlan struct {
 }
 
 // meta is what the OCI annotations say of s's images.
-func (p *project) meta(s *service) image.Meta {
-	return image.Meta{Title: s.name, Version: p.versionString(), Revision: p.ver.Commit, Source: plan.SourceURL(p.modulePath), Created: p.created}
+func (p *project) meta(s *service) image.Meta { return p.plan.Meta(s.unit()) }
+
+// planImage is the plan's image of s's variant for pl from the binary at
+// binary (plan.Image), with s itself.
+func (p *project) planImage(s *service, variant string, pl platform.Platform, binary string) imagePlan {
+	return p.imagePlan(p.plan.Image(s.unit(), variant, pl, binary))
 }
 
-// planImage decides s's variant image for pl from the binary at binary.
-func (p *project) planImage(s *service, variant string, pl platform.Platform, binary string) imagePlan {
-	o := p.opts
-	ip := imagePlan{
-		svc: s, variant: variant, pl: pl, refs: p.refs(s, variant),
-		spec: image.Spec{
-			Name:     s.name,
-			Binary:   binary,
-			OS:       pl.OS,
-			Arch:     pl.Arch,
-			Variant:  pl.ImageVariant(),
-			CABundle: o.CABundle,
-			TZData:   o.TZData && variant == variantScratch,
-			Port:     s.smoke.Port,
-			Labels:   p.labels(s),
-			Created:  p.created,
-		},
-	}
-	meta := p.meta(s)
-	if variant == variantAlpine {
-		ip.base = o.AlpineBase
-		meta.BaseName = o.AlpineBase
-	}
-	ip.spec.Annotations = image.Annotations(meta)
-	return ip
+// imagePlan is the executor's view of a planned image: its service as the
+// run has it.
+func (p *project) imagePlan(im plan.Image) imagePlan {
+	return imagePlan{svc: p.service(im.Service.Name), variant: im.Variant, pl: im.Platform, spec: im.Spec, refs: im.Refs, base: im.Base}
 }
 
 // assemble builds the planned image on base (nil for scratch), whose

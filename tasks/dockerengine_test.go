@@ -16,6 +16,7 @@ import (
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/internal/fixture"
 	"github.com/magepack/magepack/tasks/linkage"
+	"github.com/magepack/magepack/tasks/plan"
 )
 
 // fakeEngine is a Docker engine that fails the way a test asks: each
@@ -118,7 +119,7 @@ func TestEngineFailurePaths(t *testing.T) {
 			name: "Ctrl-C during the builder check", code: ExitInterrupted, ctx: cancelled,
 			eng: &fakeEngine{builderGo: func(ctx context.Context) (*semver.Version, error) { return nil, ctx.Err() }},
 			step: func(r *run, ctx context.Context, eng dockerEngine) error {
-				_, err := r.checkBuilder(ctx, eng, dockerfilePlan{dockerfile: "Dockerfile", goBuilder: dockerfile.GoBuilder{Image: "golang:1.25-alpine", Line: 3}})
+				_, err := r.checkBuilder(ctx, eng, plan.Dockerfile{Path: "Dockerfile", GoBuilder: dockerfile.GoBuilder{Image: "golang:1.25-alpine", Line: 3}})
 				return err
 			},
 		},

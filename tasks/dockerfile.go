@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"time"
 
 	"github.com/Masterminds/semver/v3"
 
@@ -21,15 +18,12 @@ import (
 // whose Go is older than go.mod asks for.
 func (r *run) dockerfileImage(ctx context.Context, eng dockerEngine, s *service, variant string) (dist.Image, error) {
 	p := r.p
-	plan, err := planDockerfile(p)
+	df := *p.plan.Dockerfile
+	have, err := r.checkBuilder(ctx, eng, df)
 	if err != nil {
 		return dist.Image{}, err
 	}
-	have, err := r.checkBuilder(ctx, eng, plan)
-	if err != nil {
-		return dist.Image{}, err
-	}
-	builder := fmt.Sprintf("builder %s, Go %s", plan.builderImage(), have)
+	builder := fmt.Sprintf("builder %s, Go %s", df.BuilderImage(), have)
 	if have == nil {
 		builder = "builder Go not checked"
 	}
@@ -40,13 +34,13 @@ func (r *run) dockerfileImage(ctx context.Context, eng dockerEngine, s *service,
 	}
 	refs := p.refs(s, variant)
 	subject := p.imageSubject(s, variant)
-	r.log.printf(subject, "building %s with %s (%s)", refs[0], plan.dockerfile, builder)
+	r.log.printf(subject, "building %s with %s (%s)", refs[0], df.Path, builder)
 	stop := r.phase("build")
 	res, err := eng.Build(ctx, engine.BuildOptions{
 		ContextDir: p.root,
-		Dockerfile: plan.dockerfile,
+		Dockerfile: df.Path,
 		Tags:       refs,
-		BuildArgs:  plan.args(p, s),
+		BuildArgs:  p.plan.BuildArgs(df, s.unit()),
 		Labels:     p.labels(s),
 		Progress:   func(line string) { r.log.printf(subject, "%s", line) },
 	})
@@ -71,14 +65,14 @@ func (r *run) dockerfileImage(ctx context.Context, eng dockerEngine, s *service,
 // its build stage names, checked as far as the engine or its tag tells,
 // never pulled. It returns nil, having said why, when the Go version
 // cannot be told.
-func (r *run) checkBuilder(ctx context.Context, eng dockerEngine, df dockerfilePlan) (*semver.Version, error) {
-	return r.once.builder.do(df.dockerfile, func() (*semver.Version, error) {
-		g := df.goBuilder
+func (r *run) checkBuilder(ctx context.Context, eng dockerEngine, df plan.Dockerfile) (*semver.Version, error) {
+	return r.once.builder.do(df.Path, func() (*semver.Version, error) {
+		g := df.GoBuilder
 		if !g.UsesArg && g.Image == "" {
 			r.log.printf("dockerfile", "builder Go check skipped: %s", g.Unknown)
 			return nil, nil
 		}
-		image := df.builderImage()
+		image := df.BuilderImage()
 		if g.UsesArg {
 			if err := eng.EnsureImage(ctx, image, r.p.opts.Pull); err != nil {
 				return nil, &imageError{fmt.Errorf("builder image: %w", err)}
@@ -86,7 +80,7 @@ func (r *run) checkBuilder(ctx context.Context, eng dockerEngine, df dockerfileP
 		}
 		have, err := eng.BuilderGoVersion(ctx, image)
 		if !g.UsesArg && errors.Is(err, dockerfile.ErrUnknownBuilderVersion) {
-			r.log.printf("dockerfile", "builder Go check skipped: %s line %d: %v", df.dockerfile, g.Line, err)
+			r.log.printf("dockerfile", "builder Go check skipped: %s line %d: %v", df.Path, g.Line, err)
 			return nil, nil
 		}
 		switch {
@@ -95,92 +89,13 @@ func (r *run) checkBuilder(ctx context.Context, eng dockerEngine, df dockerfileP
 		case err != nil:
 			return nil, &imageError{err}
 		}
-		if err := dockerfile.CheckBuilder(have, df.goMod, image); err != nil {
+		if err := dockerfile.CheckBuilder(have, df.GoMod, image); err != nil {
 			var old *dockerfile.BuilderTooOldError
 			if errors.As(err, &old) && !g.UsesArg {
-				old.Dockerfile, old.Line = df.dockerfile, g.Line
+				old.Dockerfile, old.Line = df.Path, g.Line
 			}
 			return nil, err
 		}
 		return have, nil
 	})
-}
-
-// dockerfilePlan is what an own-Dockerfile build will do, decided before
-// anything runs.
-type dockerfilePlan struct {
-	dockerfile string // relative to the module root
-	builder    string // the GO_IMAGE build argument
-	goMod      *semver.Version
-	// goBuilder says whose Go version to check: the GO_IMAGE argument's,
-	// or the image the build stage names.
-	goBuilder dockerfile.GoBuilder
-	syntax    string // a "# syntax=" directive, which the legacy builder ignores
-	syntaxAt  int
-}
-
-// builderImage is the image whose Go builds the binary.
-func (d dockerfilePlan) builderImage() string {
-	if d.goBuilder.UsesArg {
-		return d.builder
-	}
-	return d.goBuilder.Image
-}
-
-func planDockerfile(p *project) (dockerfilePlan, error) {
-	df := p.opts.Dockerfile
-	if filepath.IsAbs(df) {
-		rel, err := filepath.Rel(p.root, df)
-		if err != nil || !filepath.IsLocal(rel) {
-			return dockerfilePlan{}, plan.Bad("MAGEPACK_DOCKERFILE", fmt.Errorf("dockerfile %s is outside the module %s: the build context is the module root (MAGEPACK_DOCKERFILE)", df, p.root))
-		}
-		df = rel
-	}
-	if _, err := os.Stat(filepath.Join(p.root, df)); err != nil {
-		return dockerfilePlan{}, plan.Bad("MAGEPACK_DOCKERFILE", fmt.Errorf("dockerfile %s does not exist in %s: fix MAGEPACK_DOCKERFILE (a path relative to the module root)", df, p.root))
-	}
-	parsed, err := dockerfile.Read(filepath.Join(p.root, df))
-	if err != nil {
-		return dockerfilePlan{}, plan.Bad("MAGEPACK_DOCKERFILE", err)
-	}
-	if len(parsed.BuildKit) > 0 {
-		// Said before the context is sent or any image is pulled.
-		return dockerfilePlan{}, &engine.BuildKitError{Dockerfile: filepath.ToSlash(df), BuildKitLine: parsed.BuildKit[0], More: len(parsed.BuildKit) - 1}
-	}
-	req, err := dockerfile.GoModVersion(filepath.Join(p.root, "go.mod"))
-	if err != nil {
-		return dockerfilePlan{}, plan.Bad("", err)
-	}
-	builder := p.opts.Builder
-	if builder == "" {
-		builder = dockerfile.DefaultBuilder(req)
-	}
-	plan := dockerfilePlan{dockerfile: filepath.ToSlash(df), builder: builder, goMod: req, syntax: parsed.Syntax, syntaxAt: parsed.SyntaxLine}
-	args := map[string]string{}
-	for k, v := range plan.args(p, p.services[0]) {
-		if k != "GO_IMAGE" {
-			args[k] = *v
-		}
-	}
-	plan.goBuilder = parsed.GoBuilder("GO_IMAGE", args)
-	return plan, nil
-}
-
-// args are the build arguments every magepack Dockerfile build gets; a
-// Dockerfile shared by several services tells them apart by SERVICE and
-// MAIN.
-func (d dockerfilePlan) args(p *project, s *service) map[string]*string {
-	str := func(v string) *string { return &v }
-	args := map[string]*string{
-		"GO_IMAGE":     str(d.builder),
-		"ALPINE_IMAGE": str(p.opts.AlpineBase),
-		"VERSION":      str(p.versionString()),
-		"COMMIT":       str(p.ver.Commit),
-		"DATE":         str(p.ver.Date.UTC().Format(time.RFC3339)),
-	}
-	if len(p.services) > 1 {
-		args["SERVICE"] = str(s.name)
-		args["MAIN"] = str(s.main)
-	}
-	return args
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/magepack/magepack/tasks/cgo"
+	"github.com/magepack/magepack/tasks/dockerfile"
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/plan"
 	"github.com/magepack/magepack/tasks/platform"
@@ -66,7 +67,33 @@ func gather(ctx context.Context, o options, dir string, getenv func(string) stri
 	}
 	f.SourceDateEpoch = getenv("SOURCE_DATE_EPOCH")
 	f.Compilers = compilersOnPath(o, f)
+	f.Dockerfile = dockerfileFacts(o.Dockerfile, f.ModuleRoot)
 	return f, tc, nil
+}
+
+// dockerfileFacts reads and parses the configured Dockerfile and go.mod's
+// go directive, once per run; nil when no Dockerfile is configured.
+func dockerfileFacts(df, root string) *plan.DockerfileFacts {
+	if df == "" {
+		return nil
+	}
+	f := &plan.DockerfileFacts{}
+	if filepath.IsAbs(df) {
+		rel, err := filepath.Rel(root, df)
+		if err != nil || !filepath.IsLocal(rel) {
+			f.Outside = true
+			return f
+		}
+		df = rel
+	}
+	f.Path = filepath.ToSlash(df)
+	if _, err := os.Stat(filepath.Join(root, df)); err != nil {
+		f.ReadErr = err
+		return f
+	}
+	f.File, f.ReadErr = dockerfile.Read(filepath.Join(root, df))
+	f.GoMod, f.GoModErr = dockerfile.GoModVersion(filepath.Join(root, "go.mod"))
+	return f
 }
 
 // probeFailed is err when it says the probe was stopped (Ctrl-C), which no

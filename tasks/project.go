@@ -96,7 +96,7 @@ func (p *project) rel(abs string) string {
 
 // binaryPath is where crossCompile puts s's binary for pl.
 func (p *project) binaryPath(s *service, pl platform.Platform) string {
-	return filepath.Join(p.dist, gobuild.BinaryName(s.name, gobuild.Target{OS: pl.OS, Arch: pl.Arch}))
+	return p.plan.BinaryPath(s.unit(), pl)
 }
 
 // labels are the OCI labels every image of s carries.

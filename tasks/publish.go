@@ -19,7 +19,6 @@ import (
 
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/image"
-	"github.com/magepack/magepack/tasks/plan"
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/report"
 	"github.com/magepack/magepack/tasks/sbom"
@@ -53,58 +52,22 @@ type indexPlan struct {
 	tags    []string
 }
 
+// planPublish is the plan's publish (plan.Publish), with the services
+// as the run has them.
 func planPublish(p *project) (publishPlan, error) {
-	var pp publishPlan
-	for _, pl := range p.platforms {
-		if pl.OS == "linux" {
-			pp.platforms = append(pp.platforms, pl)
-		} else {
-			pp.skipped = append(pp.skipped, pl)
-		}
+	pub, err := p.plan.Publish()
+	if err != nil {
+		return publishPlan{}, err
 	}
-	if len(pp.platforms) == 0 {
-		return pp, plan.Bad("MAGEPACK_PLATFORMS", fmt.Errorf("no Linux platform in MAGEPACK_PLATFORMS=%q: container images are Linux images; add one, e.g. linux/amd64", p.opts.Platforms))
-	}
-	for _, s := range p.services {
-		for _, variant := range p.opts.Variants {
-			ip := indexPlan{svc: s, variant: variant, tags: p.tags(variant)}
-			for _, pl := range pp.platforms {
-				ip.images = append(ip.images, p.planImage(s, variant, pl, p.binaryPath(s, pl)))
-			}
-			pp.indexes = append(pp.indexes, ip)
+	pp := publishPlan{platforms: pub.Platforms, skipped: pub.Skipped, push: pub.Push, why: pub.Why}
+	for _, ix := range pub.Indexes {
+		ip := indexPlan{svc: p.service(ix.Service.Name), variant: ix.Variant, tags: ix.Tags}
+		for _, im := range ix.Images {
+			ip.images = append(ip.images, p.imagePlan(im))
 		}
-	}
-	var noHost []string
-	for _, s := range p.services {
-		if _, ok := registryHost(s.image); !ok {
-			noHost = append(noHost, s.image)
-		}
-	}
-	switch {
-	case !p.opts.Push:
-		pp.why = "MAGEPACK_PUSH=never"
-	case len(noHost) > 0:
-		pp.why = fmt.Sprintf("MAGEPACK_IMAGE=%s names no registry host (e.g. ghcr.io/team/%s)", p.opts.Image, p.services[0].name)
-		if p.opts.Image == "" {
-			pp.why = fmt.Sprintf("MAGEPACK_IMAGE is not set, so the image %s names no registry host (e.g. ghcr.io/team/%s)", noHost[0], p.services[0].name)
-		}
-	default:
-		pp.push = true
+		pp.indexes = append(pp.indexes, ip)
 	}
 	return pp, nil
-}
-
-// registryHost returns the registry a repository names, the way the docker
-// CLI reads it: a first path element with a '.' or ':', or "localhost".
-func registryHost(repo string) (string, bool) {
-	first, _, found := strings.Cut(repo, "/")
-	if !found {
-		return "", false
-	}
-	if strings.ContainsAny(first, ".:") || first == "localhost" {
-		return first, true
-	}
-	return "", false
 }
 
 // layoutTag is how an index's tag is named in dist/oci: the tag itself for

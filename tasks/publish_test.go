@@ -24,7 +24,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -40,7 +39,6 @@ import (
 	"github.com/magepack/magepack/tasks/plan"
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/sbom"
-	"github.com/magepack/magepack/tasks/version"
 )
 
 // pubAppName is the binary name of the module pubModule writes.
@@ -710,60 +708,6 @@ func TestPublishBasicAuthIntegration(t *testing.T) {
 			assert.Equal(t, layoutDigests[tag], desc.Digest.String(), tag)
 			assert.Contains(t, buf.String(), fmt.Sprintf("%s:%s@%s\n", repo, tag, desc.Digest))
 		}
-	})
-}
-
-func TestPlanPublish(t *testing.T) {
-	lin := func(arch string) platform.Platform { return platform.Platform{OS: "linux", Arch: arch} }
-	svc := func(name, image string) *service { return &service{name: name, main: "./cmd/" + name, image: image} }
-	tests := []struct {
-		name      string
-		svcs      []*service
-		push      bool
-		plats     []platform.Platform
-		wantPush  bool
-		wantWhy   string
-		wantPlats []string
-		wantSkip  []string
-	}{
-		{"registry host with port", []*service{svc("app", "127.0.0.1:5000/app")}, true, []platform.Platform{lin("amd64"), {OS: "darwin", Arch: "arm64"}}, true, "", []string{"linux/amd64"}, []string{"darwin/arm64"}},
-		{"registry host with dot", []*service{svc("app", "ghcr.io/team/app")}, true, []platform.Platform{lin("arm64"), lin("amd64")}, true, "", []string{"linux/arm64", "linux/amd64"}, nil},
-		{"localhost", []*service{svc("app", "localhost/app")}, true, []platform.Platform{lin("amd64")}, true, "", []string{"linux/amd64"}, nil},
-		{"bare name", []*service{svc("app", "app")}, true, []platform.Platform{lin("amd64")}, false, "names no registry host", []string{"linux/amd64"}, nil},
-		{"docker hub style namespace", []*service{svc("app", "team/app")}, true, []platform.Platform{lin("amd64")}, false, "names no registry host", []string{"linux/amd64"}, nil},
-		{"push never", []*service{svc("app", "ghcr.io/team/app")}, false, []platform.Platform{lin("amd64"), {OS: "windows", Arch: "amd64"}}, false, "MAGEPACK_PUSH=never", []string{"linux/amd64"}, []string{"windows/amd64"}},
-		{"several services behind a prefix", []*service{svc("api", "ghcr.io/team/api"), svc("worker", "ghcr.io/team/worker")}, true, []platform.Platform{lin("amd64"), lin("arm64")}, true, "", []string{"linux/amd64", "linux/arm64"}, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := &project{opts: options{Options: plan.Options{Push: tt.push, Variants: []string{"scratch", "alpine"}}}, services: tt.svcs, platforms: tt.plats, dist: "/repo/dist",
-				ver: version.Info{Version: semver.MustParse("1.2.3")}, plan: &plan.Plan{Version: version.Info{Version: semver.MustParse("1.2.3")}}}
-			pp, err := planPublish(p)
-			require.NoError(t, err)
-			assert.Equal(t, tt.wantPush, pp.push)
-			assert.Contains(t, pp.why, tt.wantWhy)
-			assert.Equal(t, tt.wantPlats, pubStrings(pp.platforms))
-			assert.Equal(t, tt.wantSkip, pubStrings(pp.skipped))
-			require.Len(t, pp.indexes, 2*len(tt.svcs), "one index per service and variant")
-			for i, ip := range pp.indexes {
-				assert.Equal(t, tt.svcs[i/2], ip.svc)
-				assert.Equal(t, []string{"scratch", "alpine"}[i%2], ip.variant)
-				require.Len(t, ip.images, len(tt.wantPlats), "one image per Linux platform")
-				for k, im := range ip.images {
-					assert.Equal(t, tt.wantPlats[k], im.pl.String())
-					assert.Equal(t, filepath.Join("/repo/dist", ip.svc.name+"_linux_"+im.pl.Arch), im.spec.Binary)
-					assert.Equal(t, ip.svc.name, im.spec.Name)
-				}
-			}
-		})
-	}
-	t.Run("no Linux platform", func(t *testing.T) {
-		p := &project{opts: options{Options: plan.Options{Push: true, Variants: []string{"scratch"}, Platforms: "darwin/arm64"}}, services: []*service{svc("app", "app")},
-			platforms: []platform.Platform{{OS: "darwin", Arch: "arm64"}}}
-		_, err := planPublish(p)
-		require.Error(t, err)
-		assert.Equal(t, ExitConfig, exitCode(err))
-		assert.Contains(t, err.Error(), "add one, e.g. linux/amd64")
 	})
 }
 

@@ -42,6 +42,9 @@ type Facts struct {
 	// Compilers are the C compilers found on PATH, by the name cgo's
 	// choice asked for: the path, or "" when none is there.
 	Compilers map[string]string
+	// Dockerfile is what the configured Dockerfile and go.mod say; nil
+	// when MAGEPACK_DOCKERFILE is unset.
+	Dockerfile *DockerfileFacts
 	// ToolchainNotes are said when the run starts: which Go a configured
 	// toolchain turned out to be, a go.mod toolchain newer than it.
 	ToolchainNotes []string

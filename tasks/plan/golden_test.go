@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/magepack/magepack/tasks/dockerfile"
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/version"
@@ -85,7 +87,15 @@ var shapes = []struct {
 	}, env: map[string]string{"MAGEPACK_PLATFORMS": "linux/amd64"}},
 	{name: "shard-2-of-3", facts: func() Facts { return repo("example.com/app", "v1.0.0", threeMain...) },
 		env: map[string]string{"MAGEPACK_MAIN": "./cmd/...", "MAGEPACK_PLATFORMS": "linux/amd64,linux/arm64", "MAGEPACK_SHARD": "2/3"}},
-	{name: "own-dockerfile", facts: func() Facts { return repo("example.com/app", "v1.2.3", rootMain) },
+	{name: "own-dockerfile", facts: func() Facts {
+		f := repo("example.com/app", "v1.2.3", rootMain)
+		df, err := dockerfile.Parse(strings.NewReader(multiStage))
+		if err != nil {
+			panic(err)
+		}
+		f.Dockerfile = &DockerfileFacts{Path: "Dockerfile.multistage", File: df, GoMod: semver.MustParse("1.26.0")}
+		return f
+	},
 		env: map[string]string{"MAGEPACK_DOCKERFILE": "Dockerfile.multistage", "MAGEPACK_BUILDER": "golang:1.26-alpine", "MAGEPACK_PLATFORMS": "linux/amd64"}},
 	{name: "alpine-base-override", facts: func() Facts { return repo("example.com/app", "v1.2.3", rootMain) },
 		env: map[string]string{"MAGEPACK_ALPINE_BASE": "registry.local/alpine:3.21", "MAGEPACK_VARIANTS": "alpine", "MAGEPACK_PLATFORMS": "linux/amd64"}},
@@ -118,6 +128,21 @@ var shapes = []struct {
 	}, env: map[string]string{"MAGEPACK_VERSION": "v9.9.9", "MAGEPACK_PLATFORMS": "linux/amd64", "SOURCE_DATE_EPOCH": "0"}},
 }
 
+// multiStage is a Dockerfile such as a repository keeps for itself: the Go
+// builder from a build argument, an Alpine final stage.
+const multiStage = `ARG GO_IMAGE=golang:1.26-alpine
+ARG ALPINE_IMAGE=alpine:3.22
+FROM ${GO_IMAGE} AS build
+WORKDIR /src
+COPY . .
+ARG VERSION
+RUN CGO_ENABLED=0 go build -ldflags "-X main.version=${VERSION}" -o /app .
+FROM ${ALPINE_IMAGE}
+COPY --from=build /app /app
+USER 65532:65532
+ENTRYPOINT ["/app"]
+`
+
 // golden is a plan as the golden files show it: every decision, in the
 // words progress lines and files use.
 type golden struct {
@@ -135,8 +160,40 @@ type golden struct {
 	Variants   []string            `json:"variants"`
 	Tags       map[string][]string `json:"tags"`
 	Base       string              `json:"alpine_base"`
-	Dockerfile string              `json:"dockerfile,omitempty"`
+	Dockerfile *goldenDockerfile   `json:"dockerfile,omitempty"`
+	Publish    goldenPublish       `json:"publish"`
 	Notes      []string            `json:"notes,omitempty"`
+}
+
+type goldenDockerfile struct {
+	Path    string            `json:"path"`
+	Builder string            `json:"builder"`
+	Checked string            `json:"go_checked_in"`
+	Args    map[string]string `json:"build_args"`
+}
+
+type goldenPublish struct {
+	Push    bool          `json:"push"`
+	Why     string        `json:"why,omitempty"`
+	Skipped []string      `json:"skipped,omitempty"`
+	Indexes []goldenIndex `json:"indexes,omitempty"`
+	Error   string        `json:"error,omitempty"`
+}
+
+type goldenIndex struct {
+	Service string        `json:"service"`
+	Variant string        `json:"variant"`
+	Tags    []string      `json:"tags"`
+	Images  []goldenImage `json:"images"`
+}
+
+type goldenImage struct {
+	Platform    string            `json:"platform"`
+	Binary      string            `json:"binary"`
+	Base        string            `json:"base,omitempty"`
+	Port        int               `json:"port,omitempty"`
+	TZData      bool              `json:"tzdata,omitempty"`
+	Annotations map[string]string `json:"annotations"`
 }
 
 type goldenService struct {
@@ -155,7 +212,13 @@ func view(p *Plan) golden {
 	g := golden{
 		Dist: p.Dist, Version: p.Version.Version.String(), Tag: p.Version.Tag, Commit: p.Version.Commit,
 		Created: p.Created.UTC().Format(time.RFC3339), Variants: p.Options.Variants, Tags: map[string][]string{},
-		Base: p.Options.AlpineBase, Dockerfile: p.Options.Dockerfile, Notes: p.Notes,
+		Base: p.Options.AlpineBase, Notes: p.Notes, Publish: publishView(p),
+	}
+	if d := p.Dockerfile; d != nil {
+		g.Dockerfile = &goldenDockerfile{Path: d.Path, Builder: d.Builder, Checked: d.BuilderImage(), Args: map[string]string{}}
+		for k, v := range p.BuildArgs(*d, p.Services[0]) {
+			g.Dockerfile.Args[k] = *v
+		}
 	}
 	for _, pl := range p.Platforms {
 		g.Platforms = append(g.Platforms, pl.String())
@@ -185,6 +248,25 @@ func view(p *Plan) golden {
 			gs.Refs[v] = p.Refs(u, v)
 		}
 		g.Services = append(g.Services, gs)
+	}
+	return g
+}
+
+func publishView(p *Plan) goldenPublish {
+	pub, err := p.Publish()
+	if err != nil {
+		return goldenPublish{Error: err.Error()}
+	}
+	g := goldenPublish{Push: pub.Push, Why: pub.Why}
+	for _, pl := range pub.Skipped {
+		g.Skipped = append(g.Skipped, pl.String())
+	}
+	for _, ix := range pub.Indexes {
+		gi := goldenIndex{Service: ix.Service.Name, Variant: ix.Variant, Tags: ix.Tags}
+		for _, im := range ix.Images {
+			gi.Images = append(gi.Images, goldenImage{Platform: im.Platform.String(), Binary: im.Spec.Binary, Base: im.Base, Port: im.Spec.Port, TZData: im.Spec.TZData, Annotations: im.Spec.Annotations})
+		}
+		g.Indexes = append(g.Indexes, gi)
 	}
 	return g
 }

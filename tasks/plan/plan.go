@@ -43,6 +43,9 @@ type Plan struct {
 	// Notes are said once when the run starts: defaults derived in a way
 	// the user may not expect.
 	Notes []string
+	// Dockerfile is the own-Dockerfile build (MAGEPACK_DOCKERFILE); nil
+	// when magepack assembles the images itself.
+	Dockerfile *Dockerfile
 }
 
 // Unit is one service: a main package, its binaries, its image and its
@@ -87,6 +90,9 @@ func Make(o Options, f Facts) (*Plan, error) {
 		add(p.chooseCompilers(f.Compilers))
 	}
 	add(p.decideVersion(f))
+	if len(errs) == 0 {
+		add(p.decideDockerfile(f.Dockerfile))
+	}
 	if err := Join(errs...); err != nil {
 		return nil, err
 	}
