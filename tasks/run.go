@@ -27,11 +27,12 @@ import (
 type run struct {
 	p   *project
 	log *logger
-	// lookup reads the environment for settings outside Config
-	// (SOURCE_DATE_EPOCH, GITHUB_STEP_SUMMARY, GITHUB_OUTPUT).
+	// lookup reads environ: the settings, and the variables outside
+	// Config (SOURCE_DATE_EPOCH, GITHUB_STEP_SUMMARY, GITHUB_OUTPUT).
 	lookup func(string) (string, bool)
-	// environ is the environment go build runs with (the user's own, so
-	// GOFLAGS, GOCACHE and GOCACHEPROG reach every build).
+	// environ is the run's environment, and the one every go command
+	// runs with (the user's own, so GOFLAGS, GOCACHE and GOCACHEPROG
+	// reach every build; GOTOOLCHAIN last when MAGEPACK_TOOLCHAIN is set).
 	environ []string
 	// connect finds the Docker engine; engine.Connect unless a test
 	// points it elsewhere (another engine, or a fake for failures a real
@@ -46,19 +47,24 @@ type run struct {
 	times timings
 }
 
-// newRun merges settings with the environment lookup reads, resolves the
-// project in dir and returns the run, or the configuration's errors (all
-// of them, each naming its setting) before any work is done.
-func newRun(ctx context.Context, settings Config, dir string, lookup func(string) (string, bool), out io.Writer) (*run, error) {
+// newRun merges settings with the environment environ (KEY=value, as
+// os.Environ gives it), resolves the project in dir and returns the run,
+// or the configuration's errors (all of them, each naming its setting)
+// before any work is done. environ is the run's whole environment: the
+// settings it reads and what every go command runs with.
+func newRun(ctx context.Context, settings Config, dir string, environ []string, out io.Writer) (*run, error) {
 	r := &run{
 		log:     &logger{w: out},
-		lookup:  lookup,
-		environ: os.Environ(),
+		lookup:  lookupIn(environ),
+		environ: environ,
 		connect: connectEngine,
 	}
 	stop := r.phase("setup")
 	defer stop()
-	opts, err := configure(settings, lookup)
+	for _, w := range plan.UnknownSettings(environ) {
+		r.log.printf("config", "%s", w)
+	}
+	opts, err := configure(settings, r.lookup)
 	if err != nil {
 		return nil, err
 	}
@@ -70,6 +76,21 @@ func newRun(ctx context.Context, settings Config, dir string, lookup func(string
 		r.log.printf("config", "%s", n)
 	}
 	return r, nil
+}
+
+// lookupIn is os.LookupEnv over environ: the last entry of a name wins,
+// as it does for the processes environ is given to.
+func lookupIn(environ []string) func(string) (string, bool) {
+	env := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	return func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	}
 }
 
 // getenv returns the variable's value, or "".
@@ -95,12 +116,7 @@ var current struct {
 // session returns this process's run, resolving it on first use.
 func session(ctx context.Context) (*run, error) {
 	current.once.Do(func() {
-		current.r, current.err = newRun(ctx, Settings, ".", os.LookupEnv, os.Stdout)
-		if current.r != nil {
-			for _, w := range plan.UnknownSettings(os.Environ()) {
-				current.r.log.printf("config", "%s", w)
-			}
-		}
+		current.r, current.err = newRun(ctx, Settings, ".", os.Environ(), os.Stdout)
 	})
 	return current.r, current.err
 }
