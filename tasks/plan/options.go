@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
@@ -103,39 +102,9 @@ func Parse(c Config) (Options, error) {
 	o.Smoke.Args = c.Args
 	o.Smoke.Env, err = smokeEnv(c.Env, "Settings.Env")
 	add(err)
-	names := make([]string, 0, len(c.Services))
-	for name := range c.Services {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		s := c.Services[name]
-		smoke, port := c.Smoke, c.Port
-		if s.Smoke != "" {
-			smoke = s.Smoke
-		}
-		if s.Port != 0 {
-			port = s.Port
-		}
-		if port < 1 || port > 65535 {
-			add(fmt.Errorf("port %d of service %s is out of range: want 1-65535 (Settings.Services[%q].Port)", port, name, name))
-			continue
-		}
-		opts, err := parseSmoke(smoke, port, fmt.Sprintf("Settings.Services[%q].Smoke", name))
-		add(err)
-		opts.Args, opts.Env = o.Smoke.Args, o.Smoke.Env
-		if s.Args != nil {
-			opts.Args = s.Args
-		}
-		if s.Env != nil {
-			opts.Env, err = smokeEnv(s.Env, fmt.Sprintf("Settings.Services[%q].Env", name))
-			add(err)
-		}
-		if o.Services == nil {
-			o.Services = map[string]engine.SmokeOptions{}
-		}
-		o.Services[name] = opts
-	}
+	var svcErrs []error
+	o.Services, svcErrs = parseServices(c, o.Smoke)
+	errs = append(errs, svcErrs...)
 	o.Variants, err = parseVariants(c.Variants)
 	add(err)
 	switch c.Push {
@@ -158,6 +127,46 @@ func Parse(c Config) (Options, error) {
 	o.Toolchain, err = parseToolchain(c.Toolchain)
 	add(err)
 	return o, Join(errs...)
+}
+
+// parseServices is each service's smoke run (Config.Services): its own
+// mode, port, arguments and environment, the project's where it sets
+// none. base is the project's smoke run.
+func parseServices(c Config, base engine.SmokeOptions) (map[string]engine.SmokeOptions, []error) {
+	var errs []error
+	var out map[string]engine.SmokeOptions
+	for _, name := range slices.Sorted(maps.Keys(c.Services)) {
+		s := c.Services[name]
+		smoke, port := c.Smoke, c.Port
+		if s.Smoke != "" {
+			smoke = s.Smoke
+		}
+		if s.Port != 0 {
+			port = s.Port
+		}
+		if port < 1 || port > 65535 {
+			errs = append(errs, fmt.Errorf("port %d of service %s is out of range: want 1-65535 (Settings.Services[%q].Port)", port, name, name))
+			continue
+		}
+		opts, err := parseSmoke(smoke, port, fmt.Sprintf("Settings.Services[%q].Smoke", name))
+		if err != nil {
+			errs = append(errs, err)
+		}
+		opts.Args, opts.Env = base.Args, base.Env
+		if s.Args != nil {
+			opts.Args = s.Args
+		}
+		if s.Env != nil {
+			if opts.Env, err = smokeEnv(s.Env, fmt.Sprintf("Settings.Services[%q].Env", name)); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if out == nil {
+			out = map[string]engine.SmokeOptions{}
+		}
+		out[name] = opts
+	}
+	return out, errs
 }
 
 // parseSmoke parses a smoke setting with the engine's own rule and gives
