@@ -3,7 +3,6 @@ package merge
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/gobuild"
+	"github.com/magepack/magepack/tasks/internal/fixture"
 	"github.com/magepack/magepack/tasks/shard"
 )
 
@@ -140,19 +140,9 @@ func TestShardMergeModifiedCheckoutIntegration(t *testing.T) {
 		require.NoError(t, os.WriteFile(p, []byte(data), 0o644))
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(clean, ".gitignore"), []byte("/dist/\n"), 0o644))
-	git := func(dir string, args ...string) {
-		t.Helper()
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_NOSYSTEM=1", "HOME="+root)
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "git %v: %s", args, out)
-	}
-	git(clean, "init", "-q")
-	git(clean, "add", ".")
-	git(clean, "commit", "-q", "-m", "services")
+	fixture.GitInit(t, clean).Commit("services")
 	dirty := filepath.Join(root, "dirty")
-	git(root, "clone", "-q", clean, dirty)
+	fixture.NewGit(t, root).Run("clone", "-q", clean, dirty)
 	require.NoError(t, os.MkdirAll(filepath.Join(dirty, "dist-1"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dirty, "dist-1", "downloaded"), []byte("x"), 0o644))
 

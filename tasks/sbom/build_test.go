@@ -11,6 +11,7 @@ import (
 	"time"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
+	"github.com/magepack/magepack/tasks/internal/fixture"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -29,7 +30,7 @@ const testModule = "example.com/sbomtest"
 func writeTestModule(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	repoSum, err := os.ReadFile(filepath.Join(repoRoot(t), "go.sum"))
+	repoSum, err := os.ReadFile(filepath.Join(fixture.RepoRoot(t), "go.sum"))
 	require.NoError(t, err)
 	var sum strings.Builder
 	for _, line := range strings.Split(string(repoSum), "\n") {
@@ -63,28 +64,9 @@ func main() {
 		"local/go.mod":   "module example.com/local\n\ngo 1.25.0\n",
 		"local/local.go": "package local\n\n// Hello greets.\nfunc Hello() string { return \"hello\" }\n",
 	}
-	for name, content := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
-	}
-	env := append(os.Environ(),
-		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com",
-		"GIT_AUTHOR_DATE=2024-05-06T07:08:09Z", "GIT_COMMITTER_DATE=2024-05-06T07:08:09Z", "GIT_CONFIG_GLOBAL=/dev/null")
-	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "."}, {"commit", "-q", "-m", "test module"}} {
-		cmd := exec.Command("git", args...)
-		cmd.Dir, cmd.Env = dir, env
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "git %v: %s", args, out)
-	}
+	fixture.WriteFiles(t, dir, files)
+	fixture.GitInit(t, dir).Commit("test module")
 	return dir
-}
-
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	require.NoError(t, err)
-	return filepath.Dir(strings.TrimSpace(string(out)))
 }
 
 // buildTestModule builds dir for goos/goarch into a file in a new temp dir
