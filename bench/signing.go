@@ -27,7 +27,7 @@ import (
 	"github.com/magepack/magepack/tasks/sbom"
 )
 
-// signingSet is figure set 13: what signing (issue 24) costs. The bar is
+// signingSet is figure set 13: what signing costs. The bar is
 // the in-process cost of signing one image as publish does (tasks/sign.go's
 // attestImage): the SLSA provenance built from example-app's real build
 // information and its predicate, then three statements (signature,

@@ -12,7 +12,7 @@ import (
 	"github.com/magepack/magepack/tasks/vulncheck"
 )
 
-// vulncheckSet is figure set 12: what vulncheck (issue 25) adds to a
+// vulncheckSet is figure set 12: what vulncheck adds to a
 // build of example-app. The bar is the difference of two medians, each
 // after a fresh edit, both through the magefile compiled once: `crossCompile
 // vulncheck` against `crossCompile` alone. The edit makes the binary new,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/plan"
 	"github.com/magepack/magepack/tasks/platform"
@@ -88,7 +89,7 @@ func (r *run) selection() (shard.Selection, error) {
 	if err != nil {
 		return shard.Selection{}, err
 	}
-	sel, _ := gobuild.Shard(r.p.opts.Shard, plan.gjobs)
+	sel, _ := shard.Split(r.p.opts.Shard, plan.gjobs, dist.JobOf)
 	return sel, nil
 }
 
@@ -106,7 +107,7 @@ func (r *run) myJobs() ([]job, error) {
 		}
 		var mine []job
 		for i, gj := range plan.gjobs {
-			if sel.Has(gj.ID()) {
+			if sel.Has(dist.JobOf(gj)) {
 				mine = append(mine, plan.jobs[i])
 			}
 		}

@@ -448,7 +448,7 @@ func TestEngineLinkageRefusals(t *testing.T) {
 		require.NoError(t, err)
 		err = r.smoke(ctx, d.eng, p.services[0], "alpine", refs[0])
 		require.Error(t, err)
-		assert.Contains(t, err.Error(), "no such file or directory", "the notes' failure: the glibc loader is not on Alpine")
+		assert.Contains(t, err.Error(), "no such file or directory", "a glibc binary cannot start on Alpine: its loader is not there")
 		assert.Equal(t, ExitImage, exitCode(err))
 		d.noContainersOf(t, repo)
 	})

@@ -14,8 +14,10 @@ import (
 )
 
 // dockerfileImage builds s's variant with the repo's own Dockerfile through
-// the engine (the notes' multi-stage way), after refusing a builder image
-// whose Go is older than go.mod asks for.
+// the engine, so its stages (go build in a builder image included) run
+// there and not on the host. A builder image whose Go is older than go.mod
+// asks for is refused first: the build would otherwise fail late, inside
+// the engine, with go's less direct message.
 func (r *run) dockerfileImage(ctx context.Context, eng dockerEngine, s *service, variant string) (dist.Image, error) {
 	p := r.p
 	df := *p.plan.Dockerfile

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/magepack/magepack/tasks/dist"
-	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/merge"
 	"github.com/magepack/magepack/tasks/plan"
 	"github.com/magepack/magepack/tasks/shard"
@@ -76,8 +75,8 @@ func (r *run) wantBuild() (dist.Build, error) {
 	if err != nil {
 		return dist.Build{}, err
 	}
-	sel, _ := gobuild.Shard(shard.Spec{}, plan.gjobs)
-	return gobuild.BuildRecord(plan.gjobs, sel, nil, r.p.ver.Commit, r.p.versionString(), r.p.goVersion), nil
+	sel, _ := shard.Split(shard.Spec{}, plan.gjobs, dist.JobOf)
+	return dist.BuildRecord(plan.gjobs, sel, nil, r.p.ver.Commit, r.p.versionString(), r.p.goVersion), nil
 }
 
 // binaries makes sure the binaries of jobs are in dist, once per run and

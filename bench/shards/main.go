@@ -145,7 +145,7 @@ func (b *bench) build(spec shard.Spec, distDir string, env ...string) (measure, 
 	if err != nil {
 		return measure{}, shard.Selection{}, nil, err
 	}
-	sel, mine := gobuild.Shard(spec, jobs)
+	sel, mine := shard.Split(spec, jobs, dist.JobOf)
 	cpu0 := childCPU()
 	start := time.Now()
 	results, err := gobuild.Run(b.ctx, mine, cfg, nil)
@@ -153,7 +153,7 @@ func (b *bench) build(spec shard.Spec, distDir string, env ...string) (measure, 
 	if err != nil {
 		return m, sel, results, err
 	}
-	rec := gobuild.BuildRecord(jobs, sel, results, cfg.Commit, cfg.Version, runtime.Version())
+	rec := dist.BuildRecord(jobs, sel, results, cfg.Commit, cfg.Version, runtime.Version())
 	err = dist.Update(distDir, func(man *dist.Manifest) error {
 		var files []string
 		for _, r := range results {

@@ -3,6 +3,7 @@ package dist
 import (
 	"slices"
 
+	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/shard"
 )
 
@@ -38,6 +39,36 @@ type Build struct {
 	// last build, so only merged binaries are safe to use without
 	// compiling again: they were built elsewhere from a clean commit.
 	Merged []string `json:"merged,omitempty"`
+}
+
+// JobOf returns the identity a planned go build is sharded and recorded
+// under: its service (the binary's name) and platform.
+func JobOf(j gobuild.Job) shard.Job {
+	return shard.Job{Service: j.Name, Platform: j.Target.String()}
+}
+
+// BuildRecord returns the build record of a run: the shard (sel.Spec, ""
+// when not split), commit, version and toolchain as given, the
+// configuration digest of all (every planned job of the run, before
+// sharding; see gobuild.ConfigDigest), every job of the run, and as built
+// the jobs of results that succeeded. Parts of one sharded run get the
+// same record but for Shard and Built, which is what merging checks.
+func BuildRecord(all []gobuild.Job, sel shard.Selection, results []gobuild.Result, commit, version, toolchain string) Build {
+	digest, lines := gobuild.ConfigDigest(all)
+	ids := make([]shard.Job, len(all))
+	for i, j := range all {
+		ids[i] = JobOf(j)
+	}
+	var built []shard.Job
+	for _, r := range results {
+		if r.Err == nil {
+			built = append(built, JobOf(r.Job))
+		}
+	}
+	return Build{
+		Shard: sel.Spec.String(), Commit: commit, Version: version, Toolchain: toolchain,
+		ConfigDigest: digest, Config: lines, Jobs: shard.Sort(ids), Built: shard.Sort(built),
+	}
 }
 
 // normalized returns b with its job lists deduplicated, sorted (by

@@ -1,14 +1,12 @@
 package dist
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/magepack/magepack/tasks/internal/atomicfile"
 )
 
 // ChecksumsFile is the name of the checksum file WriteChecksums writes.
@@ -16,18 +14,7 @@ const ChecksumsFile = "SHA256SUMS"
 
 // Sum returns the lower-case hex SHA-256 of the file at path, or an error
 // naming path when it cannot be read.
-func Sum(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("checksum %s: %w", path, err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("checksum %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
+func Sum(path string) (string, error) { return atomicfile.Sum(path) }
 
 // WriteChecksums writes dir/SHA256SUMS atomically, one "<hex>  <name>" line
 // per file, sorted by name: the format `sha256sum -c SHA256SUMS` checks when

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/magepack/magepack/tasks/internal/atomicfile"
 	"github.com/magepack/magepack/tasks/internal/fixture"
 )
 
@@ -136,46 +136,19 @@ func TestWriteFileFailureKeepsOld(t *testing.T) {
 	})
 }
 
-func TestPending(t *testing.T) {
-	dir := t.TempDir()
-	target := filepath.Join(dir, "app")
-	require.NoError(t, os.WriteFile(target, []byte("previous"), 0o755))
-
-	discarded, err := NewPending(target)
-	require.NoError(t, err)
-	assert.Equal(t, dir, filepath.Dir(discarded.Path), "temporary file sits next to the target")
-	assert.True(t, strings.HasPrefix(filepath.Base(discarded.Path), TempPrefix+"app-"))
-	require.NoError(t, os.WriteFile(discarded.Path, []byte("broken"), 0o644))
-	require.NoError(t, discarded.Discard())
-	require.NoError(t, discarded.Discard(), "Discard twice is fine")
-	got, err := os.ReadFile(target)
-	require.NoError(t, err)
-	assert.Equal(t, "previous", string(got))
-
-	committed, err := NewPending(target)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(committed.Path, []byte("next"), 0o644))
-	require.NoError(t, committed.Commit(0o755))
-	require.NoError(t, committed.Discard(), "Discard after Commit is a no-op")
-	got, err = os.ReadFile(target)
-	require.NoError(t, err)
-	assert.Equal(t, "next", string(got))
-	assert.Empty(t, fixture.Leftovers(t, dir))
-}
-
 func TestCleanTemp(t *testing.T) {
 	dir := t.TempDir()
-	for _, name := range []string{TempPrefix + "app-123", TempPrefix + "SHA256SUMS-9", "app_linux_amd64", ".magepack.lock"} {
+	for _, name := range []string{atomicfile.TempPrefix + "app-123", atomicfile.TempPrefix + "SHA256SUMS-9", "app_linux_amd64", ".magepack.lock"} {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o644))
 	}
-	require.NoError(t, os.Mkdir(filepath.Join(dir, TempPrefix+"dir-1"), 0o755))
+	require.NoError(t, os.Mkdir(filepath.Join(dir, atomicfile.TempPrefix+"dir-1"), 0o755))
 
 	removed, err := CleanTemp(dir)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{
-		filepath.Join(dir, TempPrefix+"app-123"),
-		filepath.Join(dir, TempPrefix+"SHA256SUMS-9"),
-		filepath.Join(dir, TempPrefix+"dir-1"),
+		filepath.Join(dir, atomicfile.TempPrefix+"app-123"),
+		filepath.Join(dir, atomicfile.TempPrefix+"SHA256SUMS-9"),
+		filepath.Join(dir, atomicfile.TempPrefix+"dir-1"),
 	}, removed)
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)

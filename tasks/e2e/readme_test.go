@@ -1,6 +1,6 @@
 package e2e_test
 
-// The README's GitHub Actions workflows (issue 26) are what users copy:
+// The README's GitHub Actions workflows are what users copy:
 // each must be one GitHub accepts, so actionlint (built by .ci/install,
 // with shellcheck for the run: scripts) checks every one of them.
 

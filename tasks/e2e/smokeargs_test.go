@@ -1,6 +1,6 @@
 package e2e_test
 
-// Services that need flags and environment to start (issue 26), end to
+// Services that need flags and environment to start, end to
 // end through the real engine: fixture.ConfiguredMain refuses to start
 // without -peer and writes its state into its working directory, which the
 // hardened smoke container's read-only root refuses, unless DATA_DIR

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/magepack/magepack/tasks/dist"
+	"github.com/magepack/magepack/tasks/internal/atomicfile"
 )
 
 // Batch is jobs that one go build makes together: the same platform,
@@ -155,7 +155,7 @@ func runBatch(ctx context.Context, b Batch, moduleDir, goBin string) []Result {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return failAll("create the output folder: %w", err)
 	}
-	tmp, err := os.MkdirTemp(outDir, dist.TempPrefix+"batch-")
+	tmp, err := os.MkdirTemp(outDir, atomicfile.TempPrefix+"batch-")
 	if err != nil {
 		return failAll("create a temporary folder: %w", err)
 	}
@@ -218,7 +218,7 @@ func commitBinary(built, output, moduleDir string) (string, int64, string, error
 	if !filepath.IsAbs(out) {
 		out = filepath.Join(moduleDir, out)
 	}
-	pending, err := dist.NewPending(out)
+	pending, err := atomicfile.New(out)
 	if err != nil {
 		return "", 0, "", err
 	}
@@ -233,7 +233,7 @@ func commitBinary(built, output, moduleDir string) (string, int64, string, error
 	if err != nil {
 		return "", 0, "", err
 	}
-	sum, err := dist.Sum(out)
+	sum, err := atomicfile.Sum(out)
 	if err != nil {
 		return "", 0, "", err
 	}

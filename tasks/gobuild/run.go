@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/magepack/magepack/tasks/dist"
+	"github.com/magepack/magepack/tasks/internal/atomicfile"
 )
 
 // waitDelay is how long a cancelled go build gets to exit after SIGINT
@@ -145,7 +145,7 @@ func runJob(ctx context.Context, job Job, moduleDir, goBin string) (r Result) {
 		r.Err = fmt.Errorf("build %s: create the output folder: %w", job.Target, err)
 		return r
 	}
-	pending, err := dist.NewPending(out)
+	pending, err := atomicfile.New(out)
 	if err != nil {
 		r.Err = fmt.Errorf("build %s: %w", job.Target, err)
 		return r
@@ -200,7 +200,7 @@ func runJob(ctx context.Context, job Job, moduleDir, goBin string) (r Result) {
 		r.Err = fmt.Errorf("build %s: %w", job.Target, err)
 		return r
 	}
-	sum, err := dist.Sum(out)
+	sum, err := atomicfile.Sum(out)
 	if err != nil {
 		r.Err = fmt.Errorf("build %s: %w", job.Target, err)
 		return r

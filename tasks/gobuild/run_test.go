@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/magepack/magepack/tasks/dist"
+	"github.com/magepack/magepack/tasks/internal/atomicfile"
 	"github.com/magepack/magepack/tasks/internal/fixture"
 )
 
@@ -71,7 +71,7 @@ func TestRunIntegration(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, os.FileMode(0o755), fi.Mode().Perm())
 			assert.Equal(t, fi.Size(), r.Size)
-			sum, err := dist.Sum(r.Path)
+			sum, err := atomicfile.Sum(r.Path)
 			require.NoError(t, err)
 			assert.Equal(t, sum, r.SHA256)
 			assert.Positive(t, r.Duration)

@@ -46,7 +46,7 @@ func buildRun(t *testing.T, checkout, distDir string, spec shard.Spec) shard.Sel
 		cfgs = append(cfgs, cfg)
 		jobs = append(jobs, js...)
 	}
-	sel, mine := gobuild.Shard(spec, jobs)
+	sel, mine := shard.Split(spec, jobs, dist.JobOf)
 	results, err := gobuild.Run(context.Background(), mine, cfgs[0], nil)
 	require.NoError(t, err)
 	require.NoError(t, os.MkdirAll(distDir, 0o755))
@@ -56,7 +56,7 @@ func buildRun(t *testing.T, checkout, distDir string, spec shard.Spec) shard.Sel
 			m.PutBinary(dist.Binary{Service: r.Job.Name, Path: "dist/" + filepath.Base(r.Path), OS: r.Job.Target.OS, Arch: r.Job.Target.Arch, Size: r.Size, SHA256: r.SHA256})
 			files = append(files, r.Path)
 		}
-		rec := gobuild.BuildRecord(jobs, sel, results, "abc", "1.2.3", runtime.Version())
+		rec := dist.BuildRecord(jobs, sel, results, "abc", "1.2.3", runtime.Version())
 		m.Build = &rec
 		return dist.WriteChecksums(distDir, files)
 	}))

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/magepack/magepack/tasks/dist"
+	"github.com/magepack/magepack/tasks/internal/atomicfile"
 	"github.com/magepack/magepack/tasks/shard"
 )
 
@@ -168,7 +169,7 @@ func TestMerge(t *testing.T) {
 
 func tempFiles(t *testing.T, dir string) []string {
 	t.Helper()
-	m, err := filepath.Glob(filepath.Join(dir, dist.TempPrefix+"*"))
+	m, err := filepath.Glob(filepath.Join(dir, atomicfile.TempPrefix+"*"))
 	require.NoError(t, err)
 	return m
 }

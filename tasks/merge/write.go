@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/magepack/magepack/tasks/dist"
+	"github.com/magepack/magepack/tasks/internal/atomicfile"
 )
 
 // Write writes plan into the folder dir (created if missing): each binary
@@ -37,14 +38,14 @@ func Write(ctx context.Context, plan Plan, dir, pathPrefix string) (err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("merge into %q: %w", dir, err)
 	}
-	var staged []*dist.Pending
+	var staged []*atomicfile.Pending
 	defer func() {
 		for _, p := range staged {
 			_ = p.Discard()
 		}
 	}()
 	stage := func(name string, write func(io.Writer) error) error {
-		p, err := dist.NewPending(filepath.Join(dir, name))
+		p, err := atomicfile.New(filepath.Join(dir, name))
 		if err != nil {
 			return err
 		}

@@ -107,12 +107,13 @@ func orList(s []string) string {
 }
 
 // Parse turns a platform spec into the platforms to build, checked against
-// ports (as List returns them). The spec is "" (meaning Default), "all"
-// (every first-class port, sorted by os/arch), or a comma-separated list of
-// os/arch; spaces around entries are ignored and duplicates dropped, keeping
-// the first. Variants (linux/arm/v7) are not accepted here: GOARM and
-// friends are build settings, and Platform.ImageVariant derives the image
-// variant. goVersion (e.g. "go1.26.8") only makes messages precise.
+// ports (the toolchain's `go tool dist list -json`, as toolchain.Info.Ports
+// returns it). The spec is "" (meaning Default), "all" (every first-class
+// port, sorted by os/arch), or a comma-separated list of os/arch; spaces
+// around entries are ignored and duplicates dropped, keeping the first.
+// Variants (linux/arm/v7) are not accepted here: GOARM and friends are
+// build settings, and Platform.ImageVariant derives the image variant.
+// goVersion (e.g. "go1.26.8") only makes messages precise.
 //
 // On failure Parse reports every bad entry at once (errors.Join) as
 // *MalformedError (errors.Is ErrMalformed), *UnknownError (errors.Is

@@ -15,8 +15,9 @@ type section struct {
 }
 
 // sections lays out the compare report once for Text and Markdown: the
-// seed notes' qualitative comparison derived from the measured facts, the
-// measured facts, and the binaries. Sections with nothing to show are left
+// variants compared feature by feature (size, security, debugging,
+// dependencies) as the measured facts decide it, the measured facts, and
+// the binaries. Sections with nothing to show are left
 // out.
 func sections(c Compare) []section {
 	var out []section
@@ -222,8 +223,8 @@ func generated(c Compare) string {
 }
 
 // Text writes the compare report for a terminal or a CI log: a heading,
-// the seed notes' comparison (size, security, debugging, dependencies)
-// derived from the measured facts, the measured facts per image, and the
+// the variants compared feature by feature (size, security, debugging,
+// dependencies) as the measured facts decide it, the measured facts per image, and the
 // binaries, each as a plain aligned table. It returns the writer's error.
 func Text(w io.Writer, c Compare) error {
 	var b strings.Builder

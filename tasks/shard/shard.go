@@ -213,6 +213,18 @@ func Filter[T any](sel Selection, items []T, id func(T) Job) []T {
 	return out
 }
 
+// Split returns shard s's Selection of items, each known by its job id,
+// and the items it takes in their input order: the planned builds of a
+// run, cut down to this shard's. The zero Spec takes every item.
+func Split[T any](s Spec, items []T, id func(T) Job) (Selection, []T) {
+	ids := make([]Job, len(items))
+	for i, it := range items {
+		ids[i] = id(it)
+	}
+	sel := Select(s, ids)
+	return sel, Filter(sel, items, id)
+}
+
 // String describes the selection in one line: "shard 2/3: took 2 of 5
 // jobs: api linux/arm64, worker windows/amd64", or "all 5 jobs: …" for the
 // zero Spec. A shard with nothing to build says so.

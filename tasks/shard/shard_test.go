@@ -210,3 +210,21 @@ func TestFilter(t *testing.T) {
 	got := Filter(sel, builds, id)
 	assert.Equal(t, []build{{"api", "windows/amd64", 0}, {"worker", "linux/amd64", 2}}, got, "input order kept")
 }
+
+func TestSplit(t *testing.T) {
+	type build struct {
+		name, target string
+		n            int
+	}
+	builds := []build{{"api", "windows/amd64", 0}, {"api", "linux/amd64", 1}, {"worker", "linux/amd64", 2}, {"api", "darwin/arm64", 3}}
+	id := func(b build) Job { return Job{Service: b.name, Platform: b.target} }
+
+	sel, mine := Split(Spec{K: 2, N: 2}, builds, id)
+	assert.Equal(t, "shard 2/2: took 2 of 4 jobs: worker linux/amd64, api windows/amd64", sel.String())
+	assert.Equal(t, []build{{"api", "windows/amd64", 0}, {"worker", "linux/amd64", 2}}, mine, "input order kept")
+
+	whole, all := Split(Spec{}, builds, id)
+	assert.True(t, whole.Spec.IsZero())
+	assert.Len(t, whole.All, 4)
+	assert.Equal(t, builds, all, "the zero Spec takes every item, in input order")
+}
