@@ -10,7 +10,6 @@ import (
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/plan"
 	"github.com/magepack/magepack/tasks/platform"
-	"github.com/magepack/magepack/tasks/shard"
 )
 
 // CrossCompile builds every main package for every configured platform, in parallel, into dist/.
@@ -82,17 +81,6 @@ type runPlan struct {
 	cfg   gobuild.Config
 }
 
-// selection is the configured shard's share of the run's jobs; all of
-// them when the run is not sharded.
-func (r *run) selection() (shard.Selection, error) {
-	plan, err := r.planned()
-	if err != nil {
-		return shard.Selection{}, err
-	}
-	sel, _ := shard.Split(r.p.opts.Shard, plan.gjobs, dist.JobOf)
-	return sel, nil
-}
-
 // myJobs are this run's jobs: all of them, or the configured shard's
 // share, said in one line the first time.
 func (r *run) myJobs() ([]job, error) {
@@ -101,10 +89,7 @@ func (r *run) myJobs() ([]job, error) {
 		if err != nil {
 			return nil, err
 		}
-		sel, err := r.selection()
-		if err != nil {
-			return nil, err
-		}
+		sel := r.p.plan.Shard()
 		var mine []job
 		for i, gj := range plan.gjobs {
 			if sel.Has(dist.JobOf(gj)) {

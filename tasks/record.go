@@ -122,11 +122,7 @@ func (r *run) buildRecord(results []gobuild.Result) (dist.Build, error) {
 	if err != nil {
 		return dist.Build{}, err
 	}
-	sel, err := r.selection()
-	if err != nil {
-		return dist.Build{}, err
-	}
-	return dist.BuildRecord(plan.gjobs, sel, results, r.p.ver.Commit, r.p.versionString(), r.p.goVersion), nil
+	return dist.BuildRecord(plan.gjobs, r.p.plan.Shard(), results, r.p.ver.Commit, r.p.versionString(), r.p.goVersion), nil
 }
 
 // mergeRecord is the record after a build: the jobs built earlier for the

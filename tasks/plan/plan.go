@@ -275,12 +275,12 @@ func (p *Plan) decideVersion(f Facts) error {
 }
 
 // Jobs are every service for every platform, in that order: the whole
-// run's builds.
+// run's builds, named as go build's targets name them (no variant).
 func (p *Plan) Jobs() []shard.Job {
 	var js []shard.Job
 	for _, u := range p.Services {
 		for _, pl := range p.Platforms {
-			js = append(js, shard.Job{Service: u.Name, Platform: pl.String()})
+			js = append(js, shard.Job{Service: u.Name, Platform: gobuild.Target{OS: pl.OS, Arch: pl.Arch}.String()})
 		}
 	}
 	return js
