@@ -148,7 +148,9 @@ func TestErrorClasses(t *testing.T) {
 			j := r.p.jobs()[0]
 			require.NoError(t, os.MkdirAll(r.p.dist, 0o755))
 			require.NoError(t, copyFile(glibc, r.p.binaryPath(j.svc, j.pl)))
-			return r.checkBinaries([]job{j})
+			_, err := r.checkBinaries([]job{j})
+			assert.Contains(t, err.Error(), "static check failed:\n")
+			return err
 		}},
 		{name: "dynamic binary bound for scratch", code: ExitCheck, named: "MAGEPACK_CGO", err: func(t *testing.T) error {
 			return linkage.CheckScratch(dyn)
@@ -240,7 +242,7 @@ func TestErrorClasses(t *testing.T) {
 			return &engine.SmokeError{Ref: "app:1.0.0-scratch", Reason: "container exited with code 1", ExitCode: 1}
 		}},
 		{name: "service died at start in its smoke run", code: ExitImage, named: `Settings.Services["api"].Args and .Env`, err: func(t *testing.T) error {
-			return &imageError{&serviceError{name: "api", err: &engine.SmokeError{Ref: "api:1.0.0-scratch", Reason: "container exited with code 1", ExitCode: 1, ReadOnlyRoot: true}}}
+			return &serviceError{name: "api", err: &engine.SmokeError{Ref: "api:1.0.0-scratch", Reason: "container exited with code 1", ExitCode: 1, ReadOnlyRoot: true}}
 		}},
 		{name: "smoke run timed out", code: ExitImage, err: func(t *testing.T) error {
 			err := &engine.SmokeError{Ref: "app:1.0.0-scratch", Reason: "GET /healthz got no answer", ExitCode: -1}

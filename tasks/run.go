@@ -36,6 +36,9 @@ type run struct {
 	// points it elsewhere (another engine, or a fake for failures a real
 	// engine cannot show on demand). It is called once, on first use.
 	connect func(context.Context) (dockerEngine, error)
+	// registry reads base images from registries and pushes to them:
+	// remoteRegistry unless a test gives a fake.
+	registry imageRegistry
 
 	once memo
 	// built holds the binaries this run built, by job, so no job is built
@@ -50,10 +53,11 @@ type run struct {
 // of them, each naming its setting) before any work is done.
 func newRun(ctx context.Context, settings Config, dir string, lookup func(string) (string, bool), out io.Writer) (*run, error) {
 	r := &run{
-		log:     &logger{w: out},
-		lookup:  lookup,
-		environ: os.Environ(),
-		connect: connectEngine,
+		log:      &logger{w: out},
+		lookup:   lookup,
+		environ:  os.Environ(),
+		connect:  connectEngine,
+		registry: remoteRegistry{},
 	}
 	stop := r.phase("setup")
 	defer stop()
