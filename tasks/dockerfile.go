@@ -42,8 +42,10 @@ func (r *run) dockerfileImage(ctx context.Context, eng dockerEngine, s *service,
 	})
 	stop()
 	if err != nil {
-		// No step family: a failing Dockerfile step is a build failure
-		// (*engine.BuildStepError), the rest is the engine's own.
+		// The build is in no step family: a failing Dockerfile step has
+		// its own row (*engine.BuildStepError, ExitBuild), and an
+		// unreadable context or an engine failure during the build is
+		// no image failure.
 		return dist.Image{}, err
 	}
 	return r.dockerfileBuilt(ctx, eng, s, variant, res)
