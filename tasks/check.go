@@ -39,9 +39,23 @@ func (r *run) staticCheck(ctx context.Context) error {
 		defer unlock()
 		stop := r.phase("check")
 		defer stop()
-		return struct{}{}, r.checkBinaries(jobs)
+		checks, err := r.checkBinaries(jobs)
+		if rerr := r.recordChecks(checks); rerr != nil {
+			return struct{}{}, rerr
+		}
+		return struct{}{}, err
 	})
 	return err
+}
+
+// recordChecks puts the static check's verdicts into artifacts.json.
+func (r *run) recordChecks(checks []dist.Check) error {
+	return dist.Update(r.p.dist, func(m *dist.Manifest) error {
+		for _, c := range checks {
+			m.PutCheck(c)
+		}
+		return nil
+	})
 }
 
 // verdict is what the static check says of one binary: the checks that
@@ -80,9 +94,10 @@ func judge(subject string, rep linkage.Report, readErr error, variants []string)
 }
 
 // checkBinaries inspects each job's binary, prints the linkage table,
-// records the verdicts, and fails naming every binary that would not run
-// on one of the variants' bases.
-func (r *run) checkBinaries(jobs []job) error {
+// and returns the verdicts to record and a failure naming every binary
+// that would not run on one of the variants' bases.
+func (r *run) checkBinaries(jobs []job) (_ []dist.Check, err error) {
+	defer checking.claim(&err)
 	p := r.p
 	var (
 		failures []error
@@ -107,24 +122,15 @@ func (r *run) checkBinaries(jobs []job) error {
 	}
 	r.log.printf("staticCheck", "linkage of %d binaries:", len(jobs))
 	if err := report.Table(r.log, linkageHeader, rows); err != nil {
-		return err
+		return nil, err
 	}
 	for _, w := range nss {
 		r.log.printf("staticCheck", "warning: %s", w)
 	}
-	err := dist.Update(p.dist, func(m *dist.Manifest) error {
-		for _, c := range checks {
-			m.PutCheck(c)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
 	if len(failures) > 0 {
-		return &checkError{errors.Join(failures...)}
+		return checks, fmt.Errorf("static check failed:\n%w", errors.Join(failures...))
 	}
-	return nil
+	return checks, nil
 }
 
 // linkageHeader are the linkage table's columns.

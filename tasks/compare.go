@@ -97,12 +97,13 @@ func (r *run) measure(ctx context.Context, eng dockerEngine, s *service, pl plat
 }
 
 // measureImage reads one variant's facts and times its start.
-func (r *run) measureImage(ctx context.Context, eng dockerEngine, s *service, variant string) (report.ImageFacts, error) {
+func (r *run) measureImage(ctx context.Context, eng dockerEngine, s *service, variant string) (_ report.ImageFacts, err error) {
+	defer imaging.claim(&err)
 	p := r.p
 	ref := p.refs(s, variant)[0]
 	f, err := eng.Facts(ctx, ref)
 	if err != nil {
-		return report.ImageFacts{}, &imageError{err}
+		return report.ImageFacts{}, err
 	}
 	base := "scratch"
 	if variant == variantAlpine {
@@ -121,7 +122,7 @@ func (r *run) measureImage(ctx context.Context, eng dockerEngine, s *service, va
 	for range smokeRuns {
 		res, err := eng.Smoke(ctx, ref, opts)
 		if err != nil {
-			return facts, &imageError{err}
+			return facts, err
 		}
 		times = append(times, res.Duration)
 	}

@@ -171,7 +171,8 @@ func (p *project) imagePlan(im plan.Image) imagePlan {
 // assemble builds the planned image on base (nil for scratch), whose
 // digest, when known, the manifest's annotations name: the one way
 // magepack makes an image, shared by the engine targets and publish.
-func assemble(ip imagePlan, base v1.Image, baseDigest string) (v1.Image, error) {
+func assemble(ip imagePlan, base v1.Image, baseDigest string) (_ v1.Image, err error) {
+	defer imaging.claim(&err)
 	spec := ip.spec
 	spec.Base = base
 	if baseDigest != "" {
@@ -180,10 +181,7 @@ func assemble(ip imagePlan, base v1.Image, baseDigest string) (v1.Image, error) 
 	}
 	img, err := image.Build(spec)
 	if err != nil {
-		if errors.Is(err, image.ErrNoCABundle) {
-			return nil, fmt.Errorf("assemble the %s image of %s for %s: %w", ip.variant, ip.svc.name, ip.pl, err)
-		}
-		return nil, &imageError{fmt.Errorf("assemble the %s image of %s for %s: %w", ip.variant, ip.svc.name, ip.pl, err)}
+		return nil, fmt.Errorf("assemble the %s image of %s for %s: %w", ip.variant, ip.svc.name, ip.pl, err)
 	}
 	return img, nil
 }
@@ -198,7 +196,8 @@ func variantCheck(variant string) func(linkage.Report) error {
 
 // assembledImage builds s's image in-process from its binary for the
 // engine's platform and loads it.
-func (r *run) assembledImage(ctx context.Context, eng dockerEngine, s *service, variant string, bin linkage.Report) (dist.Image, error) {
+func (r *run) assembledImage(ctx context.Context, eng dockerEngine, s *service, variant string, bin linkage.Report) (_ dist.Image, err error) {
+	defer imaging.claim(&err)
 	p := r.p
 	if err := variantCheck(variant)(bin); err != nil {
 		return dist.Image{}, err
@@ -225,7 +224,7 @@ func (r *run) assembledImage(ctx context.Context, eng dockerEngine, s *service, 
 	res, err := eng.Load(ctx, img, ip.refs, func(line string) { r.log.printf(subject, "%s", line) })
 	stop()
 	if err != nil {
-		return dist.Image{}, &imageError{err} // engine's errors name the tag and the engine
+		return dist.Image{}, err // engine's errors name the tag and the engine
 	}
 	verb := "loaded"
 	if res.Skipped {
@@ -253,20 +252,21 @@ type engineBase struct {
 // engineBase makes sure the Alpine base is in the engine (per the pull
 // policy) and reads it from there, once per run.
 func (r *run) engineBase(ctx context.Context, eng dockerEngine, ref string, pl platform.Platform) (engineBase, error) {
-	return r.once.engineBase.do(ref, func() (engineBase, error) {
+	return r.once.engineBase.do(ref, func() (_ engineBase, err error) {
+		defer imaging.claim(&err)
 		if err := eng.EnsureImage(ctx, ref, r.p.opts.Pull); err != nil {
-			return engineBase{}, &imageError{err}
+			return engineBase{}, err
 		}
 		info, err := eng.Inspect(ctx, ref)
 		if err != nil {
-			return engineBase{}, &imageError{err}
+			return engineBase{}, err
 		}
 		if info.Os != pl.OS || info.Architecture != pl.Arch {
-			return engineBase{}, &imageError{fmt.Errorf("base %s is %s/%s, but the engine runs %s: use a base for %s (MAGEPACK_ALPINE_BASE)", ref, info.Os, info.Architecture, pl, pl)}
+			return engineBase{}, fmt.Errorf("base %s is %s/%s, but the engine runs %s: use a base for %s (MAGEPACK_ALPINE_BASE)", ref, info.Os, info.Architecture, pl, pl)
 		}
 		img, err := eng.Image(ctx, ref)
 		if err != nil {
-			return engineBase{}, &imageError{err}
+			return engineBase{}, err
 		}
 		b := engineBase{img: img}
 		if len(info.RepoDigests) > 0 {
@@ -277,7 +277,8 @@ func (r *run) engineBase(ctx context.Context, eng dockerEngine, ref string, pl p
 }
 
 // smoke runs s's image once, as its smoke setting says.
-func (r *run) smoke(ctx context.Context, eng dockerEngine, s *service, variant, ref string) error {
+func (r *run) smoke(ctx context.Context, eng dockerEngine, s *service, variant, ref string) (err error) {
+	defer imaging.claim(&err)
 	subject := r.p.imageSubject(s, variant)
 	opts := s.smoke
 	if opts.Mode == engine.SmokeOff {
@@ -288,7 +289,7 @@ func (r *run) smoke(ctx context.Context, eng dockerEngine, s *service, variant, 
 	res, err := eng.Smoke(ctx, ref, opts)
 	stop()
 	if err != nil {
-		return &imageError{&serviceError{name: s.name, err: err}}
+		return &serviceError{name: s.name, err: err}
 	}
 	switch opts.Mode {
 	case engine.SmokeHTTP:
@@ -305,17 +306,18 @@ func (r *run) smoke(ctx context.Context, eng dockerEngine, s *service, variant, 
 // enginePlatform is the engine's platform, asked once per run. An engine
 // that runs other than Linux containers cannot run magepack's images.
 func (r *run) enginePlatform(ctx context.Context) (platform.Platform, error) {
-	return r.once.enginePlatform.do(func() (platform.Platform, error) {
+	return r.once.enginePlatform.do(func() (_ platform.Platform, err error) {
+		defer imaging.claim(&err)
 		eng, err := r.engine(ctx)
 		if err != nil {
 			return platform.Platform{}, err
 		}
 		goos, arch, variant, err := eng.Platform(ctx)
 		if err != nil {
-			return platform.Platform{}, &imageError{err}
+			return platform.Platform{}, err
 		}
 		if goos != "linux" {
-			return platform.Platform{}, &imageError{fmt.Errorf("the engine at %s runs %s containers; magepack builds Linux images: switch the engine to Linux containers", eng.Where(), goos)}
+			return platform.Platform{}, fmt.Errorf("the engine at %s runs %s containers; magepack builds Linux images: switch the engine to Linux containers", eng.Where(), goos)
 		}
 		return platform.Platform{OS: goos, Arch: arch, Variant: variant}, nil
 	})

@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -28,6 +29,8 @@ type fakeEngine struct {
 	load         func(ctx context.Context) (engine.LoadResult, error)
 	smoke        func(ctx context.Context) (engine.SmokeResult, error)
 	builderGo    func(ctx context.Context) (*semver.Version, error)
+	build        func(ctx context.Context) (engine.BuildResult, error)
+	inspect      func(ref string) (engine.ImageInfo, error)
 }
 
 func (f *fakeEngine) Where() string { return "the fake engine" }
@@ -46,6 +49,12 @@ func (f *fakeEngine) Smoke(ctx context.Context, _ string, _ engine.SmokeOptions)
 func (f *fakeEngine) BuilderGoVersion(ctx context.Context, _ string) (*semver.Version, error) {
 	return f.builderGo(ctx)
 }
+func (f *fakeEngine) Build(ctx context.Context, _ engine.BuildOptions) (engine.BuildResult, error) {
+	return f.build(ctx)
+}
+func (f *fakeEngine) Inspect(_ context.Context, ref string) (engine.ImageInfo, error) {
+	return f.inspect(ref)
+}
 
 func linuxAmd64() (string, string, string, error) { return "linux", "amd64", "", nil }
 
@@ -53,7 +62,8 @@ func linuxAmd64() (string, string, string, error) { return "linux", "amd64", "",
 // fails as a real one cannot be made to on demand, and checks the exit
 // status and message a user gets for each.
 func TestEngineFailurePaths(t *testing.T) {
-	dir := svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, "v1.0.0")
+	// The Dockerfile names no Go builder: its check is skipped.
+	dir := svcRepo(t, map[string]string{"main.go": fixture.ServiceMain, "Dockerfile": "FROM scratch\nCOPY svc /\n"}, "v1.0.0")
 	// The image layer holds the binary's bytes; which bytes does not
 	// matter here, only that the check calls it a static Linux binary.
 	bin := filepath.Join(t.TempDir(), "svc_linux_amd64")
@@ -65,10 +75,12 @@ func TestEngineFailurePaths(t *testing.T) {
 	tests := []struct {
 		name string
 		eng  *fakeEngine
-		ctx  context.Context
-		step func(r *run, ctx context.Context, eng dockerEngine) error
-		code int
-		want []string
+		// dockerfile builds with the repository's Dockerfile.
+		dockerfile bool
+		ctx        context.Context
+		step       func(r *run, ctx context.Context, eng dockerEngine) error
+		code       int
+		want       []string
 	}{
 		{
 			name: "the engine dies mid-load", code: ExitImage, want: []string{"load: unexpected EOF"},
@@ -116,6 +128,52 @@ func TestEngineFailurePaths(t *testing.T) {
 			},
 		},
 		{
+			name: "the smoke container dies with an error", code: ExitImage,
+			want: []string{"open /var/lib/svc: read-only file system", `Settings.Services["svc"].Args and .Env`},
+			eng: &fakeEngine{smoke: func(context.Context) (engine.SmokeResult, error) {
+				return engine.SmokeResult{}, &engine.SmokeError{Ref: "svc:scratch", Reason: "container exited with code 1", ExitCode: 1,
+					Logs: "svc: open /var/lib/svc: read-only file system\n", ReadOnlyRoot: true}
+			}},
+			step: func(r *run, ctx context.Context, eng dockerEngine) error {
+				return r.smoke(ctx, eng, r.p.services[0], variantScratch, "svc:scratch")
+			},
+		},
+		{
+			name: "a Dockerfile step fails", code: ExitBuild, dockerfile: true, want: []string{"Step 2/2 : COPY svc /"},
+			eng: &fakeEngine{build: func(context.Context) (engine.BuildResult, error) {
+				return engine.BuildResult{}, &engine.BuildStepError{Step: "Step 2/2 : COPY svc /", Message: "COPY failed: file not found in build context", Code: 1}
+			}},
+			step: func(r *run, ctx context.Context, eng dockerEngine) error {
+				_, err := r.dockerfileImage(ctx, eng, r.p.services[0], variantScratch)
+				return err
+			},
+		},
+		{
+			// The build is no step of the image family: an engine failure
+			// in it is no image failure, as it never was.
+			name: "the engine dies mid-build", code: ExitFailure, dockerfile: true, want: []string{"docker build of"},
+			eng: &fakeEngine{build: func(context.Context) (engine.BuildResult, error) {
+				return engine.BuildResult{}, errors.New("docker build of . with Dockerfile: unexpected EOF")
+			}},
+			step: func(r *run, ctx context.Context, eng dockerEngine) error {
+				_, err := r.dockerfileImage(ctx, eng, r.p.services[0], variantScratch)
+				return err
+			},
+		},
+		{
+			name: "the built image cannot be read back", code: ExitImage, dockerfile: true, want: []string{"No such image: sha256:0123"},
+			eng: &fakeEngine{
+				build: func(context.Context) (engine.BuildResult, error) { return engine.BuildResult{ID: "sha256:0123"}, nil },
+				inspect: func(ref string) (engine.ImageInfo, error) {
+					return engine.ImageInfo{}, fmt.Errorf("inspect %s: No such image: %s", ref, ref)
+				},
+			},
+			step: func(r *run, ctx context.Context, eng dockerEngine) error {
+				_, err := r.dockerfileImage(ctx, eng, r.p.services[0], variantScratch)
+				return err
+			},
+		},
+		{
 			name: "Ctrl-C during the builder check", code: ExitInterrupted, ctx: cancelled,
 			eng: &fakeEngine{builderGo: func(ctx context.Context) (*semver.Version, error) { return nil, ctx.Err() }},
 			step: func(r *run, ctx context.Context, eng dockerEngine) error {
@@ -126,7 +184,11 @@ func TestEngineFailurePaths(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := mustRun(t, dir, Config{Platforms: "linux/amd64"}, nil)
+			cfg := Config{Platforms: "linux/amd64"}
+			if tt.dockerfile {
+				cfg.Dockerfile = "Dockerfile"
+			}
+			r := mustRun(t, dir, cfg, nil)
 			r.connect = func(context.Context) (dockerEngine, error) { return tt.eng, nil }
 			ctx := tt.ctx
 			if ctx == nil {

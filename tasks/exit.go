@@ -73,9 +73,11 @@ type errorClass struct {
 }
 
 // errorClasses classifies every failure, in order: the first row that the
-// error, or any error it wraps, matches gives the exit code. Concern
-// packages return typed errors; this table is the one place that turns
-// them into exit codes and names the MAGEPACK_* setting to change.
+// error, or any error it wraps, matches gives the exit code; an error no
+// row matches takes the code of the step family it failed in (see
+// family), else ExitFailure. Concern packages return typed errors; this
+// table is the one place that turns them into exit codes and names the
+// MAGEPACK_* setting to change.
 var errorClasses = []errorClass{
 	{code: ExitInterrupted, match: is(context.Canceled)},
 	{code: ExitConfig, match: as[*plan.Error]},
@@ -108,19 +110,16 @@ var errorClasses = []errorClass{
 	{code: ExitVerify, match: as[*verify.Failure]},
 	{code: ExitMerge, match: as[*dist.ChecksumError]},
 	{code: ExitVulnerable, match: as[*vulnError]},
-	{code: ExitCheck, match: as[*checkError]},
 	{code: ExitCheck, match: as[*linkage.Violation], fix: violationFix},
 	{code: ExitBuild, match: as[*cgo.DroppedError], fix: func(error) string { return cgoFix }},
 	{code: ExitBuild, match: as[*gobuild.BuildError]},
 	{code: ExitBuild, match: as[*engine.BuildStepError]},
 	{code: ExitPush, match: as[*image.AuthError]},
-	{code: ExitPush, match: as[*pushError]},
 	{code: ExitImage, match: as[*engine.PullForbiddenError], fix: func(error) string { return "set MAGEPACK_PULL=missing" }},
 	{code: ExitImage, match: as[*engine.PullError], hint: "MAGEPACK_PULL"},
 	{code: ExitImage, match: as[*engine.SmokeError], fix: smokeFix},
 	{code: ExitImage, match: as[*engine.PortInUseError], hint: "MAGEPACK_PORT"},
 	{code: ExitImage, match: as[*image.MissingPlatformError], hint: "MAGEPACK_ALPINE_BASE"},
-	{code: ExitImage, match: as[*imageError]},
 }
 
 func is(target error) func(error) bool {
@@ -224,10 +223,14 @@ func smokeFix(err error) string {
 }
 
 // classify returns err's exit code and the fixes to add, from the first
-// class that matches it and the hints of every class any part of it
-// matches (a joined error may hold several).
+// class that matches it (or, when none does, the family of the step it
+// failed in) and the hints of every class any part of it matches (a
+// joined error may hold several).
 func classify(err error) (code int, fixes []string) {
 	code = ExitFailure
+	if step, ok := failedStep(err); ok {
+		code = step.code
+	}
 	found := false
 	msg := err.Error()
 	for _, c := range errorClasses {
@@ -298,21 +301,66 @@ func fail(err error) error {
 	return &exitError{err: err, code: code, fixes: fixes}
 }
 
-// imageError marks a failure to assemble, load, pull or smoke-run an image
-// (exit code ExitImage).
-type imageError struct{ err error }
+// family is a kind of step the targets run: checking binaries, making
+// images, pushing them. A failure inside one of its steps exits with the
+// family's code, unless a row of errorClasses claims the error (or one it
+// wraps) first: a Ctrl-C in a push is still 130, a bad setting met while
+// making an image still 2.
+type family struct {
+	name string
+	code int
+}
 
-func (e *imageError) Error() string { return e.err.Error() }
-func (e *imageError) Unwrap() error { return e.err }
+// The step families, each with the exit code of its failures.
+var (
+	// checking is the static check of built binaries.
+	checking = family{name: "check", code: ExitCheck}
+	// imaging is making an image: assembling it, reading or pulling its
+	// base, loading it into the engine, smoke-running and measuring it,
+	// building it from a Dockerfile, and its SBOM, VEX and signatures.
+	imaging = family{name: "image", code: ExitImage}
+	// pushing is sending images and their referrers to a registry.
+	pushing = family{name: "push", code: ExitPush}
+)
 
-// pushError marks a failed push (exit code ExitPush).
-type pushError struct{ err error }
+// claim makes the error *err points to, if any, a failure of one of f's
+// steps. A step function declares its family once, first thing:
+//
+//	defer imaging.claim(&err)
+func (f family) claim(err *error) {
+	if *err != nil {
+		*err = &stepError{family: f, err: *err}
+	}
+}
 
-func (e *pushError) Error() string { return e.err.Error() }
-func (e *pushError) Unwrap() error { return e.err }
+// stepError is a failure inside a step of family; its message is the
+// error's own.
+type stepError struct {
+	family family
+	err    error
+}
 
-// checkError marks a linkage check failure (exit code ExitCheck).
-type checkError struct{ err error }
+func (e *stepError) Error() string { return e.err.Error() }
+func (e *stepError) Unwrap() error { return e.err }
 
-func (e *checkError) Error() string { return "static check failed:\n" + e.err.Error() }
-func (e *checkError) Unwrap() error { return e.err }
+// failedStep returns the family of the innermost step err failed in: the
+// step that failed, when one step runs another. A joined error answers for
+// its first part that failed in a step.
+func failedStep(err error) (family, bool) {
+	switch e := err.(type) {
+	case interface{ Unwrap() error }:
+		if f, ok := failedStep(e.Unwrap()); ok {
+			return f, true
+		}
+	case interface{ Unwrap() []error }:
+		for _, part := range e.Unwrap() {
+			if f, ok := failedStep(part); ok {
+				return f, true
+			}
+		}
+	}
+	if s, ok := err.(*stepError); ok {
+		return s.family, true
+	}
+	return family{}, false
+}

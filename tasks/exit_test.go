@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +16,11 @@ import (
 	"testing"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/magefile/mage/mg"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -143,12 +152,22 @@ func TestErrorClasses(t *testing.T) {
 			_, err := engine.Connect(ctx)
 			return err
 		}},
+		{name: "a binary the static check cannot find", code: ExitCheck, err: func(t *testing.T) error {
+			// No row: the check family's code.
+			r := mustRun(t, svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, ""), Config{Platforms: "linux/amd64"}, nil)
+			_, err := r.checkBinaries(r.p.jobs())
+			assert.Contains(t, err.Error(), "run crossCompile first")
+			assert.Equal(t, -1, firstClass(err), "no row of the table")
+			return err
+		}},
 		{name: "static check", code: ExitCheck, slow: true, err: func(t *testing.T) error {
 			r := mustRun(t, svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, ""), Config{Platforms: "linux/amd64", Variants: "scratch"}, nil)
 			j := r.p.jobs()[0]
 			require.NoError(t, os.MkdirAll(r.p.dist, 0o755))
 			require.NoError(t, copyFile(glibc, r.p.binaryPath(j.svc, j.pl)))
-			return r.checkBinaries([]job{j})
+			_, err := r.checkBinaries([]job{j})
+			assert.Contains(t, err.Error(), "static check failed:\n")
+			return err
 		}},
 		{name: "dynamic binary bound for scratch", code: ExitCheck, named: "MAGEPACK_CGO", err: func(t *testing.T) error {
 			return linkage.CheckScratch(dyn)
@@ -194,8 +213,28 @@ func TestErrorClasses(t *testing.T) {
 		{name: "failing Dockerfile step", code: ExitBuild, err: func(t *testing.T) error {
 			return &engine.BuildStepError{Step: "Step 3/7 : RUN exit 3", Message: "returned a non-zero code: 3", Code: 3}
 		}},
-		{name: "registry refused the login", code: ExitPush, err: func(t *testing.T) error {
-			return &image.AuthError{Host: "127.0.0.1:5000", Err: errors.New("UNAUTHORIZED")}
+		{name: "registry refused the login", code: ExitPush, named: "docker login 127.0.0.1:", err: func(t *testing.T) error {
+			refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+				w.WriteHeader(http.StatusUnauthorized)
+				_, _ = w.Write([]byte(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`))
+			}))
+			t.Cleanup(refusing.Close)
+			t.Setenv("DOCKER_CONFIG", t.TempDir()) // no credentials of the user's
+			idx, err := random.Index(64, 1, 1)
+			require.NoError(t, err)
+			_, err = image.Push(ctx, strings.TrimPrefix(refusing.URL, "http://")+"/app", idx, []string{"1.0.0"})
+			var ae *image.AuthError
+			require.ErrorAs(t, err, &ae)
+			return err
+		}},
+		{name: "a push step failed", code: ExitPush, err: func(t *testing.T) error {
+			// No row: the push family's code.
+			r := mustRun(t, svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, "v1.0.0"), Config{Platforms: "linux/amd64", Image: "127.0.0.1:5000/svc"}, nil)
+			r.registry = &fakeRegistry{push: refusePush}
+			_, err := r.pushIndexes(ctx, []published{builtIndex(t, r, r.p.services[0], variantScratch)})
+			assert.Equal(t, -1, firstClass(err), "no row of the table")
+			return err
 		}},
 		{name: "registry unreachable", code: ExitPush, slow: true, err: func(t *testing.T) error {
 			l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -239,8 +278,22 @@ func TestErrorClasses(t *testing.T) {
 		{name: "smoke run failed", code: ExitImage, named: `Settings.Services["name"].Args and .Env, or MAGEPACK_ARGS and MAGEPACK_ENV`, err: func(t *testing.T) error {
 			return &engine.SmokeError{Ref: "app:1.0.0-scratch", Reason: "container exited with code 1", ExitCode: 1}
 		}},
-		{name: "service died at start in its smoke run", code: ExitImage, named: `Settings.Services["api"].Args and .Env`, err: func(t *testing.T) error {
-			return &imageError{&serviceError{name: "api", err: &engine.SmokeError{Ref: "api:1.0.0-scratch", Reason: "container exited with code 1", ExitCode: 1, ReadOnlyRoot: true}}}
+		{name: "service died at start in its smoke run", code: ExitImage, named: `Settings.Services["svc"].Args and .Env`, err: func(t *testing.T) error {
+			r := mustRun(t, svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, "v1.0.0"), Config{Platforms: "linux/amd64"}, nil)
+			eng := &fakeEngine{smoke: func(context.Context) (engine.SmokeResult, error) {
+				return engine.SmokeResult{}, &engine.SmokeError{Ref: "svc:1.0.0-scratch", Reason: "container exited with code 1", ExitCode: 1, ReadOnlyRoot: true}
+			}}
+			return r.smoke(ctx, eng, r.p.services[0], variantScratch, "svc:1.0.0-scratch")
+		}},
+		{name: "an image step failed", code: ExitImage, err: func(t *testing.T) error {
+			// No row: the image family's code.
+			r := mustRun(t, svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, "v1.0.0"), Config{Platforms: "linux/amd64"}, nil)
+			r.connect = func(context.Context) (dockerEngine, error) {
+				return &fakeEngine{platform: func() (string, string, string, error) { return "", "", "", errors.New("GET /info: unexpected EOF") }}, nil
+			}
+			_, err := r.enginePlatform(ctx)
+			assert.Equal(t, -1, firstClass(err), "no row of the table")
+			return err
 		}},
 		{name: "smoke run timed out", code: ExitImage, err: func(t *testing.T) error {
 			err := &engine.SmokeError{Ref: "app:1.0.0-scratch", Reason: "GET /healthz got no answer", ExitCode: -1}
@@ -266,7 +319,18 @@ func TestErrorClasses(t *testing.T) {
 			return &engine.BuildKitError{Dockerfile: "Dockerfile", BuildKitLine: df.BuildKit[0]}
 		}},
 		{name: "base lacks a platform", code: ExitImage, named: "MAGEPACK_ALPINE_BASE", err: func(t *testing.T) error {
-			return &image.MissingPlatformError{Ref: "alpine:3.22", Platform: "linux/s390x", Available: []string{"linux/amd64"}}
+			reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+			t.Cleanup(reg.Close)
+			ref := strings.TrimPrefix(reg.URL, "http://") + "/alpine:3"
+			base, err := random.Image(64, 1)
+			require.NoError(t, err)
+			base, err = mutate.ConfigFile(base, &v1.ConfigFile{OS: "linux", Architecture: "amd64"})
+			require.NoError(t, err)
+			require.NoError(t, remote.Write(pubRef(t, ref), base))
+			_, err = image.RemoteBase(ctx, ref, []v1.Platform{{OS: "linux", Architecture: "s390x"}})
+			var mp *image.MissingPlatformError
+			require.ErrorAs(t, err, &mp)
+			return fmt.Errorf("alpine base (MAGEPACK_ALPINE_BASE): %w", err) // as publish says it
 		}},
 		{name: "signing key that is a public key", code: ExitConfig, named: "MAGEPACK_SIGN_KEY", err: func(t *testing.T) error {
 			_, err := configure(Config{SignKey: string(fixture.ECDSAKey(t).Public)}, envOf(nil))
@@ -291,7 +355,7 @@ func TestErrorClasses(t *testing.T) {
 		{name: "vulnerable code reached", code: ExitVulnerable, named: "MAGEPACK_VULN_WAIVERS", err: func(t *testing.T) error {
 			return &vulnError{ids: []string{"GO-2022-1059"}, binaries: []string{"dist/app_linux_amd64"}, fixes: []string{"go get golang.org/x/text@v0.3.8"}}
 		}},
-		{name: "image cannot be assembled", code: ExitImage, slow: true, err: func(t *testing.T) error {
+		{name: "image cannot be assembled", code: ExitImage, err: func(t *testing.T) error {
 			r := mustRun(t, svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, ""), Config{Platforms: "linux/amd64"}, nil)
 			s := r.p.services[0]
 			_, err := assemble(r.p.planImage(s, variantScratch, r.p.platforms[0], filepath.Join(t.TempDir(), "missing")), nil, "")
@@ -344,4 +408,38 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return os.WriteFile(dst, b, 0o755)
+}
+
+// TestStepFamilies checks how a step's family and the error table share
+// the work: the table's rows win, the innermost step's family comes next,
+// and a step leaves the message alone.
+func TestStepFamilies(t *testing.T) {
+	stepOf := func(f family, err error) error {
+		f.claim(&err)
+		return err
+	}
+	unknown := &platform.UnknownError{Name: "linux/amd65"}
+	tests := []struct {
+		name string
+		err  error
+		code int
+	}{
+		{"outside any step", errors.New("EOF"), ExitFailure},
+		{"inside a push step", stepOf(pushing, errors.New("EOF")), ExitPush},
+		{"inside a check step", stepOf(checking, errors.New("EOF")), ExitCheck},
+		{"an image step inside a push step", stepOf(pushing, fmt.Errorf("push: %w", stepOf(imaging, errors.New("EOF")))), ExitImage},
+		{"a joined error, one part in a step", errors.Join(errors.New("EOF"), stepOf(imaging, errors.New("EOF"))), ExitImage},
+		{"a row's error inside a step", stepOf(imaging, fmt.Errorf("base: %w", unknown)), ExitConfig},
+		{"Ctrl-C inside a step", stepOf(pushing, context.Canceled), ExitInterrupted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.code, mg.ExitStatus(fail(tt.err)))
+			assert.Equal(t, tt.code, mg.ExitStatus(fail(fmt.Errorf("wrapped: %w", tt.err))), "wrapped")
+		})
+	}
+	var none error
+	pushing.claim(&none)
+	assert.NoError(t, none, "a step that succeeded")
+	assert.Equal(t, "EOF", stepOf(imaging, errors.New("EOF")).Error(), "the message is the error's own")
 }

@@ -117,38 +117,9 @@ func (r *run) publishIndexes(ctx context.Context) error {
 	// as the last good run left it (layout and artifacts.json).
 	var pushed []dist.Pushed
 	if pp.push {
-		stop := r.phase("push")
-		for _, b := range built {
-			// image.Push names the reference and, for a refused login,
-			// says how to log in.
-			subject := p.imageSubject(b.plan.svc, b.plan.variant)
-			res, err := image.Push(ctx, b.plan.svc.image, b.named.Index, b.named.Tags)
-			if err != nil {
-				stop()
-				return &pushError{err}
-			}
-			for _, ref := range res {
-				r.log.printf(subject, "pushed %s %s %s in %s", ref.Reference, short(ref.Digest), mb(ref.Bytes), secs(ref.Duration))
-				pushed = append(pushed, dist.Pushed{Service: b.plan.svc.name, Reference: ref.Reference, Digest: ref.Digest})
-			}
-			// The SBOMs go after the images they refer to; a registry that
-			// refuses one fails the push, never drops it.
-			refs, err := image.PushReferrers(ctx, b.plan.svc.image, b.named.Referrers)
-			if err != nil {
-				stop()
-				return &pushError{err}
-			}
-			what := "SBOM(s)"
-			if b.vexes > 0 {
-				what = "SBOM(s) and VEX document(s)"
-			}
-			if p.opts.signer == nil {
-				r.log.printf(subject, "attached %d %s to the platform images as OCI referrers", len(refs), what)
-			} else {
-				r.log.printf(subject, "attached %d OCI referrers: %s, signatures and attestations", len(refs), what)
-			}
+		if pushed, err = r.pushIndexes(ctx, built); err != nil {
+			return err
 		}
-		stop()
 	}
 
 	unlock, err := r.lockDist(ctx)
@@ -158,18 +129,10 @@ func (r *run) publishIndexes(ctx context.Context) error {
 	defer unlock()
 	layout := filepath.Join(p.dist, "oci")
 	start := time.Now()
-	named := make([]image.Named, len(built))
-	for i, b := range built {
-		named[i] = b.named
-		named[i].Tags = make([]string, len(b.named.Tags))
-		for j, t := range b.named.Tags {
-			named[i].Tags[j] = p.layoutTag(b.plan.svc, t)
-		}
+	if err := r.writeLayout(layout, built); err != nil {
+		return err
 	}
-	if err := image.WriteLayout(layout, named); err != nil {
-		return &imageError{fmt.Errorf("write the OCI layout %s: %w", p.rel(layout), err)}
-	}
-	r.log.printf("oci", "wrote %s (%d index(es)) in %s", p.rel(layout), len(named), secs(time.Since(start)))
+	r.log.printf("oci", "wrote %s (%d index(es)) in %s", p.rel(layout), len(built), secs(time.Since(start)))
 	if !pp.push {
 		r.log.printf("publish", "not pushing: %s; the images are in %s", pp.why, p.rel(layout))
 	}
@@ -185,10 +148,66 @@ func (r *run) publishIndexes(ctx context.Context) error {
 	return nil
 }
 
+// pushIndexes pushes every built index to its repository under its tags,
+// then what refers to its images (SBOMs, VEX documents and, with a
+// signing key, Sigstore bundles), and returns the references pushed.
+func (r *run) pushIndexes(ctx context.Context, built []published) (_ []dist.Pushed, err error) {
+	defer pushing.claim(&err)
+	p := r.p
+	defer r.phase("push")()
+	var pushed []dist.Pushed
+	for _, b := range built {
+		subject := p.imageSubject(b.plan.svc, b.plan.variant)
+		res, err := r.registry.Push(ctx, b.plan.svc.image, b.named.Index, b.named.Tags)
+		if err != nil {
+			return nil, err // it names the reference and, for a refused login, how to log in
+		}
+		for _, ref := range res {
+			r.log.printf(subject, "pushed %s %s %s in %s", ref.Reference, short(ref.Digest), mb(ref.Bytes), secs(ref.Duration))
+			pushed = append(pushed, dist.Pushed{Service: b.plan.svc.name, Reference: ref.Reference, Digest: ref.Digest})
+		}
+		// The SBOMs go after the images they refer to; a registry that
+		// refuses one fails the push, never drops it.
+		refs, err := r.registry.PushReferrers(ctx, b.plan.svc.image, b.named.Referrers)
+		if err != nil {
+			return nil, err
+		}
+		what := "SBOM(s)"
+		if b.vexes > 0 {
+			what = "SBOM(s) and VEX document(s)"
+		}
+		if p.opts.signer == nil {
+			r.log.printf(subject, "attached %d %s to the platform images as OCI referrers", len(refs), what)
+		} else {
+			r.log.printf(subject, "attached %d OCI referrers: %s, signatures and attestations", len(refs), what)
+		}
+	}
+	return pushed, nil
+}
+
+// writeLayout replaces the OCI layout at layout with the built indexes,
+// each tagged as layoutTag names it.
+func (r *run) writeLayout(layout string, built []published) (err error) {
+	defer imaging.claim(&err)
+	named := make([]image.Named, len(built))
+	for i, b := range built {
+		named[i] = b.named
+		named[i].Tags = make([]string, len(b.named.Tags))
+		for j, t := range b.named.Tags {
+			named[i].Tags[j] = r.p.layoutTag(b.plan.svc, t)
+		}
+	}
+	if err := image.WriteLayout(layout, named); err != nil {
+		return fmt.Errorf("write the OCI layout %s: %w", r.p.rel(layout), err)
+	}
+	return nil
+}
+
 // buildIndexes assembles every planned image, in parallel, with its SBOM
 // as a referrer, and gathers each service's variant into an annotated
 // index. The Alpine base is read from its registry once for all services.
-func (r *run) buildIndexes(ctx context.Context, pp publishPlan) ([]published, error) {
+func (r *run) buildIndexes(ctx context.Context, pp publishPlan) (_ []published, err error) {
+	defer imaging.claim(&err)
 	bases, err := r.remoteAlpineBases(ctx, pp)
 	if err != nil {
 		return nil, err
@@ -249,18 +268,18 @@ func (r *run) remoteAlpineBases(ctx context.Context, pp publishPlan) (alpineBase
 		want[i] = v1.Platform{OS: pl.OS, Architecture: pl.Arch, Variant: pl.ImageVariant()}
 	}
 	var err error
-	if b.images, err = image.RemoteBase(ctx, ref, want); err != nil {
-		return b, &imageError{fmt.Errorf("alpine base (MAGEPACK_ALPINE_BASE): %w", err)}
+	if b.images, err = r.registry.Base(ctx, ref, want); err != nil {
+		return b, fmt.Errorf("alpine base (MAGEPACK_ALPINE_BASE): %w", err)
 	}
 	for _, img := range b.images {
 		d, err := img.Digest()
 		if err != nil {
-			return b, &imageError{fmt.Errorf("alpine base %s: %w", ref, err)}
+			return b, fmt.Errorf("alpine base %s: %w", ref, err)
 		}
 		b.digests = append(b.digests, d.String())
 	}
-	if b.index, err = image.RemoteDigest(ctx, ref); err != nil {
-		return b, &imageError{fmt.Errorf("alpine base (MAGEPACK_ALPINE_BASE): %w", err)}
+	if b.index, err = r.registry.Digest(ctx, ref); err != nil {
+		return b, fmt.Errorf("alpine base (MAGEPACK_ALPINE_BASE): %w", err)
 	}
 	return b, nil
 }
@@ -292,7 +311,7 @@ func (r *run) makeImage(ctx context.Context, im imagePlan, base v1.Image, baseDi
 		return m, err
 	}
 	if m.signed, err = r.attestImage(ctx, im, img, bom, vex, baseDigest); err != nil {
-		return m, &imageError{fmt.Errorf("sign the %s image of %s for %s: %w", im.variant, im.svc.name, im.pl, err)}
+		return m, fmt.Errorf("sign the %s image of %s for %s: %w", im.variant, im.svc.name, im.pl, err)
 	}
 	return m, nil
 }
@@ -319,11 +338,11 @@ func (r *run) makeIndex(ctx context.Context, ip indexPlan, platforms []platform.
 	referrers = append(referrers, vexes...)
 	idx, err := image.Index(imgs, image.WithIndexAnnotations(image.Annotations(meta)))
 	if err != nil {
-		return published{}, &imageError{err}
+		return published{}, err
 	}
 	d, err := idx.Digest()
 	if err != nil {
-		return published{}, &imageError{err}
+		return published{}, err
 	}
 	names := make([]string, len(platforms))
 	for k, pl := range platforms {
@@ -340,7 +359,7 @@ func (r *run) makeIndex(ctx context.Context, ip indexPlan, platforms []platform.
 		referrers = append(referrers, signed...)
 		s, err := r.attestIndex(ctx, ip, idx, baseIndexDigest)
 		if err != nil {
-			return published{}, &imageError{fmt.Errorf("sign the %s index of %s: %w", ip.variant, ip.svc.name, err)}
+			return published{}, fmt.Errorf("sign the %s index of %s: %w", ip.variant, ip.svc.name, err)
 		}
 		referrers = append(referrers, s...)
 		r.log.printf(subject, "signed the index and each image: signature, SLSA provenance, %s (Sigstore bundles)", attestations)
@@ -356,7 +375,7 @@ func (r *run) makeIndex(ctx context.Context, ip indexPlan, platforms []platform.
 func (r *run) imageSBOM(ip imagePlan, img, base v1.Image, baseDigest string) (v1.Image, []byte, error) {
 	p := r.p
 	fail := func(err error) (v1.Image, []byte, error) {
-		return nil, nil, &imageError{fmt.Errorf("SBOM of the %s image of %s for %s: %w", ip.variant, ip.svc.name, ip.pl, err)}
+		return nil, nil, fmt.Errorf("SBOM of the %s image of %s for %s: %w", ip.variant, ip.svc.name, ip.pl, err)
 	}
 	opts, err := p.sbomOptions(ip.svc)
 	if err != nil {

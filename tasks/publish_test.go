@@ -437,8 +437,8 @@ func TestPublishRegistryIntegration(t *testing.T) {
 		var err2 error
 		pubWithoutEngine(t, func() { err2 = r3.publishIndexes(ctx) })
 		require.Error(t, err2)
-		var pe *pushError
-		assert.ErrorAs(t, err2, &pe)
+		step, ok := failedStep(err2)
+		assert.True(t, ok && step == pushing, "a failure of a push step, got %v", step)
 		assert.Equal(t, ExitPush, exitCode(err2))
 		assert.Contains(t, err2.Error(), proxy+"/example-app-ish:1.2.4-scratch")
 		assert.Contains(t, err2.Error(), "not reachable")

@@ -49,17 +49,17 @@ func (r *run) binaryVEXes(pp publishPlan) (map[string]binaryVEX, error) {
 				continue
 			}
 			if err != nil {
-				return nil, &imageError{fmt.Errorf("read the VEX of %s: %w", p.rel(bin), err)}
+				return nil, fmt.Errorf("read the VEX of %s: %w", p.rel(bin), err)
 			}
 			sum, err := dist.Sum(bin)
 			if err != nil {
-				return nil, &imageError{err}
+				return nil, err
 			}
 			// Checked here, once per binary, so a stale VEX is said once.
 			if err := vulncheck.About(doc, sum); err != nil {
 				var stale *vulncheck.StaleError
 				if !errors.As(err, &stale) {
-					return nil, &imageError{fmt.Errorf("the VEX of %s: %w", p.rel(bin), err)}
+					return nil, fmt.Errorf("the VEX of %s: %w", p.rel(bin), err)
 				}
 				r.log.printf(p.subject(job{svc: im.svc, pl: im.pl}), "no VEX attached to its images: %s.vex.json: %v", p.rel(bin), err)
 				continue
@@ -84,7 +84,7 @@ func (r *run) imageVEX(ip imagePlan, img v1.Image, bv binaryVEX) ([]byte, v1.Ima
 		return nil, nil, nil
 	}
 	fail := func(err error) ([]byte, v1.Image, error) {
-		return nil, nil, &imageError{fmt.Errorf("VEX of the %s image of %s for %s: %w", ip.variant, ip.svc.name, ip.pl, err)}
+		return nil, nil, fmt.Errorf("VEX of the %s image of %s for %s: %w", ip.variant, ip.svc.name, ip.pl, err)
 	}
 	digest, err := img.Digest()
 	if err != nil {

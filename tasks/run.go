@@ -38,6 +38,9 @@ type run struct {
 	// points it elsewhere (another engine, or a fake for failures a real
 	// engine cannot show on demand). It is called once, on first use.
 	connect func(context.Context) (dockerEngine, error)
+	// registry reads base images from registries and pushes to them:
+	// remoteRegistry unless a test gives a fake.
+	registry imageRegistry
 
 	once memo
 	// built holds the binaries this run built, by job, so no job is built
@@ -54,10 +57,11 @@ type run struct {
 // settings it reads and what every go command runs with.
 func newRun(ctx context.Context, settings Config, dir string, environ []string, out io.Writer) (*run, error) {
 	r := &run{
-		log:     &logger{w: out},
-		lookup:  lookupIn(environ),
-		environ: environ,
-		connect: connectEngine,
+		log:      &logger{w: out},
+		lookup:   lookupIn(environ),
+		environ:  environ,
+		connect:  connectEngine,
+		registry: remoteRegistry{},
 	}
 	stop := r.phase("setup")
 	defer stop()
