@@ -8,7 +8,6 @@ import (
 
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/gobuild"
-	"github.com/magepack/magepack/tasks/plan"
 	"github.com/magepack/magepack/tasks/platform"
 )
 
@@ -207,7 +206,7 @@ func (r *run) planBuild(jobs []job) ([]gobuild.Job, gobuild.Config, error) {
 		cfg = r.p.buildConfig(j.svc)
 		gj, err := gobuild.Plan(cfg, []gobuild.Target{{OS: j.pl.OS, Arch: j.pl.Arch}}, r.environ)
 		if err != nil {
-			return nil, cfg, plan.Bad("", err)
+			return nil, cfg, err
 		}
 		gjobs = append(gjobs, gj...)
 	}

@@ -18,7 +18,6 @@ import (
 	"github.com/magepack/magepack/tasks/engine"
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/linkage"
-	"github.com/magepack/magepack/tasks/plan"
 	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/report"
 	"github.com/magepack/magepack/tasks/sbom"
@@ -184,7 +183,7 @@ func (r *run) measureBinaries(ctx context.Context, s *service, pl platform.Platf
 		}
 		jobs, err := gobuild.Plan(cfg, []gobuild.Target{{OS: pl.OS, Arch: pl.Arch}}, r.environ)
 		if err != nil {
-			return nil, plan.Bad("", err)
+			return nil, err
 		}
 		res, err := gobuild.Run(ctx, jobs, cfg, nil)
 		if err != nil {

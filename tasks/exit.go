@@ -161,6 +161,8 @@ func planFix(err error) string {
 		return "(MAGEPACK_PLATFORMS)"
 	case "CGO":
 		return "or set MAGEPACK_CGO=0"
+	case "LdflagsExtra":
+		return "(MAGEPACK_LDFLAGS)"
 	}
 	return ""
 }

@@ -15,7 +15,6 @@ import (
 
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/gobuild"
-	"github.com/magepack/magepack/tasks/plan"
 	"github.com/magepack/magepack/tasks/report"
 	"github.com/magepack/magepack/tasks/sbom"
 	"github.com/magepack/magepack/tasks/vulncheck"
@@ -161,7 +160,7 @@ func (r *run) symbolTwins(ctx context.Context, jobs []job, dir string) (paths, s
 		cfg.LdflagsExtra = strings.TrimSpace(cfg.LdflagsExtra + " " + vulncheck.KeepSymbolsFlag)
 		gj, err := gobuild.Plan(cfg, []gobuild.Target{{OS: j.pl.OS, Arch: j.pl.Arch}}, r.environ)
 		if err != nil {
-			return nil, nil, plan.Bad("", err)
+			return nil, nil, err
 		}
 		twins = append(twins, gj...)
 		todo = append(todo, i)

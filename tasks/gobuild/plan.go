@@ -220,14 +220,14 @@ func Plan(cfg Config, targets []Target, osEnv []string) ([]Job, error) {
 	}
 	ldflags, err := Ldflags(cfg)
 	if err != nil {
-		return nil, err
+		return nil, &ConfigError{Field: "LdflagsExtra", Reason: err.Error()}
 	}
 	seen := map[Target]bool{}
 	var jobs []Job
 	var errs []error
 	for _, t := range targets {
 		if t.OS == "" || t.Arch == "" || strings.ContainsAny(t.OS+t.Arch, "/ ") {
-			errs = append(errs, fmt.Errorf("platform %q is malformed: want os/arch, e.g. linux/amd64", t.String()))
+			errs = append(errs, &ConfigError{Field: "Targets", Reason: fmt.Sprintf("platform %q is malformed: want os/arch, e.g. linux/amd64", t.String())})
 			continue
 		}
 		if seen[t] {

@@ -316,7 +316,7 @@ func TestMistakesAllTogether(t *testing.T) {
 	f := repo("example.com/app", "v1.2.3", api, worker)
 	f.DistIsFile, f.SourceDateEpoch = true, "yesterday"
 	f.CABundleErr = errors.New(`CA bundle "/nope" cannot be read`)
-	o := options(t, Config{Name: "one", CABundle: "/nope", Platforms: "linux/amd65"}, nil)
+	o := options(t, Config{Name: "one", CABundle: "/nope", Platforms: "linux/amd65", Ldflags: "-X main.when={{.When}}"}, nil)
 	_, err := Make(o, f)
 	require.Error(t, err)
 	var pe *Error
@@ -327,6 +327,7 @@ func TestMistakesAllTogether(t *testing.T) {
 		`CA bundle "/nope" cannot be read (MAGEPACK_CA_BUNDLE)`,
 		`"linux/amd65"`, "MAGEPACK_PLATFORMS",
 		`SOURCE_DATE_EPOCH="yesterday" is not a Unix time`,
+		"uses unknown field .When", "(MAGEPACK_LDFLAGS)",
 	} {
 		assert.Contains(t, err.Error(), want)
 	}

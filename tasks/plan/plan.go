@@ -90,6 +90,9 @@ func Make(o Options, f Facts) (*Plan, error) {
 		add(p.chooseCompilers(f.Compilers))
 	}
 	add(p.decideVersion(f))
+	if _, err := gobuild.Ldflags(gobuild.Config{LdflagsExtra: o.Ldflags, StaticCGO: o.CGOStatic, VersionVars: o.Vars}); err != nil {
+		add(Bad("MAGEPACK_LDFLAGS", err))
+	}
 	if len(errs) == 0 {
 		add(p.decideDockerfile(f.Dockerfile))
 	}
