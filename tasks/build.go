@@ -33,7 +33,7 @@ func (j job) String() string { return j.svc.name + " " + j.pl.String() }
 func (p *project) jobs() []job {
 	var js []job
 	for _, s := range p.services {
-		for _, pl := range p.platforms {
+		for _, pl := range p.Platforms {
 			js = append(js, job{svc: s, pl: pl})
 		}
 	}
@@ -88,7 +88,7 @@ func (r *run) myJobs() ([]job, error) {
 		if err != nil {
 			return nil, err
 		}
-		sel := r.p.plan.Shard()
+		sel := r.p.Plan.Shard()
 		var mine []job
 		for i, gj := range plan.gjobs {
 			if sel.Has(dist.JobOf(gj)) {
@@ -160,9 +160,9 @@ func (r *run) build(ctx context.Context, jobs []job) ([]gobuild.Result, error) {
 	}
 	cgo := cgoWords(cfg)
 	if len(p.services) == 1 {
-		r.log.printf("build", "%s %s (%s) for %d platform(s) with %s, %s", p.services[0].name, p.versionString(), p.versionSource(), len(plan), p.goVersion, cgo)
+		r.log.printf("build", "%s %s (%s) for %d platform(s) with %s, %s", p.services[0].name, p.versionString(), p.versionSource(), len(plan), p.GoVersion, cgo)
 	} else {
-		r.log.printf("build", "%s %s (%s): %d build(s) of %d service(s) with %s, %s", serviceNames(p.services), p.versionString(), p.versionSource(), len(plan), len(p.services), p.goVersion, cgo)
+		r.log.printf("build", "%s %s (%s): %d build(s) of %d service(s) with %s, %s", serviceNames(p.services), p.versionString(), p.versionSource(), len(plan), len(p.services), p.GoVersion, cgo)
 	}
 	dropped := r.warnDroppedC(ctx, plan, cfg)
 	byOutput := map[string]job{}
@@ -192,7 +192,7 @@ func (r *run) build(ctx context.Context, jobs []job) ([]gobuild.Result, error) {
 				stopped++
 			}
 		}
-		runErr = fmt.Errorf("interrupted: %d of %d builds stopped; %s keeps their previous binaries: %w", stopped, len(results), p.rel(p.dist), ctx.Err())
+		runErr = fmt.Errorf("interrupted: %d of %d builds stopped; %s keeps their previous binaries: %w", stopped, len(results), p.rel(p.Dist), ctx.Err())
 	}
 	return results, runErr
 }
@@ -225,20 +225,20 @@ func serviceNames(svcs []*service) string {
 func (p *project) buildConfig(s *service) gobuild.Config {
 	o := p.opts
 	return gobuild.Config{
-		ModuleDir:    p.root,
+		ModuleDir:    p.Root,
 		Main:         s.main,
 		Name:         s.name,
-		Dist:         p.dist,
+		Dist:         p.Dist,
 		CGO:          o.CGO,
 		StaticCGO:    o.CGOStatic,
-		CCs:          p.cc,
+		CCs:          p.CC,
 		Tags:         o.Tags,
 		Host:         p.host(),
 		LdflagsExtra: o.Ldflags,
 		VersionVars:  o.Vars,
 		Version:      p.versionString(),
-		Commit:       p.ver.Commit,
-		Date:         p.ver.Date,
+		Commit:       p.Version.Commit,
+		Date:         p.Version.Date,
 		Parallel:     o.Parallel,
 		GoFlags:      p.tc.GOFLAGS,
 	}

@@ -83,11 +83,11 @@ func TestPlanBuild(t *testing.T) {
 	for i, w := range want {
 		assert.Equal(t, w.name, plan[i].Name)
 		assert.Equal(t, w.target, plan[i].Target.String())
-		assert.Equal(t, filepath.Join(r.p.dist, w.out), plan[i].Output)
+		assert.Equal(t, filepath.Join(r.p.Dist, w.out), plan[i].Output)
 		assert.Equal(t, w.main, plan[i].Args[len(plan[i].Args)-1], "the main package is built")
 		assert.Contains(t, strings.Join(plan[i].Args, " "), "-X main.version=1.0.0")
 	}
-	assert.Equal(t, r.p.root, cfg.ModuleDir)
+	assert.Equal(t, r.p.Root, cfg.ModuleDir)
 	assert.Equal(t, "[api linux/amd64]", "["+r.p.subject(jobs[0])+"]", "several services: lines name the service")
 }
 
@@ -110,7 +110,7 @@ func TestCrossCompileServicesIntegration(t *testing.T) {
 		assert.Equal(t, 1, strings.Count(out, "["+j+"] built dist/"), "one line for %s", j)
 	}
 
-	m, err := dist.ReadManifest(r.p.dist)
+	m, err := dist.ReadManifest(r.p.Dist)
 	require.NoError(t, err)
 	require.Len(t, m.Binaries, 4)
 	for _, b := range m.Binaries {
@@ -130,7 +130,7 @@ func TestCrossCompileServicesIntegration(t *testing.T) {
 		assert.True(t, c.OK, "%s %s", c.Name, c.Subject)
 		assert.NotEmpty(t, c.Service)
 	}
-	sums, err := os.ReadFile(filepath.Join(r.p.dist, "SHA256SUMS"))
+	sums, err := os.ReadFile(filepath.Join(r.p.Dist, "SHA256SUMS"))
 	require.NoError(t, err)
 	for _, n := range []string{"api_linux_amd64", "api_linux_arm64", "worker_linux_amd64", "worker_linux_arm64"} {
 		assert.Contains(t, string(sums), "  "+n+"\n")
@@ -155,7 +155,7 @@ func TestDistOutOfGitIntegration(t *testing.T) {
 		r := mustRun(t, dir, Config{Platforms: "linux/amd64"}, nil)
 		_, err := r.compile(ctx, r.p.jobs())
 		require.NoError(t, err, "build %d", i+1)
-		bin := r.p.binaryPath(r.p.services[0], r.p.platforms[0])
+		bin := r.p.binaryPath(r.p.services[0], r.p.Platforms[0])
 		bom, err := os.ReadFile(sbom.FileName(bin))
 		require.NoError(t, err)
 		boms = append(boms, string(bom))

@@ -65,7 +65,7 @@ func (r *run) warnDroppedC(ctx context.Context, plan []gobuild.Job, cfg gobuild.
 		mains[i] = s.main
 		byImport[p.importPath(s)] = s.name
 	}
-	pkgs, err := cgo.Dropped(ctx, goBin(cfg), p.root, probe.Env, argValue(probe.Args, "-tags"), mains)
+	pkgs, err := cgo.Dropped(ctx, goBin(cfg), p.Root, probe.Env, argValue(probe.Args, "-tags"), mains)
 	if err != nil {
 		r.log.printf("cgo", "could not look for packages with C code: %v", err)
 		return nil
@@ -88,7 +88,7 @@ func (r *run) warnDroppedC(ctx context.Context, plan []gobuild.Job, cfg gobuild.
 			ws = append(ws, dist.Warning{Service: s, Name: warnCgo, Subject: pkg.ImportPath, Message: msg})
 		}
 	}
-	err = dist.Update(p.dist, func(m *dist.Manifest) error {
+	err = dist.Update(p.Dist, func(m *dist.Manifest) error {
 		// The probe covers every service of the run.
 		m.SetWarnings(warnCgo, func(dist.Warning) bool { return true }, ws)
 		return nil
@@ -119,7 +119,7 @@ func argValue(args []string, flag string) string {
 
 // importPath is the import path of s's main package.
 func (p *project) importPath(s *service) string {
-	return path.Join(p.modulePath, s.main)
+	return path.Join(p.ModulePath, s.main)
 }
 
 // explainDropped explains the failed builds of results that a package's
@@ -244,7 +244,7 @@ func (r *run) compareVariants() []binaryVariant {
 // error saying why there is none.
 func (r *run) staticCgoCompiler(pl platform.Platform) (string, error) {
 	t := gobuild.Target{OS: pl.OS, Arch: pl.Arch}
-	if cc := r.p.cc[t]; cc != "" {
+	if cc := r.p.CC[t]; cc != "" {
 		return cc, nil
 	}
 	cc, err := cgo.Choose(r.p.opts.CC, []gobuild.Target{t}, r.p.host(), true, exec.LookPath)

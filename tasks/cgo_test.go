@@ -94,7 +94,7 @@ func TestWarnDroppedCNamesTheServices(t *testing.T) {
 	assert.Equal(t, []string{"example.com/acme/svc/cmd/api"}, pkgs[0].Mains)
 	assert.Contains(t, output(r).String(), "[cgo] warning: example.com/acme/svc/store has C code that CGO_ENABLED=0 leaves out (only its files without cgo are built: often a stub that fails at run time): set MAGEPACK_CGO=static for a static cgo binary, or use a pure-Go alternative (in api)\n")
 
-	m, err := dist.ReadManifest(r.p.dist)
+	m, err := dist.ReadManifest(r.p.Dist)
 	require.NoError(t, err)
 	require.Len(t, m.Warnings, 1)
 	assert.Equal(t, "api", m.Warnings[0].Service)
@@ -112,7 +112,7 @@ func TestStaticCgoConfigLine(t *testing.T) {
 	dir := svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, "")
 	r := mustRun(t, dir, Config{Platforms: "linux/amd64", StaticCGO: true, Tags: "sqlite_omit_load_extension,netgo", CC: gcc}, nil)
 	assert.Contains(t, output(r).String(), "[config] static cgo binaries (tags netgo,osusergo,sqlite_omit_load_extension): linux/amd64 with "+gcc+"\n")
-	assert.Equal(t, map[gobuild.Target]string{{OS: "linux", Arch: "amd64"}: gcc}, r.p.cc)
+	assert.Equal(t, map[gobuild.Target]string{{OS: "linux", Arch: "amd64"}: gcc}, r.p.CC)
 }
 
 func TestStaticCgoConfigLineNamesGOFLAGSTags(t *testing.T) {

@@ -50,7 +50,7 @@ func (r *run) staticCheck(ctx context.Context) error {
 
 // recordChecks puts the static check's verdicts into artifacts.json.
 func (r *run) recordChecks(checks []dist.Check) error {
-	return dist.Update(r.p.dist, func(m *dist.Manifest) error {
+	return dist.Update(r.p.Dist, func(m *dist.Manifest) error {
 		for _, c := range checks {
 			m.PutCheck(c)
 		}

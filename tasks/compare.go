@@ -252,18 +252,18 @@ func (r *run) writeCompare(reports []report.Compare) error {
 		}
 		mdName, jsName, svgName := compareFiles(several, c.App)
 		for name, data := range map[string][]byte{mdName: []byte(md), jsName: js, svgName: svg} {
-			if err := dist.WriteFile(filepath.Join(p.dist, name), data, 0o644); err != nil {
+			if err := dist.WriteFile(filepath.Join(p.Dist, name), data, 0o644); err != nil {
 				return err
 			}
 		}
-		r.log.printf("compare", "wrote %s, %s and %s", p.rel(filepath.Join(p.dist, mdName)), jsName, svgName)
+		r.log.printf("compare", "wrote %s, %s and %s", p.rel(filepath.Join(p.Dist, mdName)), jsName, svgName)
 	}
 	md := strings.Join(all, "\n")
 	if several {
-		if err := dist.WriteFile(filepath.Join(p.dist, "compare.md"), []byte(md), 0o644); err != nil {
+		if err := dist.WriteFile(filepath.Join(p.Dist, "compare.md"), []byte(md), 0o644); err != nil {
 			return err
 		}
-		r.log.printf("compare", "wrote %s (every service)", p.rel(filepath.Join(p.dist, "compare.md")))
+		r.log.printf("compare", "wrote %s (every service)", p.rel(filepath.Join(p.Dist, "compare.md")))
 	}
 	return r.stepSummary(md)
 }

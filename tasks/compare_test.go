@@ -95,7 +95,7 @@ func TestCompareEngineIntegration(t *testing.T) {
 	require.NoError(t, r.compare(ctx), "compare builds both images, then measures")
 	t.Logf("compare took %s; output:\n%s", time.Since(start).Round(time.Millisecond), buf.String())
 
-	raw, err := os.ReadFile(filepath.Join(p.dist, "compare.json"))
+	raw, err := os.ReadFile(filepath.Join(p.Dist, "compare.json"))
 	require.NoError(t, err)
 	var c cmpJSON
 	require.NoError(t, json.Unmarshal(raw, &c))
@@ -111,7 +111,7 @@ func TestCompareEngineIntegration(t *testing.T) {
 	require.Contains(t, images, "alpine")
 	scratch, alpine := c.Images[images["scratch"]], c.Images[images["alpine"]]
 	assert.Equal(t, "dist/"+pubAppName+"_"+goos+"_"+arch+".cdx.json", c.SBOM, "compare names the SBOM of the binary in both images")
-	assert.FileExists(t, filepath.Join(p.root, c.SBOM))
+	assert.FileExists(t, filepath.Join(p.Root, c.SBOM))
 	assert.Equal(t, "dist/"+pubAppName+"_"+goos+"_"+arch+".vex.json", c.VEX, "compare names the VEX vulncheck wrote")
 	assert.Regexp(t, `^\d+ reached, 0 waived, \d+ not affected$`, c.Vulns)
 
@@ -174,7 +174,7 @@ func TestCompareEngineIntegration(t *testing.T) {
 	})
 
 	t.Run("compare.md, compare.svg and the step summary", func(t *testing.T) {
-		md, err := os.ReadFile(filepath.Join(p.dist, "compare.md"))
+		md, err := os.ReadFile(filepath.Join(p.Dist, "compare.md"))
 		require.NoError(t, err)
 		assert.Contains(t, string(md), "scratch")
 		assert.Contains(t, string(md), "|", "a Markdown table")
@@ -182,7 +182,7 @@ func TestCompareEngineIntegration(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "# earlier step\n"+string(md)+"\n", string(got), "compare.md appended to GITHUB_STEP_SUMMARY")
 
-		svg, err := os.ReadFile(filepath.Join(p.dist, "compare.svg"))
+		svg, err := os.ReadFile(filepath.Join(p.Dist, "compare.svg"))
 		require.NoError(t, err)
 		dec := xml.NewDecoder(strings.NewReader(string(svg)))
 		var root string

@@ -123,7 +123,7 @@ func TestCosignInteropIntegration(t *testing.T) {
 	repo := reg.Host + "/cosigned"
 	env := map[string]string{"MAGEPACK_SIGN_KEY": key, "COSIGN_PASSWORD": "pw", "MAGEPACK_VERIFY_KEY": pub}
 	r := pubLinuxRun(t, dir, Config{Platforms: "linux/amd64", Image: repo, Variants: "scratch"}, env)
-	bin := r.p.binaryPath(r.p.services[0], r.p.platforms[0])
+	bin := r.p.binaryPath(r.p.services[0], r.p.Platforms[0])
 	sum, err := dist.Sum(bin)
 	require.NoError(t, err)
 	writeBinaryVEX(t, bin, sum)
@@ -157,7 +157,7 @@ allow if {
 			return p
 		}
 		ref := repo + "@" + platDigest.String()
-		_, err := cosign.run(t, append([]string{"verify-attestation", "--key", pub, "--type", "slsaprovenance1", "--policy", policy(r.p.ver.Commit)}, append(offline, ref)...)...)
+		_, err := cosign.run(t, append([]string{"verify-attestation", "--key", pub, "--type", "slsaprovenance1", "--policy", policy(r.p.Version.Commit)}, append(offline, ref)...)...)
 		assert.NoError(t, err, "the commit built")
 		_, err = cosign.run(t, append([]string{"verify-attestation", "--key", pub, "--type", "slsaprovenance1", "--policy", policy(strings.Repeat("0", 40))}, append(offline, ref)...)...)
 		assert.Error(t, err, "another commit")
@@ -184,7 +184,7 @@ allow if {
 		// magepack's verify still passes with cosign's attestation beside.
 		pubKey, err := attest.LoadPublicKey(pub)
 		require.NoError(t, err)
-		_, err = verify.Image(ctx, repo+":scratch", pubKey, verify.WithCommit(r.p.ver.Commit))
+		_, err = verify.Image(ctx, repo+":scratch", pubKey, verify.WithCommit(r.p.Version.Commit))
 		require.NoError(t, err)
 	})
 
@@ -252,7 +252,7 @@ allow if {
 	})
 
 	t.Run("cosign verify-blob-attestation accepts a binary's provenance", func(t *testing.T) {
-		bin := filepath.Join(r.p.dist, pubAppName+"_linux_amd64")
+		bin := filepath.Join(r.p.Dist, pubAppName+"_linux_amd64")
 		args := []string{"verify-blob-attestation", "--type", "slsaprovenance1", "--insecure-ignore-tlog", "--bundle", bin + verify.BundleSuffix}
 		_, err := cosign.run(t, append(args, "--key", pub, bin)...)
 		assert.NoError(t, err)

@@ -62,7 +62,7 @@ func (p *project) imageSubject(s *service, variant string) string {
 func (r *run) dockerImages(ctx context.Context, variant string) ([]dist.Image, error) {
 	return r.once.docker.do(variant, func() ([]dist.Image, error) {
 		p := r.p
-		if df := p.plan.Dockerfile; df != nil && df.Syntax != "" {
+		if df := p.Plan.Dockerfile; df != nil && df.Syntax != "" {
 			r.log.printf("dockerfile", "%s line %d: # syntax=%s is ignored: this engine builds with its legacy builder", df.Path, df.SyntaxAt, df.Syntax)
 		}
 		eng, err := r.engine(ctx)
@@ -114,7 +114,7 @@ func (r *run) dockerImages(ctx context.Context, variant string) ([]dist.Image, e
 			return nil, errors.Join(append(errs, err)...)
 		}
 		defer unlock()
-		rerr := dist.Update(p.dist, func(m *dist.Manifest) error {
+		rerr := dist.Update(p.Dist, func(m *dist.Manifest) error {
 			for i, img := range imgs {
 				if errs[i] == nil {
 					m.PutImage(img)
@@ -154,12 +154,12 @@ type imagePlan struct {
 }
 
 // meta is what the OCI annotations say of s's images.
-func (p *project) meta(s *service) image.Meta { return p.plan.Meta(s.unit()) }
+func (p *project) meta(s *service) image.Meta { return p.Plan.Meta(s.unit()) }
 
 // planImage is the plan's image of s's variant for pl from the binary at
 // binary (plan.Image), with s itself.
 func (p *project) planImage(s *service, variant string, pl platform.Platform, binary string) imagePlan {
-	return p.imagePlan(p.plan.Image(s.unit(), variant, pl, binary))
+	return p.imagePlan(p.Plan.Image(s.unit(), variant, pl, binary))
 }
 
 // imagePlan is the executor's view of a planned image: its service as the

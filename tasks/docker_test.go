@@ -541,7 +541,7 @@ func TestEngineExampleAppDockerfiles(t *testing.T) {
 
 			out, code := fixture.RunCommand(t, d.cli, img.Reference, "-version")
 			assert.Equal(t, 0, code)
-			assert.Contains(t, out, "example-app "+ver+" (commit "+p.ver.Commit, "VERSION and COMMIT reach the binary")
+			assert.Contains(t, out, "example-app "+ver+" (commit "+p.Version.Commit, "VERSION and COMMIT reach the binary")
 			d.noContainersOf(t, repo)
 		})
 	}

@@ -114,7 +114,7 @@ func TestEngineFailurePaths(t *testing.T) {
 			name: "the Alpine base may not be pulled", code: ExitImage, want: []string{"set MAGEPACK_PULL=missing"},
 			eng: &fakeEngine{ensure: func(ref string) error { return &engine.PullForbiddenError{Ref: ref} }},
 			step: func(r *run, ctx context.Context, eng dockerEngine) error {
-				_, err := r.engineBase(ctx, eng, "alpine:3.22", r.p.platforms[0])
+				_, err := r.engineBase(ctx, eng, "alpine:3.22", r.p.Platforms[0])
 				return err
 			},
 		},

@@ -20,7 +20,7 @@ import (
 // the engine, with go's less direct message.
 func (r *run) dockerfileImage(ctx context.Context, eng dockerEngine, s *service, variant string) (dist.Image, error) {
 	p := r.p
-	df := *p.plan.Dockerfile
+	df := *p.Plan.Dockerfile
 	builder, err := r.dockerfileBases(ctx, eng, df, variant)
 	if err != nil {
 		return dist.Image{}, err
@@ -30,10 +30,10 @@ func (r *run) dockerfileImage(ctx context.Context, eng dockerEngine, s *service,
 	r.log.printf(subject, "building %s with %s (%s)", refs[0], df.Path, builder)
 	stop := r.phase("build")
 	res, err := eng.Build(ctx, engine.BuildOptions{
-		ContextDir: p.root,
+		ContextDir: p.Root,
 		Dockerfile: df.Path,
 		Tags:       refs,
-		BuildArgs:  p.plan.BuildArgs(df, s.unit()),
+		BuildArgs:  p.Plan.BuildArgs(df, s.unit()),
 		Labels:     p.labels(s),
 		Progress:   func(line string) { r.log.printf(subject, "%s", line) },
 	})

@@ -163,7 +163,7 @@ func TestErrorClasses(t *testing.T) {
 		{name: "static check", code: ExitCheck, slow: true, err: func(t *testing.T) error {
 			r := mustRun(t, svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, ""), Config{Platforms: "linux/amd64", Variants: "scratch"}, nil)
 			j := r.p.jobs()[0]
-			require.NoError(t, os.MkdirAll(r.p.dist, 0o755))
+			require.NoError(t, os.MkdirAll(r.p.Dist, 0o755))
 			require.NoError(t, copyFile(glibc, r.p.binaryPath(j.svc, j.pl)))
 			_, err := r.checkBinaries([]job{j})
 			assert.Contains(t, err.Error(), "static check failed:\n")
@@ -358,7 +358,7 @@ func TestErrorClasses(t *testing.T) {
 		{name: "image cannot be assembled", code: ExitImage, err: func(t *testing.T) error {
 			r := mustRun(t, svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, ""), Config{Platforms: "linux/amd64"}, nil)
 			s := r.p.services[0]
-			_, err := assemble(r.p.planImage(s, variantScratch, r.p.platforms[0], filepath.Join(t.TempDir(), "missing")), nil, "")
+			_, err := assemble(r.p.planImage(s, variantScratch, r.p.Platforms[0], filepath.Join(t.TempDir(), "missing")), nil, "")
 			return err
 		}},
 	}

@@ -50,10 +50,10 @@ func TestToolchainReachesEveryBuild(t *testing.T) {
 	dir := svcRepo(t, map[string]string{"main.go": fixture.ServiceMain}, "")
 	// The Go that runs, so nothing is fetched: the setting still goes into
 	// every go command's environment, once, after the user's own.
-	local := mustRun(t, dir, Config{}, map[string]string{"MAGEPACK_PLATFORMS": "linux/amd64"}).p.goVersion
+	local := mustRun(t, dir, Config{}, map[string]string{"MAGEPACK_PLATFORMS": "linux/amd64"}).p.GoVersion
 	t.Setenv("GOTOOLCHAIN", "local")
 	r := mustRun(t, dir, Config{}, map[string]string{"MAGEPACK_PLATFORMS": "linux/amd64,windows/amd64", "MAGEPACK_TOOLCHAIN": local})
-	assert.Equal(t, local, r.p.goVersion)
+	assert.Equal(t, local, r.p.GoVersion)
 	plan, err := r.planned()
 	require.NoError(t, err)
 	require.Len(t, plan.gjobs, 2)

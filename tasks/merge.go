@@ -32,7 +32,7 @@ func (r *run) merge(ctx context.Context) error {
 		stop := r.phase("merge")
 		defer stop()
 		start := time.Now()
-		dirs, err := merge.Expand(p.opts.Merge, p.root)
+		dirs, err := merge.Expand(p.opts.Merge, p.Root)
 		if err != nil {
 			return struct{}{}, err
 		}
@@ -40,7 +40,7 @@ func (r *run) merge(ctx context.Context) error {
 		if err != nil {
 			return struct{}{}, err
 		}
-		plan, err := merge.Merge(ctx, dirs, p.dist, filepath.ToSlash(p.rel(p.dist)),
+		plan, err := merge.Merge(ctx, dirs, p.Dist, filepath.ToSlash(p.rel(p.Dist)),
 			merge.Fitting(want), merge.LockedBy(r.lockDist),
 			merge.OnPlan(func(plan merge.Plan) {
 				shown := plan
@@ -54,7 +54,7 @@ func (r *run) merge(ctx context.Context) error {
 			return struct{}{}, err
 		}
 		r.log.printf("merge", "wrote %s: %d binaries, SHA256SUMS and artifacts.json of %s %s (%s) in %s",
-			p.rel(p.dist), len(plan.Binaries), shortCommit(plan.Build.Commit), plan.Build.Version, plan.Build.Toolchain, secs(time.Since(start)))
+			p.rel(p.Dist), len(plan.Binaries), shortCommit(plan.Build.Commit), plan.Build.Version, plan.Build.Toolchain, secs(time.Since(start)))
 		return struct{}{}, nil
 	})
 	return err
@@ -76,7 +76,7 @@ func (r *run) wantBuild() (dist.Build, error) {
 		return dist.Build{}, err
 	}
 	sel, _ := shard.Split(shard.Spec{}, plan.gjobs, dist.JobOf)
-	return dist.BuildRecord(plan.gjobs, sel, nil, r.p.ver.Commit, r.p.versionString(), r.p.goVersion), nil
+	return dist.BuildRecord(plan.gjobs, sel, nil, r.p.Version.Commit, r.p.versionString(), r.p.GoVersion), nil
 }
 
 // binaries makes sure the binaries of jobs are in dist, once per run and
@@ -101,7 +101,7 @@ func (r *run) binaries(ctx context.Context, jobs []job) error {
 		}
 	}
 	if len(missing) > 0 {
-		return plan.Bad("MAGEPACK_MERGE", fmt.Errorf("%s holds binaries merged from shards %s, without %s: merge the parts of every shard (MAGEPACK_MERGE), or remove %s to build here", r.p.rel(r.p.dist), strings.Join(merged.Build.Merged, ", "), strings.Join(missing, ", "), r.p.rel(r.p.dist)))
+		return plan.Bad("MAGEPACK_MERGE", fmt.Errorf("%s holds binaries merged from shards %s, without %s: merge the parts of every shard (MAGEPACK_MERGE), or remove %s to build here", r.p.rel(r.p.Dist), strings.Join(merged.Build.Merged, ", "), strings.Join(missing, ", "), r.p.rel(r.p.Dist)))
 	}
 	return nil
 }
@@ -121,8 +121,8 @@ func (r *run) merged(ctx context.Context) (*dist.Prebuilt, error) {
 			return nil, err
 		}
 		defer unlock()
-		pre, err := dist.FindPrebuilt(r.p.dist, want)
-		dir := r.p.rel(r.p.dist)
+		pre, err := dist.FindPrebuilt(r.p.Dist, want)
+		dir := r.p.rel(r.p.Dist)
 		var other *dist.OtherBuildError
 		switch {
 		case err != nil && pre.Build == nil && !errors.As(err, &other):

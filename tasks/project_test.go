@@ -51,13 +51,13 @@ func TestResolve(t *testing.T) {
 				assert.Equal(t, ".", p.services[0].main)
 				assert.Equal(t, "svc", p.services[0].name, "the module path's last element")
 				assert.Equal(t, "svc", p.services[0].image, "the image defaults to the name")
-				assert.Equal(t, "example.com/acme/svc", p.modulePath)
-				assert.Equal(t, filepath.Join(p.root, "dist"), p.dist)
+				assert.Equal(t, "example.com/acme/svc", p.ModulePath)
+				assert.Equal(t, filepath.Join(p.Root, "dist"), p.Dist)
 				assert.Equal(t, "1.2.3", p.versionString(), "HEAD is on tag v1.2.3")
-				assert.Equal(t, rootHead, p.ver.Commit)
-				assert.Equal(t, fixture.CommitTime, p.created.UTC(), "created is the commit time")
-				assert.Len(t, p.platforms, 5, "the default platforms")
-				assert.True(t, strings.HasPrefix(p.goVersion, "go1."), p.goVersion)
+				assert.Equal(t, rootHead, p.Version.Commit)
+				assert.Equal(t, fixture.CommitTime, p.Created.UTC(), "created is the commit time")
+				assert.Len(t, p.Platforms, 5, "the default platforms")
+				assert.True(t, strings.HasPrefix(p.GoVersion, "go1."), p.GoVersion)
 			},
 		},
 		{
@@ -74,7 +74,7 @@ func TestResolve(t *testing.T) {
 			check: func(t *testing.T, r *run) {
 				p := r.p
 				assert.Equal(t, "./cmd/svcd", p.services[0].main)
-				assert.Equal(t, filepath.Join(p.root, "dist"), p.dist, "dist is relative to the module root")
+				assert.Equal(t, filepath.Join(p.Root, "dist"), p.Dist, "dist is relative to the module root")
 			},
 		},
 		{
@@ -98,8 +98,8 @@ func TestResolve(t *testing.T) {
 				p := r.p
 				assert.Equal(t, "api", p.services[0].name)
 				assert.Equal(t, "api", p.services[0].image)
-				assert.Equal(t, filepath.Join(p.dist, "api_linux_amd64"), p.binaryPath(p.services[0], platform.Platform{OS: "linux", Arch: "amd64"}))
-				assert.Equal(t, filepath.Join(p.dist, "api_windows_amd64.exe"), p.binaryPath(p.services[0], platform.Platform{OS: "windows", Arch: "amd64"}))
+				assert.Equal(t, filepath.Join(p.Dist, "api_linux_amd64"), p.binaryPath(p.services[0], platform.Platform{OS: "linux", Arch: "amd64"}))
+				assert.Equal(t, filepath.Join(p.Dist, "api_windows_amd64.exe"), p.binaryPath(p.services[0], platform.Platform{OS: "windows", Arch: "amd64"}))
 			},
 		},
 		{name: "name with a slash", dir: rootMain, cfg: Config{Name: "a/b"}, err: []string{`name "a/b" cannot name a binary: set MAGEPACK_NAME`}},
@@ -118,7 +118,7 @@ func TestResolve(t *testing.T) {
 			check: func(t *testing.T, r *run) {
 				p := r.p
 				assert.Equal(t, "2.3.4-rc.1+build.5", p.versionString())
-				assert.Equal(t, rootHead, p.ver.Commit)
+				assert.Equal(t, rootHead, p.Version.Commit)
 				assert.Equal(t, []string{"svc:2.3.4-rc.1-build.5-alpine", "svc:alpine"}, p.refs(p.services[0], "alpine"), "'+' becomes '-'; no X.Y tags for a prerelease")
 			},
 		},
@@ -127,7 +127,7 @@ func TestResolve(t *testing.T) {
 			check: func(t *testing.T, r *run) {
 				p := r.p
 				assert.Equal(t, "1.0.0", p.versionString())
-				assert.Empty(t, p.ver.Commit)
+				assert.Empty(t, p.Version.Commit)
 				assert.NotContains(t, p.labels(p.services[0]), "org.opencontainers.image.revision", "no commit, no revision label")
 			},
 		},
@@ -137,14 +137,14 @@ func TestResolve(t *testing.T) {
 			name: "SOURCE_DATE_EPOCH", dir: rootMain, env: map[string]string{"SOURCE_DATE_EPOCH": "1700000000"},
 			check: func(t *testing.T, r *run) {
 				p := r.p
-				assert.Equal(t, time.Date(2023, 11, 14, 22, 13, 20, 0, time.UTC), p.created)
+				assert.Equal(t, time.Date(2023, 11, 14, 22, 13, 20, 0, time.UTC), p.Created)
 				assert.Equal(t, "2023-11-14T22:13:20Z", p.labels(p.services[0])["org.opencontainers.image.created"])
-				assert.Equal(t, fixture.CommitTime, p.ver.Date.UTC(), "the binaries keep the commit date")
+				assert.Equal(t, fixture.CommitTime, p.Version.Date.UTC(), "the binaries keep the commit date")
 			},
 		},
 		{
 			name: "SOURCE_DATE_EPOCH zero", dir: rootMain, env: map[string]string{"SOURCE_DATE_EPOCH": "0"},
-			check: func(t *testing.T, r *run) { p := r.p; assert.Equal(t, time.Unix(0, 0).UTC(), p.created) },
+			check: func(t *testing.T, r *run) { p := r.p; assert.Equal(t, time.Unix(0, 0).UTC(), p.Created) },
 		},
 		{name: "SOURCE_DATE_EPOCH negative", dir: rootMain, env: map[string]string{"SOURCE_DATE_EPOCH": "-1"}, err: []string{`SOURCE_DATE_EPOCH="-1" is not a Unix time in seconds`}},
 		{name: "SOURCE_DATE_EPOCH a date", dir: rootMain, env: map[string]string{"SOURCE_DATE_EPOCH": "2024-01-01"}, err: []string{`SOURCE_DATE_EPOCH="2024-01-01"`}},
@@ -153,15 +153,15 @@ func TestResolve(t *testing.T) {
 			name: "platforms", dir: rootMain, env: map[string]string{"MAGEPACK_PLATFORMS": "linux/arm64, windows/amd64"},
 			check: func(t *testing.T, r *run) {
 				p := r.p
-				require.Len(t, p.platforms, 2)
-				assert.Equal(t, "linux/arm64", p.platforms[0].String())
-				assert.Equal(t, "windows/amd64", p.platforms[1].String())
+				require.Len(t, p.Platforms, 2)
+				assert.Equal(t, "linux/arm64", p.Platforms[0].String())
+				assert.Equal(t, "windows/amd64", p.Platforms[1].String())
 			},
 		},
 		{name: "unknown platform", dir: rootMain, env: map[string]string{"MAGEPACK_PLATFORMS": "linux/amd65"}, err: []string{"MAGEPACK_PLATFORMS", `"linux/amd65"`, "linux/amd64"}},
 		{
 			name: "absolute dist", dir: rootMain, cfg: Config{Dist: filepath.Join(noGit, "out")},
-			check: func(t *testing.T, r *run) { p := r.p; assert.Equal(t, filepath.Join(noGit, "out"), p.dist) },
+			check: func(t *testing.T, r *run) { p := r.p; assert.Equal(t, filepath.Join(noGit, "out"), p.Dist) },
 		},
 		{name: "dist is a file", dir: rootMain, cfg: Config{Dist: "go.mod"}, err: []string{`dist "go.mod" is a file`, "MAGEPACK_DIST"}},
 		{name: "not in a module", dir: noModule, cfg: Config{Version: "1.0.0"}, err: []string{"go.mod"}},
@@ -178,7 +178,7 @@ func TestResolve(t *testing.T) {
 				assert.Len(t, p.jobs(), 10, "2 services x 5 platforms")
 				assert.Equal(t, "a linux/amd64", p.jobs()[0].String())
 				assert.Equal(t, "b windows/amd64", p.jobs()[9].String())
-				assert.Equal(t, filepath.Join(p.dist, "b_linux_arm64"), p.binaryPath(p.services[1], platform.Platform{OS: "linux", Arch: "arm64"}))
+				assert.Equal(t, filepath.Join(p.Dist, "b_linux_arm64"), p.binaryPath(p.services[1], platform.Platform{OS: "linux", Arch: "arm64"}))
 			},
 		},
 		{

@@ -55,7 +55,7 @@ type indexPlan struct {
 // planPublish is the plan's publish (plan.Publish), with the services
 // as the run has them.
 func planPublish(p *project) (publishPlan, error) {
-	pub, err := p.plan.Publish()
+	pub, err := p.Plan.Publish()
 	if err != nil {
 		return publishPlan{}, err
 	}
@@ -127,7 +127,7 @@ func (r *run) publishIndexes(ctx context.Context) error {
 		return err
 	}
 	defer unlock()
-	layout := filepath.Join(p.dist, "oci")
+	layout := filepath.Join(p.Dist, "oci")
 	start := time.Now()
 	if err := r.writeLayout(layout, built); err != nil {
 		return err
@@ -442,7 +442,7 @@ func sha256Hex(b []byte) string {
 // each index's digest and the pushed references become step outputs.
 func (r *run) ciOutputs(built []published, pushed []dist.Pushed) error {
 	p := r.p
-	digestsFile := filepath.Join(p.dist, "digests.txt")
+	digestsFile := filepath.Join(p.Dist, "digests.txt")
 	if len(pushed) > 0 {
 		subjects := make([]report.Subject, len(pushed))
 		for i, ps := range pushed {
@@ -507,8 +507,8 @@ func (r *run) ciOutputs(built []published, pushed []dist.Pushed) error {
 // run's pushes only.
 func (r *run) recordPublish(built []published, pushed []dist.Pushed) error {
 	p := r.p
-	prefix := "oci:" + filepath.ToSlash(p.rel(filepath.Join(p.dist, "oci"))) + ":"
-	return dist.Update(p.dist, func(m *dist.Manifest) error {
+	prefix := "oci:" + filepath.ToSlash(p.rel(filepath.Join(p.Dist, "oci"))) + ":"
+	return dist.Update(p.Dist, func(m *dist.Manifest) error {
 		m.Images = slices.DeleteFunc(m.Images, func(im dist.Image) bool { return strings.HasPrefix(im.Reference, prefix) })
 		m.Pushed = nil
 		for _, b := range built {

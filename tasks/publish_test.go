@@ -337,7 +337,7 @@ func TestPublishRegistryIntegration(t *testing.T) {
 		}
 		assert.Contains(t, string(out), "version<<")
 		assert.Contains(t, string(out), "\n1.2.3\n")
-		digests, err := os.ReadFile(filepath.Join(p.dist, "digests.txt"))
+		digests, err := os.ReadFile(filepath.Join(p.Dist, "digests.txt"))
 		require.NoError(t, err)
 		for tag, d := range pushed {
 			assert.Contains(t, string(digests), strings.TrimPrefix(d, "sha256:")+"  "+repo+":"+tag+"\n")
@@ -349,7 +349,7 @@ func TestPublishRegistryIntegration(t *testing.T) {
 	})
 
 	t.Run("pushed digests equal the layout's", func(t *testing.T) {
-		assert.Equal(t, pushed, pubLayoutDigests(t, filepath.Join(p.dist, "oci")))
+		assert.Equal(t, pushed, pubLayoutDigests(t, filepath.Join(p.Dist, "oci")))
 	})
 
 	t.Run("pushed references printed last, one per line", func(t *testing.T) {
@@ -365,7 +365,7 @@ func TestPublishRegistryIntegration(t *testing.T) {
 	})
 
 	t.Run("artifacts.json records pushed references and digests", func(t *testing.T) {
-		m, err := dist.ReadManifest(p.dist)
+		m, err := dist.ReadManifest(p.Dist)
 		require.NoError(t, err)
 		got := map[string]string{}
 		for _, ps := range m.Pushed {
@@ -396,10 +396,10 @@ func TestPublishRegistryIntegration(t *testing.T) {
 		p2 := r2.p
 		pubWithoutEngine(t, func() { require.NoError(t, r2.publishIndexes(ctx)) })
 		assert.Contains(t, output(r2).String(), "not pushing: MAGEPACK_PUSH=never")
-		assert.Equal(t, pushed, pubLayoutDigests(t, filepath.Join(p2.dist, "oci")))
-		a, err := os.ReadFile(filepath.Join(p.dist, "oci", "index.json"))
+		assert.Equal(t, pushed, pubLayoutDigests(t, filepath.Join(p2.Dist, "oci")))
+		a, err := os.ReadFile(filepath.Join(p.Dist, "oci", "index.json"))
 		require.NoError(t, err)
-		b, err := os.ReadFile(filepath.Join(p2.dist, "oci", "index.json"))
+		b, err := os.ReadFile(filepath.Join(p2.Dist, "oci", "index.json"))
 		require.NoError(t, err)
 		assert.Equal(t, string(a), string(b), "index.json of the two clones")
 	})
@@ -430,8 +430,8 @@ func TestPublishRegistryIntegration(t *testing.T) {
 		c.Image = proxy + "/example-app-ish"
 		c.Version = "1.2.4" // other tags and labels: a layout that differs from the one in dist/oci
 		r3 := mustRun(t, dir, c, nil)
-		before := pubTree(t, filepath.Join(p.dist, "oci"))
-		manifestBefore, err := os.ReadFile(filepath.Join(p.dist, dist.ManifestFile))
+		before := pubTree(t, filepath.Join(p.Dist, "oci"))
+		manifestBefore, err := os.ReadFile(filepath.Join(p.Dist, dist.ManifestFile))
 		require.NoError(t, err)
 
 		var err2 error
@@ -443,8 +443,8 @@ func TestPublishRegistryIntegration(t *testing.T) {
 		assert.Contains(t, err2.Error(), proxy+"/example-app-ish:1.2.4-scratch")
 		assert.Contains(t, err2.Error(), "not reachable")
 		t.Logf("error: %v", err2)
-		assert.Equal(t, before, pubTree(t, filepath.Join(p.dist, "oci")), "dist/oci after a failed push")
-		manifestAfter, err := os.ReadFile(filepath.Join(p.dist, dist.ManifestFile))
+		assert.Equal(t, before, pubTree(t, filepath.Join(p.Dist, "oci")), "dist/oci after a failed push")
+		manifestAfter, err := os.ReadFile(filepath.Join(p.Dist, dist.ManifestFile))
 		require.NoError(t, err)
 		assert.Equal(t, string(manifestBefore), string(manifestAfter), "artifacts.json after a failed push")
 	})
@@ -454,7 +454,7 @@ func TestPublishRegistryIntegration(t *testing.T) {
 		c.Version, c.Push = "1.2.5", "never"
 		r4 := mustRun(t, dir, c, nil)
 		pubWithoutEngine(t, func() { require.NoError(t, r4.publishIndexes(ctx)) })
-		m, err := dist.ReadManifest(p.dist)
+		m, err := dist.ReadManifest(p.Dist)
 		require.NoError(t, err)
 		var oci []string
 		for _, im := range m.Images {
@@ -464,7 +464,7 @@ func TestPublishRegistryIntegration(t *testing.T) {
 		}
 		assert.ElementsMatch(t, []string{"oci:dist/oci:1.2.5-scratch", "oci:dist/oci:1.2.5-alpine"}, oci, "only the layout now in dist/oci")
 		assert.Empty(t, m.Pushed, "this run pushed nothing; the 1.2.3 pushes are not its results")
-		assert.ElementsMatch(t, append(pubTags125("scratch"), pubTags125("alpine")...), pubKeys(pubLayoutDigests(t, filepath.Join(p.dist, "oci"))))
+		assert.ElementsMatch(t, append(pubTags125("scratch"), pubTags125("alpine")...), pubKeys(pubLayoutDigests(t, filepath.Join(p.Dist, "oci"))))
 	})
 }
 
@@ -617,7 +617,7 @@ func TestPublishRefusesIntegration(t *testing.T) {
 			if tt.check != nil {
 				tt.check(t, err)
 			}
-			assert.NoDirExists(t, filepath.Join(p.dist, "oci"), "nothing written")
+			assert.NoDirExists(t, filepath.Join(p.Dist, "oci"), "nothing written")
 			tags, lerr := remote.List(pubRepo(t, reg.Host+"/app"))
 			assert.True(t, lerr != nil || len(tags) == 0, "nothing pushed, got tags %v", tags)
 		})
@@ -701,7 +701,7 @@ func TestPublishBasicAuthIntegration(t *testing.T) {
 		want := append(pubTags("scratch"), pubTags("alpine")...)
 		sort.Strings(want)
 		assert.Equal(t, want, tags)
-		layoutDigests := pubLayoutDigests(t, filepath.Join(p.dist, "oci"))
+		layoutDigests := pubLayoutDigests(t, filepath.Join(p.Dist, "oci"))
 		for _, tag := range want {
 			desc, err := remote.Head(r.Tag(tag), goodAuth)
 			require.NoError(t, err)

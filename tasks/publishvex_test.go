@@ -77,7 +77,7 @@ func TestPublishVEXIntegration(t *testing.T) {
 			cfg := cfg
 			cfg.Image = repo
 			r := pubLinuxRun(t, dir, cfg, signedEnv(t, key))
-			amdBin, armBin := r.p.binaryPath(r.p.services[0], r.p.platforms[0]), r.p.binaryPath(r.p.services[0], r.p.platforms[1])
+			amdBin, armBin := r.p.binaryPath(r.p.services[0], r.p.Platforms[0]), r.p.binaryPath(r.p.services[0], r.p.Platforms[1])
 			amdSum, err := dist.Sum(amdBin)
 			require.NoError(t, err)
 			binDoc := writeBinaryVEX(t, amdBin, amdSum)
@@ -146,14 +146,14 @@ func TestPublishVEXIntegration(t *testing.T) {
 			assert.Empty(t, armRefs[vulncheck.MediaType], "a stale VEX is not attached")
 			assert.Len(t, armRefs[attest.BundleMediaType], 3)
 
-			vs, err := verify.Image(ctx, repo+":scratch", key.Key, verify.WithCommit(r.p.ver.Commit))
+			vs, err := verify.Image(ctx, repo+":scratch", key.Key, verify.WithCommit(r.p.Version.Commit))
 			require.NoError(t, err)
 			require.Len(t, vs, 3)
 			assert.NotEmpty(t, vs[1].VEX, "amd64: the provenance names its VEX")
 			assert.Contains(t, vs[1].String(), "VEX sha256:")
 			assert.Empty(t, vs[2].VEX)
 
-			lp, err := layout.FromPath(filepath.Join(r.p.dist, "oci"))
+			lp, err := layout.FromPath(filepath.Join(r.p.Dist, "oci"))
 			require.NoError(t, err)
 			lidx, err := lp.ImageIndex()
 			require.NoError(t, err)
@@ -180,7 +180,7 @@ func TestPublishVEXIntegration(t *testing.T) {
 				}
 			}
 			assert.Equal(t, 1, inLayout, "dist/oci holds the VEX too")
-			_, err = verify.Layout(ctx, filepath.Join(r.p.dist, "oci"), key.Key)
+			_, err = verify.Layout(ctx, filepath.Join(r.p.Dist, "oci"), key.Key)
 			require.NoError(t, err)
 
 			t.Run("a VEX swapped for another is refused", func(t *testing.T) {
@@ -239,7 +239,7 @@ func TestPublishVEXIntegration(t *testing.T) {
 				pubWithoutEngine(t, func() { require.NoError(t, newer.publishIndexes(ctx)) })
 				refs := referrersOf(t, repoName, amd.Digest)
 				assert.Len(t, refs[vulncheck.MediaType], 2, "the old VEX is kept, the new one added")
-				_, err := verify.Image(ctx, repo+"@"+amd.Digest.String(), key.Key, verify.WithCommit(r.p.ver.Commit))
+				_, err := verify.Image(ctx, repo+"@"+amd.Digest.String(), key.Key, verify.WithCommit(r.p.Version.Commit))
 				require.NoError(t, err)
 			})
 		})

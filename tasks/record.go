@@ -30,10 +30,10 @@ const lockWait = 10 * time.Minute
 // orders this run's own writers (targets running in parallel).
 func (r *run) lockDist(ctx context.Context) (func() error, error) {
 	p := r.p
-	unlock, err := dist.Lock(ctx, p.dist)
+	unlock, err := dist.Lock(ctx, p.Dist)
 	if errors.Is(err, dist.ErrBusy) {
-		r.log.printf("dist", "%s is in use by another magepack run; waiting up to %s for it to finish (Ctrl-C to stop)", p.rel(p.dist), lockWait)
-		unlock, err = dist.Lock(ctx, p.dist, dist.WithWait(lockWait))
+		r.log.printf("dist", "%s is in use by another magepack run; waiting up to %s for it to finish (Ctrl-C to stop)", p.rel(p.Dist), lockWait)
+		unlock, err = dist.Lock(ctx, p.Dist, dist.WithWait(lockWait))
 	}
 	if err != nil {
 		if errors.Is(err, dist.ErrBusy) || ctx.Err() != nil {
@@ -43,12 +43,12 @@ func (r *run) lockDist(ctx context.Context) (func() error, error) {
 		return nil, plan.Bad("MAGEPACK_DIST", err)
 	}
 	release := unlock
-	if _, err := dist.CleanTemp(p.dist); err != nil {
+	if _, err := dist.CleanTemp(p.Dist); err != nil {
 		release()
 		return nil, err
 	}
-	if dedicated(p.dist, p.root) {
-		if err := dist.KeepOutOfGit(p.dist); err != nil {
+	if dedicated(p.Dist, p.Root) {
+		if err := dist.KeepOutOfGit(p.Dist); err != nil {
 			release()
 			return nil, err
 		}
@@ -91,7 +91,7 @@ func (r *run) recordBinaries(ctx context.Context, jobs []job, results []gobuild.
 	if rerr != nil {
 		errs = append(errs, rerr)
 	}
-	err := dist.Update(p.dist, func(m *dist.Manifest) error {
+	err := dist.Update(p.Dist, func(m *dist.Manifest) error {
 		m.Build = mergeRecord(m.Build, rec)
 		for i, res := range results {
 			if res.Err != nil {
@@ -122,7 +122,7 @@ func (r *run) buildRecord(results []gobuild.Result) (dist.Build, error) {
 	if err != nil {
 		return dist.Build{}, err
 	}
-	return dist.BuildRecord(plan.gjobs, r.p.plan.Shard(), results, r.p.ver.Commit, r.p.versionString(), r.p.goVersion), nil
+	return dist.BuildRecord(plan.gjobs, r.p.Plan.Shard(), results, r.p.Version.Commit, r.p.versionString(), r.p.GoVersion), nil
 }
 
 // mergeRecord is the record after a build: the jobs built earlier for the
@@ -175,7 +175,7 @@ func (p *project) sbomOptions(s *service) (sbom.Options, error) {
 	if err != nil {
 		return sbom.Options{}, err
 	}
-	return sbom.Options{Name: s.name, Version: p.versionString(), Time: p.created, Ldflags: ld, Revision: p.ver.Commit}, nil
+	return sbom.Options{Name: s.name, Version: p.versionString(), Time: p.Created, Ldflags: ld, Revision: p.Version.Commit}, nil
 }
 
 func binaryEntry(p *project, j job, path string, size int64, sum string, rep linkage.Report) dist.Binary {
@@ -196,8 +196,8 @@ func writeChecksums(p *project, m *dist.Manifest) error {
 			if f == "" {
 				continue
 			}
-			abs := filepath.Join(p.root, filepath.FromSlash(f))
-			if filepath.Dir(abs) != p.dist {
+			abs := filepath.Join(p.Root, filepath.FromSlash(f))
+			if filepath.Dir(abs) != p.Dist {
 				continue
 			}
 			if _, err := os.Stat(abs); err == nil {
@@ -205,5 +205,5 @@ func writeChecksums(p *project, m *dist.Manifest) error {
 			}
 		}
 	}
-	return dist.WriteChecksums(p.dist, files)
+	return dist.WriteChecksums(p.Dist, files)
 }

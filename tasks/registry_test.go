@@ -236,12 +236,12 @@ func TestPublishRefusedLeavesDist(t *testing.T) {
 	if r.p.tc.GOHOSTOS != "linux" || r.p.tc.GOHOSTARCH != "amd64" {
 		t.Skipf("needs a linux/amd64 Go binary; this test runs on %s/%s", r.p.tc.GOHOSTOS, r.p.tc.GOHOSTARCH)
 	}
-	require.NoError(t, os.MkdirAll(r.p.dist, 0o755))
-	require.NoError(t, copyFile(self, r.p.binaryPath(r.p.services[0], r.p.platforms[0])))
-	layout := filepath.Join(r.p.dist, "oci")
+	require.NoError(t, os.MkdirAll(r.p.Dist, 0o755))
+	require.NoError(t, copyFile(self, r.p.binaryPath(r.p.services[0], r.p.Platforms[0])))
+	layout := filepath.Join(r.p.Dist, "oci")
 	require.NoError(t, os.MkdirAll(layout, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(layout, "index.json"), []byte("the last good layout"), 0o644))
-	manifest := filepath.Join(r.p.dist, "artifacts.json")
+	manifest := filepath.Join(r.p.Dist, "artifacts.json")
 	require.NoError(t, os.WriteFile(manifest, []byte("{}\n"), 0o644))
 
 	reg := &fakeRegistry{push: refusePush}

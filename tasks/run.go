@@ -76,7 +76,7 @@ func newRun(ctx context.Context, settings Config, dir string, environ []string, 
 	if r.p, err = resolve(ctx, opts, dir, r.getenv, r.environ); err != nil {
 		return nil, err
 	}
-	for _, n := range r.p.notes {
+	for _, n := range r.p.Notes {
 		r.log.printf("config", "%s", n)
 	}
 	return r, nil

@@ -117,7 +117,7 @@ func (r *run) provenance(s *service, bin, buildType string, external map[string]
 	b := attest.Build{
 		BuildType: attest.BuildTypePrefix + buildType,
 		External:  ext,
-		Source:    attest.Source{URL: plan.SourceURL(p.modulePath), Commit: p.ver.Commit},
+		Source:    attest.Source{URL: plan.SourceURL(p.ModulePath), Commit: p.Version.Commit},
 	}
 	b.FromBuildInfo(info)
 	b.BuilderID, b.InvocationID, b.BuilderVersion = r.builder()
@@ -126,7 +126,7 @@ func (r *run) provenance(s *service, bin, buildType string, external map[string]
 
 // createdStamp is the time every attestation's referrer carries: the
 // image's, never the clock.
-func (p *project) createdStamp() string { return p.created.UTC().Format(time.RFC3339) }
+func (p *project) createdStamp() string { return p.Created.UTC().Format(time.RFC3339) }
 
 // attestImage signs img (the planned image ip, with the SBOM bom attached
 // and the OpenVEX document vex, nil for none) and returns its referrers:

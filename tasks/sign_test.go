@@ -107,7 +107,7 @@ func TestPublishSignedIntegration(t *testing.T) {
 			repo := reg.host + "/signed"
 			env := signedEnv(t, key)
 			r := pubLinuxRun(t, dir, Config{Platforms: "linux/amd64,linux/arm64", Image: repo, Variants: "scratch"}, env)
-			head := r.p.ver.Commit
+			head := r.p.Version.Commit
 			pubWithoutEngine(t, func() { require.NoError(t, r.publishIndexes(ctx)) })
 			repoName, err := name.NewRepository(repo)
 			require.NoError(t, err)
@@ -162,7 +162,7 @@ func TestPublishSignedIntegration(t *testing.T) {
 					assert.Equal(t, head, v.Commit)
 					assert.NotEmpty(t, v.SBOM)
 				}
-				vs, err = verify.Layout(ctx, filepath.Join(r.p.dist, "oci"), key.Key, verify.WithCommit(head))
+				vs, err = verify.Layout(ctx, filepath.Join(r.p.Dist, "oci"), key.Key, verify.WithCommit(head))
 				require.NoError(t, err)
 				assert.Len(t, vs, 3)
 
@@ -174,9 +174,9 @@ func TestPublishSignedIntegration(t *testing.T) {
 			})
 
 			t.Run("binaries: signed provenance beside each, in SHA256SUMS and artifacts.json", func(t *testing.T) {
-				sums, err := os.ReadFile(filepath.Join(r.p.dist, "SHA256SUMS"))
+				sums, err := os.ReadFile(filepath.Join(r.p.Dist, "SHA256SUMS"))
 				require.NoError(t, err)
-				m, err := dist.ReadManifest(r.p.dist)
+				m, err := dist.ReadManifest(r.p.Dist)
 				require.NoError(t, err)
 				require.Len(t, m.Binaries, 2)
 				for _, b := range m.Binaries {
@@ -314,13 +314,13 @@ func TestProvenanceSameFromTwoClones(t *testing.T) {
 	for _, clone := range []string{filepath.Join(t.TempDir(), "one"), filepath.Join(t.TempDir(), "two", "deeper")} {
 		git(t, origin, "clone", "-q", origin, clone)
 		r := pubLinuxRun(t, clone, Config{Platforms: "linux/amd64"}, map[string]string{"MAGEPACK_SIGN_KEY": string(key.Private)})
-		data, err := os.ReadFile(filepath.Join(r.p.dist, pubAppName+"_linux_amd64"+verify.BundleSuffix))
+		data, err := os.ReadFile(filepath.Join(r.p.Dist, pubAppName+"_linux_amd64"+verify.BundleSuffix))
 		require.NoError(t, err)
 		st, err := attest.Open(data, key.Key)
 		require.NoError(t, err)
 		prov, err := attest.ReadProvenance(st)
 		require.NoError(t, err)
-		assert.Equal(t, r.p.ver.Commit, prov.Commit())
+		assert.Equal(t, r.p.Version.Commit, prov.Commit())
 		assert.NotEmpty(t, prov.SBOMDigest())
 		bundles = append(bundles, data)
 	}
@@ -347,11 +347,11 @@ func TestSignedShardsMergeIntegration(t *testing.T) {
 		}
 		r := mustRun(t, clone, cfg, shardEnv)
 		require.NoError(t, r.crossCompile(ctx))
-		require.NoError(t, os.Rename(r.p.dist, filepath.Join(merger, []string{"", "dist-1", "dist-2"}[k])))
+		require.NoError(t, os.Rename(r.p.Dist, filepath.Join(merger, []string{"", "dist-1", "dist-2"}[k])))
 	}
 	r := mustRun(t, merger, cfg, env)
 	require.NoError(t, r.merge(ctx))
-	m, err := dist.ReadManifest(r.p.dist)
+	m, err := dist.ReadManifest(r.p.Dist)
 	require.NoError(t, err)
 	require.Len(t, m.Binaries, 2)
 	for _, b := range m.Binaries {
@@ -419,7 +419,7 @@ func TestPublishSignedAlpineIntegration(t *testing.T) {
 		map[string]string{"MAGEPACK_SIGN_KEY": string(key.Private)})
 	pubWithoutEngine(t, func() { require.NoError(t, r.publishIndexes(ctx)) })
 
-	vs, err := verify.Image(ctx, repo+":alpine", key.Key, verify.WithCommit(r.p.ver.Commit))
+	vs, err := verify.Image(ctx, repo+":alpine", key.Key, verify.WithCommit(r.p.Version.Commit))
 	require.NoError(t, err)
 	require.Len(t, vs, 2)
 

@@ -52,15 +52,15 @@ func (r *run) verify(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	opts := []verify.Option{verify.WithCommit(p.ver.Commit)}
-	m, err := dist.ReadManifest(p.dist)
+	opts := []verify.Option{verify.WithCommit(p.Version.Commit)}
+	m, err := dist.ReadManifest(p.Dist)
 	if err != nil {
 		return plan.Bad("MAGEPACK_DIST", err)
 	}
 	var errs []error
 	checked := 0
 	for _, b := range m.Binaries {
-		path := filepath.Join(p.root, filepath.FromSlash(b.Path))
+		path := filepath.Join(p.Root, filepath.FromSlash(b.Path))
 		if _, err := os.Stat(path); err != nil {
 			continue
 		}
@@ -73,7 +73,7 @@ func (r *run) verify(ctx context.Context) error {
 		errs = append(errs, r.verdicts(vs, relFailure(p, err)))
 		checked++
 	}
-	layout := filepath.Join(p.dist, "oci")
+	layout := filepath.Join(p.Dist, "oci")
 	if _, err := os.Stat(filepath.Join(layout, "index.json")); err == nil {
 		vs, err := verify.Layout(ctx, layout, key, opts...)
 		// Name the layout as the user knows it: dist/oci.
@@ -106,7 +106,7 @@ func (r *run) verify(ctx context.Context) error {
 		checked++
 	}
 	if checked == 0 {
-		return plan.Bad("", fmt.Errorf("nothing to verify in %s: run crossCompile or publish with MAGEPACK_SIGN_KEY set first", p.rel(p.dist)))
+		return plan.Bad("", fmt.Errorf("nothing to verify in %s: run crossCompile or publish with MAGEPACK_SIGN_KEY set first", p.rel(p.Dist)))
 	}
 	return errors.Join(errs...)
 }

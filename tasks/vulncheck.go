@@ -205,7 +205,7 @@ func (r *run) recordVulns(jobs []job, reps []*vulncheck.Report, sums []string) e
 	for i, j := range jobs {
 		rep, subject := reps[i], p.subject(j)
 		bin := filepath.ToSlash(p.rel(rep.Binary))
-		doc, err := vulncheck.VEX(rep, vulncheck.Product{ID: sbom.GoPURL(p.modulePath, p.versionString()), SHA256: sums[i]})
+		doc, err := vulncheck.VEX(rep, vulncheck.Product{ID: sbom.GoPURL(p.ModulePath, p.versionString()), SHA256: sums[i]})
 		if err != nil {
 			return err
 		}
@@ -232,7 +232,7 @@ func (r *run) recordVulns(jobs []job, reps []*vulncheck.Report, sums []string) e
 		checks = append(checks, c)
 		r.log.printf(subject, "%s: %s; %s (%s, database of %s)", bin, vulncheck.Summary(rep.Counts()), p.rel(vex), rep.GoVersion, rep.DBModified.Format("2006-01-02"))
 	}
-	err := dist.Update(p.dist, func(m *dist.Manifest) error {
+	err := dist.Update(p.Dist, func(m *dist.Manifest) error {
 		for _, c := range checks {
 			m.PutCheck(c)
 		}
@@ -331,7 +331,7 @@ func keptVEX(p *project, m *dist.Manifest, b dist.Binary) string {
 		if old.SHA256 == b.SHA256 {
 			return old.VEX
 		}
-		os.Remove(filepath.Join(p.root, filepath.FromSlash(old.VEX)))
+		os.Remove(filepath.Join(p.Root, filepath.FromSlash(old.VEX)))
 	}
 	return ""
 }

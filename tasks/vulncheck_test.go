@@ -217,7 +217,7 @@ func TestVulncheckExampleAppToolchain(t *testing.T) {
 	ctx := context.Background()
 
 	old, oldDist := exampleAppRun(t, nil)
-	require.Equal(t, "go1.26.8", old.p.goVersion, "the machines' Go, whose standard library the database lists as vulnerable")
+	require.Equal(t, "go1.26.8", old.p.GoVersion, "the machines' Go, whose standard library the database lists as vulnerable")
 	err := fail(old.vulncheck(ctx))
 	require.Error(t, err)
 	assert.Equal(t, ExitVulnerable, mg.ExitStatus(err))
@@ -238,7 +238,7 @@ func TestVulncheckExampleAppToolchain(t *testing.T) {
 	assert.Positive(t, affected)
 
 	fixed, fixedDist := exampleAppRun(t, map[string]string{"MAGEPACK_TOOLCHAIN": "go1.26.10"})
-	assert.Equal(t, "go1.26.10", fixed.p.goVersion)
+	assert.Equal(t, "go1.26.10", fixed.p.GoVersion)
 	require.NoError(t, fixed.vulncheck(ctx))
 	out = output(fixed).String()
 	assert.Contains(t, out, "[config] toolchain go1.26.10 (MAGEPACK_TOOLCHAIN): every go command runs with GOTOOLCHAIN=go1.26.10")
