@@ -119,6 +119,8 @@ var errorClasses = []errorClass{
 	{code: ExitImage, match: as[*engine.SmokeError], fix: smokeFix},
 	{code: ExitImage, match: as[*engine.PortInUseError], hint: "MAGEPACK_PORT"},
 	{code: ExitImage, match: as[*image.MissingPlatformError], hint: "MAGEPACK_ALPINE_BASE"},
+	{code: ExitImage, match: as[*image.NoBaseError]},
+	{code: ExitImage, match: as[*image.BaseMismatchError]},
 	{code: ExitImage, match: as[*imageError]},
 }
 

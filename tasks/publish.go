@@ -50,6 +50,7 @@ type indexPlan struct {
 	variant string
 	images  []imagePlan // one per Linux platform
 	tags    []string
+	from    *rebased // the index a rebase swaps the base of; nil for a build from source
 }
 
 func planPublish(p *project) (publishPlan, error) {
@@ -148,13 +149,20 @@ func (r *run) publishIndexes(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return r.deliver(ctx, pp, built, built)
+}
 
+// deliver pushes the indexes made (when pp pushes), then writes the OCI
+// layout of every index in layout (made ones and those kept as they
+// were), records them in artifacts.json and hands the digests to CI.
+func (r *run) deliver(ctx context.Context, pp publishPlan, made, layout []published) error {
+	p := r.p
 	// Push before the layout is swapped in: a push that fails leaves dist/
 	// as the last good run left it (layout and artifacts.json).
 	var pushed []dist.Pushed
 	if pp.push {
 		stop := r.phase("push")
-		for _, b := range built {
+		for _, b := range made {
 			// image.Push names the reference and, for a refused login,
 			// says how to log in.
 			subject := p.imageSubject(b.plan.svc, b.plan.variant)
@@ -192,27 +200,27 @@ func (r *run) publishIndexes(ctx context.Context) error {
 		return err
 	}
 	defer unlock()
-	layout := filepath.Join(p.dist, "oci")
+	dir := filepath.Join(p.dist, "oci")
 	start := time.Now()
-	named := make([]image.Named, len(built))
-	for i, b := range built {
+	named := make([]image.Named, len(layout))
+	for i, b := range layout {
 		named[i] = b.named
 		named[i].Tags = make([]string, len(b.named.Tags))
 		for j, t := range b.named.Tags {
 			named[i].Tags[j] = p.layoutTag(b.plan.svc, t)
 		}
 	}
-	if err := image.WriteLayout(layout, named); err != nil {
-		return &imageError{fmt.Errorf("write the OCI layout %s: %w", p.rel(layout), err)}
+	if err := image.WriteLayout(dir, named); err != nil {
+		return &imageError{fmt.Errorf("write the OCI layout %s: %w", p.rel(dir), err)}
 	}
-	r.log.printf("oci", "wrote %s (%d index(es)) in %s", p.rel(layout), len(named), secs(time.Since(start)))
+	r.log.printf("oci", "wrote %s (%d index(es)) in %s", p.rel(dir), len(named), secs(time.Since(start)))
 	if !pp.push {
-		r.log.printf("publish", "not pushing: %s; the images are in %s", pp.why, p.rel(layout))
+		r.log.printf("publish", "not pushing: %s; the images are in %s", pp.why, p.rel(dir))
 	}
-	if err := r.recordPublish(built, pushed); err != nil {
+	if err := r.recordPublish(layout, pushed); err != nil {
 		return err
 	}
-	if err := r.ciOutputs(built, pushed); err != nil {
+	if err := r.ciOutputs(made, pushed); err != nil {
 		return err
 	}
 	for _, ref := range pushed {
