@@ -12,6 +12,9 @@ import (
 	"testing"
 
 	"github.com/Masterminds/semver/v3"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/magefile/mage/mg"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -268,6 +271,17 @@ func TestErrorClasses(t *testing.T) {
 		{name: "base lacks a platform", code: ExitImage, named: "MAGEPACK_ALPINE_BASE", err: func(t *testing.T) error {
 			return &image.MissingPlatformError{Ref: "alpine:3.22", Platform: "linux/s390x", Available: []string{"linux/amd64"}}
 		}},
+		{name: "rebase of a scratch image", code: ExitImage, err: func(t *testing.T) error {
+			_, err := image.SplitBase(magepackImage(t, 1, nil))
+			return err
+		}},
+		{name: "rebase of an image not on its recorded base", code: ExitImage, err: func(t *testing.T) error {
+			s, err := image.SplitBase(magepackImage(t, 2, map[string]string{image.AnnotationBaseName: "alpine:3", image.AnnotationBaseDigest: "sha256:" + strings.Repeat("0", 64)}))
+			require.NoError(t, err)
+			other, err := random.Image(64, 1)
+			require.NoError(t, err)
+			return s.CheckBase(other)
+		}},
 		{name: "signing key that is a public key", code: ExitConfig, named: "MAGEPACK_SIGN_KEY", err: func(t *testing.T) error {
 			_, err := loadSignKey(string(fixture.ECDSAKey(t).Public), envOf(nil))
 			return &configError{err}
@@ -344,4 +358,20 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return os.WriteFile(dst, b, 0o755)
+}
+
+// magepackImage is a random image of n layers whose top one magepack's
+// history claims, with annotations on its manifest.
+func magepackImage(t *testing.T, n int64, annotations map[string]string) v1.Image {
+	t.Helper()
+	img, err := random.Image(64, n)
+	require.NoError(t, err)
+	cfg, err := img.ConfigFile()
+	require.NoError(t, err)
+	cfg = cfg.DeepCopy()
+	cfg.History = make([]v1.History, n)
+	cfg.History[n-1].CreatedBy = image.CreatedBy
+	img, err = mutate.ConfigFile(img, cfg)
+	require.NoError(t, err)
+	return mutate.Annotations(img, annotations).(v1.Image)
 }

@@ -172,13 +172,14 @@ func (r *run) rebaseIndexes(ctx context.Context, pp publishPlan, in rebaseInput)
 			continue
 		}
 		made := make([]platformImage, len(ip.images))
+		ip.images = slices.Clone(ip.images)
 		var g errgroup.Group
 		g.SetLimit(max(2, r.p.opts.parallel))
-		for j, im := range ip.images {
+		for j := range ip.images {
 			g.Go(func() error {
 				work := filepath.Join(tmp, fmt.Sprintf("%d-%d", i, j))
 				var err error
-				made[j], err = r.rebaseImage(ctx, im, in.old[i], in.where[i], bases.images[j], bases.digests[j], work, vexes)
+				made[j], err = r.rebaseImage(ctx, &ip.images[j], in.old[i], in.where[i], bases.images[j], bases.digests[j], work, vexes)
 				return err
 			})
 		}
@@ -215,8 +216,9 @@ func indexOrigin(idx v1.ImageIndex) (*rebased, error) {
 // publish made of it: it checks old is on the base it records, reads its
 // binary and CA bundle from magepack's layer into work, checks that this
 // configuration makes old again on that recorded base, and assembles im
-// on base from those files with publish's makeImage.
-func (r *run) rebaseImage(ctx context.Context, im imagePlan, oldIdx v1.ImageIndex, where string, base v1.Image, baseDigest, work string, vexes map[string]binaryVEX) (platformImage, error) {
+// on base from those files with publish's makeImage. im is left naming
+// those files, as the index's provenance reads them.
+func (r *run) rebaseImage(ctx context.Context, im *imagePlan, oldIdx v1.ImageIndex, where string, base v1.Image, baseDigest, work string, vexes map[string]binaryVEX) (platformImage, error) {
 	var m platformImage
 	p := r.p
 	old, err := image.PlatformImage(oldIdx, where, v1.Platform{OS: im.pl.OS, Architecture: im.pl.Arch, Variant: im.pl.ImageVariant()})
@@ -242,7 +244,7 @@ func (r *run) rebaseImage(ctx context.Context, im imagePlan, oldIdx v1.ImageInde
 	if im.spec.Binary, im.spec.CABundle, err = extractService(split, im.svc.name, orig, work); err != nil {
 		return m, rebaseFailure(im, where, err)
 	}
-	if err := r.sameImage(im, old, oldBase, split); err != nil {
+	if err := r.sameImage(*im, old, oldBase, split); err != nil {
 		return m, err
 	}
 	bv := vexes[orig]
@@ -254,7 +256,7 @@ func (r *run) rebaseImage(ctx context.Context, im imagePlan, oldIdx v1.ImageInde
 		}
 	}
 	im.from = &rebased{digest: split.Digest, base: split.BaseName + "@" + split.BaseDigest}
-	if m, err = r.makeImage(ctx, im, base, baseDigest, bv); err != nil {
+	if m, err = r.makeImage(ctx, *im, base, baseDigest, bv); err != nil {
 		return m, err
 	}
 	d, err := m.img.Digest()
@@ -269,7 +271,7 @@ func (r *run) rebaseImage(ctx context.Context, im imagePlan, oldIdx v1.ImageInde
 // rebaseFailure names the image a rebase step failed on; the typed
 // errors of image (a scratch image, a base that is not the recorded one)
 // keep their class.
-func rebaseFailure(im imagePlan, where string, err error) error {
+func rebaseFailure(im *imagePlan, where string, err error) error {
 	err = fmt.Errorf("rebase the %s image of %s for %s (%s): %w", im.variant, im.svc.name, im.pl, where, err)
 	var nb *image.NoBaseError
 	var bm *image.BaseMismatchError
