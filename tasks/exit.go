@@ -39,7 +39,8 @@ const (
 	// ExitNoEngine means no Docker engine answered.
 	ExitNoEngine = 5
 	// ExitImage is an image that could not be assembled, loaded, pulled or
-	// smoke-run.
+	// smoke-run, or that rebase refuses (not on the base it records, a
+	// scratch image, a new base without its platform).
 	ExitImage = 6
 	// ExitPush is a failed push to a registry.
 	ExitPush = 7

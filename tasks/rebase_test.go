@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -69,7 +70,12 @@ func TestRebaseIntegration(t *testing.T) {
 	cfgB.AlpineBase = baseB
 
 	rA := pubLinuxRun(t, dir, cfgA, signed)
-	pubWithoutEngine(t, func() { require.NoError(t, rA.publishIndexes(ctx), "publish on base A") })
+	var publishTook, rebaseTook time.Duration
+	pubWithoutEngine(t, func() {
+		start := time.Now()
+		require.NoError(t, rA.publishIndexes(ctx), "publish on base A")
+		publishTook = time.Since(start)
+	})
 	layout := filepath.Join(rA.p.dist, "oci")
 	before, _ := layoutIndexes(t, layout)
 	oldIdx, err := remote.Index(pubRef(t, repo+":1.2.3-alpine"))
@@ -83,6 +89,13 @@ func TestRebaseIntegration(t *testing.T) {
 	full, fullSBOMs := layoutIndexes(t, filepath.Join(rFull.p.dist, "oci"))
 	require.NotEqual(t, before["1.2.3-alpine"], full["1.2.3-alpine"], "the bases differ, so do the images")
 
+	// From the registry alone: an empty dist, unsigned.
+	cfgReg := cfgB
+	cfgReg.Dist = t.TempDir()
+	rReg := mustRun(t, dir, cfgReg, nil)
+	pubWithoutEngine(t, func() { require.NoError(t, rReg.rebase(ctx), "rebase from the registry") })
+	fromRegistry, _ := layoutIndexes(t, filepath.Join(cfgReg.Dist, "oci"))
+
 	// No binary to compile from, no engine: the rebase reads the images.
 	bins, err := filepath.Glob(filepath.Join(rA.p.dist, pubAppName+"_linux_*"))
 	require.NoError(t, err)
@@ -91,10 +104,24 @@ func TestRebaseIntegration(t *testing.T) {
 		require.NoError(t, os.Remove(b))
 	}
 	rB := mustRun(t, dir, cfgB, signed)
-	pubWithoutEngine(t, func() { require.NoError(t, rB.rebase(ctx)) })
+	pubWithoutEngine(t, func() {
+		start := time.Now()
+		require.NoError(t, rB.rebase(ctx))
+		rebaseTook = time.Since(start)
+	})
 	after, afterSBOMs := layoutIndexes(t, layout)
 	out := output(rB).String()
 	t.Logf("rebase:\n%s", out)
+	t.Logf("2 platforms x 2 variants, signed and pushed: publish %s (binaries built), rebase of the alpine index %s",
+		publishTook.Round(time.Millisecond), rebaseTook.Round(time.Millisecond))
+
+	t.Run("from the registry, when dist/oci does not hold the images", func(t *testing.T) {
+		for _, tag := range pubTags("alpine") {
+			assert.Equal(t, full[tag], fromRegistry[tag], tag)
+		}
+		assert.Len(t, fromRegistry, len(pubTags("alpine")), "only the rebased index: no scratch index was there to keep")
+		assert.Contains(t, output(rReg).String(), "[alpine linux/amd64] rebased: base ")
+	})
 
 	t.Run("exactly the full publish on the new base", func(t *testing.T) {
 		for _, tag := range pubTags("alpine") {
