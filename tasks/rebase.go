@@ -157,7 +157,7 @@ func (r *run) rebaseIndexes(ctx context.Context, pp publishPlan, in rebaseInput)
 	if err != nil {
 		return nil, err
 	}
-	vexes, err := r.binaryVEXes(alpine)
+	vexes, err := r.binaryVEXes(withBinaries(alpine))
 	if err != nil {
 		return nil, err
 	}
@@ -196,6 +196,19 @@ func (r *run) rebaseIndexes(ctx context.Context, pp publishPlan, in rebaseInput)
 		out = append(out, b)
 	}
 	return out, nil
+}
+
+// withBinaries is pp with only the images whose binary is in dist/: a
+// rebase needs none, and a VEX is attached only about the binary there.
+func withBinaries(pp publishPlan) publishPlan {
+	pp.indexes = slices.Clone(pp.indexes)
+	for i, ip := range pp.indexes {
+		pp.indexes[i].images = slices.DeleteFunc(slices.Clone(ip.images), func(im imagePlan) bool {
+			_, err := os.Stat(im.spec.Binary)
+			return err != nil
+		})
+	}
+	return pp
 }
 
 // indexOrigin is where a published index stood: its digest and the base

@@ -357,3 +357,24 @@ func TestRebaseRefusesIntegration(t *testing.T) {
 		})
 	}
 }
+
+func TestAnnotationDiff(t *testing.T) {
+	base := map[string]string{image.AnnotationRevision: "abc", image.AnnotationVersion: "1.2.3"}
+	for _, tt := range []struct {
+		name       string
+		have, want map[string]string
+		diff       string
+	}{
+		{"same", base, map[string]string{image.AnnotationVersion: "1.2.3", image.AnnotationRevision: "abc"}, ""},
+		{"another commit", base, map[string]string{image.AnnotationRevision: "def", image.AnnotationVersion: "1.2.3"},
+			`annotation org.opencontainers.image.revision is "abc" in the image and "def" here`},
+		{"one only here", base, map[string]string{image.AnnotationRevision: "abc", image.AnnotationVersion: "1.2.3", image.AnnotationTitle: "app"},
+			`annotation org.opencontainers.image.title is "" in the image and "app" here`},
+		{"one only in the image", base, map[string]string{image.AnnotationRevision: "abc"},
+			`annotation org.opencontainers.image.version is "1.2.3" in the image and "" here`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.diff, annotationDiff(tt.have, tt.want))
+		})
+	}
+}
