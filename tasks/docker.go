@@ -150,7 +150,8 @@ type imagePlan struct {
 	pl      platform.Platform
 	spec    image.Spec
 	refs    []string
-	base    string // the Alpine base reference; "" for scratch
+	base    string   // the Alpine base reference; "" for scratch
+	from    *rebased // the image a rebase swaps the base of; nil for a build from source
 }
 
 // meta is what the OCI annotations say of s's images.

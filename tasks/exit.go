@@ -40,7 +40,8 @@ const (
 	// ExitNoEngine means no Docker engine answered.
 	ExitNoEngine = 5
 	// ExitImage is an image that could not be assembled, loaded, pulled or
-	// smoke-run.
+	// smoke-run, or that rebase refuses (not on the base it records, a
+	// scratch image, a new base without its platform).
 	ExitImage = 6
 	// ExitPush is a failed push to a registry.
 	ExitPush = 7
@@ -120,6 +121,8 @@ var errorClasses = []errorClass{
 	{code: ExitImage, match: as[*engine.SmokeError], fix: smokeFix},
 	{code: ExitImage, match: as[*engine.PortInUseError], hint: "MAGEPACK_PORT"},
 	{code: ExitImage, match: as[*image.MissingPlatformError], hint: "MAGEPACK_ALPINE_BASE"},
+	{code: ExitImage, match: as[*image.NoBaseError]},
+	{code: ExitImage, match: as[*image.BaseMismatchError]},
 }
 
 func is(target error) func(error) bool {

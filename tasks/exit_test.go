@@ -332,6 +332,17 @@ func TestErrorClasses(t *testing.T) {
 			require.ErrorAs(t, err, &mp)
 			return fmt.Errorf("alpine base (MAGEPACK_ALPINE_BASE): %w", err) // as publish says it
 		}},
+		{name: "rebase of a scratch image", code: ExitImage, err: func(t *testing.T) error {
+			_, err := image.SplitBase(magepackImage(t, 1, nil))
+			return err
+		}},
+		{name: "rebase of an image not on its recorded base", code: ExitImage, err: func(t *testing.T) error {
+			s, err := image.SplitBase(magepackImage(t, 2, map[string]string{image.AnnotationBaseName: "alpine:3", image.AnnotationBaseDigest: "sha256:" + strings.Repeat("0", 64)}))
+			require.NoError(t, err)
+			other, err := random.Image(64, 1)
+			require.NoError(t, err)
+			return s.CheckBase(other)
+		}},
 		{name: "signing key that is a public key", code: ExitConfig, named: "MAGEPACK_SIGN_KEY", err: func(t *testing.T) error {
 			_, err := configure(Config{SignKey: string(fixture.ECDSAKey(t).Public)}, envOf(nil))
 			return err
@@ -442,4 +453,20 @@ func TestStepFamilies(t *testing.T) {
 	pushing.claim(&none)
 	assert.NoError(t, none, "a step that succeeded")
 	assert.Equal(t, "EOF", stepOf(imaging, errors.New("EOF")).Error(), "the message is the error's own")
+}
+
+// magepackImage is a random image of n layers whose top one magepack's
+// history claims, with annotations on its manifest.
+func magepackImage(t *testing.T, n int64, annotations map[string]string) v1.Image {
+	t.Helper()
+	img, err := random.Image(64, n)
+	require.NoError(t, err)
+	cfg, err := img.ConfigFile()
+	require.NoError(t, err)
+	cfg = cfg.DeepCopy()
+	cfg.History = make([]v1.History, n)
+	cfg.History[n-1].CreatedBy = image.CreatedBy
+	img, err = mutate.ConfigFile(img, cfg)
+	require.NoError(t, err)
+	return mutate.Annotations(img, annotations).(v1.Image)
 }

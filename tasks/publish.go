@@ -50,6 +50,7 @@ type indexPlan struct {
 	variant string
 	images  []imagePlan // one per Linux platform
 	tags    []string
+	from    *rebased // the index a rebase swaps the base of; nil for a build from source
 }
 
 // planPublish is the plan's publish (plan.Publish), with the services
@@ -112,12 +113,20 @@ func (r *run) publishIndexes(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return r.deliver(ctx, pp, built, built)
+}
 
+// deliver pushes the indexes made (when pp pushes), then writes the OCI
+// layout of every index in layout (made ones and those kept as they
+// were), records them in artifacts.json and hands the digests to CI.
+func (r *run) deliver(ctx context.Context, pp publishPlan, made, layout []published) error {
+	p := r.p
 	// Push before the layout is swapped in: a push that fails leaves dist/
 	// as the last good run left it (layout and artifacts.json).
 	var pushed []dist.Pushed
 	if pp.push {
-		if pushed, err = r.pushIndexes(ctx, built); err != nil {
+		var err error
+		if pushed, err = r.pushIndexes(ctx, made); err != nil {
 			return err
 		}
 	}
@@ -127,19 +136,19 @@ func (r *run) publishIndexes(ctx context.Context) error {
 		return err
 	}
 	defer unlock()
-	layout := filepath.Join(p.Dist, "oci")
+	dir := filepath.Join(p.Dist, "oci")
 	start := time.Now()
-	if err := r.writeLayout(layout, built); err != nil {
+	if err := r.writeLayout(dir, layout); err != nil {
 		return err
 	}
-	r.log.printf("oci", "wrote %s (%d index(es)) in %s", p.rel(layout), len(built), secs(time.Since(start)))
+	r.log.printf("oci", "wrote %s (%d index(es)) in %s", p.rel(dir), len(layout), secs(time.Since(start)))
 	if !pp.push {
-		r.log.printf("publish", "not pushing: %s; the images are in %s", pp.why, p.rel(layout))
+		r.log.printf("publish", "not pushing: %s; the images are in %s", pp.why, p.rel(dir))
 	}
-	if err := r.recordPublish(built, pushed); err != nil {
+	if err := r.recordPublish(layout, pushed); err != nil {
 		return err
 	}
-	if err := r.ciOutputs(built, pushed); err != nil {
+	if err := r.ciOutputs(made, pushed); err != nil {
 		return err
 	}
 	for _, ref := range pushed {

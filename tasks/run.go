@@ -150,6 +150,7 @@ type memo struct {
 	vulncheck      once[struct{}]
 	merge          once[struct{}]
 	publish        once[struct{}]
+	rebase         once[struct{}]
 	plan           once[runPlan]
 	myJobs         once[[]job]
 	merged         once[*dist.Prebuilt]

@@ -149,6 +149,7 @@ func (r *run) attestImage(ctx context.Context, ip imagePlan, img v1.Image, bom, 
 	if ip.base != "" {
 		b.Base = &attest.ResourceDescriptor{URI: "oci://" + ip.base, Digest: attest.DigestSet(baseDigest)}
 	}
+	ip.from.record(&b, ip.svc.image)
 	b.Byproducts = []attest.ResourceDescriptor{{Name: attest.ByproductSBOM, MediaType: sbom.MediaType, Digest: attest.DigestSet(sha256Hex(bom))}}
 	if vex != nil {
 		b.Byproducts = append(b.Byproducts, attest.ResourceDescriptor{Name: attest.ByproductVEX, MediaType: vulncheck.MediaType, Digest: attest.DigestSet(sha256Hex(vex))})
@@ -197,6 +198,7 @@ func (r *run) attestIndex(ctx context.Context, ip indexPlan, idx v1.ImageIndex, 
 	if ip.variant == variantAlpine {
 		b.Base = &attest.ResourceDescriptor{URI: "oci://" + r.p.opts.AlpineBase, Digest: attest.DigestSet(baseIndexDigest)}
 	}
+	ip.from.record(&b, ip.svc.image)
 	pred, err := b.Predicate()
 	if err != nil {
 		return nil, err

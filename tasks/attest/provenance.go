@@ -31,6 +31,10 @@ type Build struct {
 	Toolchain string
 	// Base is the base image by digest; nil for scratch.
 	Base *ResourceDescriptor
+	// RebasedFrom is the image this one was rebased from (its service
+	// layer kept, its base swapped for Base), by digest; nil for an image
+	// built from source.
+	RebasedFrom *ResourceDescriptor
 	// Modules are the binary's dependencies with their go.sum hashes.
 	Modules []Module
 	// Byproducts are what the build made beside the subject (the SBOM).
@@ -96,6 +100,8 @@ const (
 	DependencySource    = "source"
 	DependencyToolchain = "go"
 	DependencyBase      = "base"
+	// DependencyRebasedFrom names the image a rebased image was made from.
+	DependencyRebasedFrom = "rebasedFrom"
 	// ByproductSBOM names the SBOM among the byproducts.
 	ByproductSBOM = "sbom"
 	// ByproductVEX names the image's OpenVEX document among the byproducts.
@@ -127,6 +133,11 @@ func (b Build) Predicate() (Provenance, error) {
 		base := *b.Base
 		base.Name = DependencyBase
 		deps = append(deps, base)
+	}
+	if b.RebasedFrom != nil {
+		from := *b.RebasedFrom
+		from.Name = DependencyRebasedFrom
+		deps = append(deps, from)
 	}
 	for _, m := range b.Modules {
 		d := ResourceDescriptor{URI: "pkg:golang/" + m.Path + "@" + m.Version}

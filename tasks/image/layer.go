@@ -271,6 +271,11 @@ func readImageFiles(img v1.Image, paths ...string) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return readLayerFiles(layers, paths...)
+}
+
+// readLayerFiles is readImageFiles over layers, bottom first.
+func readLayerFiles(layers []v1.Layer, paths ...string) (map[string][]byte, error) {
 	want := map[string]bool{} // relative path -> still unresolved
 	for _, p := range paths {
 		want[strings.TrimPrefix(path.Clean(p), "/")] = true

@@ -146,3 +146,67 @@ func swapDir(next, dir string) error {
 	}
 	return nil
 }
+
+// ReadLayout reads the OCI image layout at dir the way WriteLayout writes
+// it: one Named per image index (Variant left empty), in the order of
+// index.json, with every tag that names it and the referrers whose
+// subject is the index or one of its images. Other descriptors are left
+// out. A missing layout is an error wrapping fs.ErrNotExist.
+func ReadLayout(dir string) ([]Named, error) {
+	if _, err := os.Stat(filepath.Join(dir, "index.json")); err != nil {
+		return nil, fmt.Errorf("read OCI layout %s: %w", dir, err)
+	}
+	root, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read OCI layout %s: %w", dir, err)
+	}
+	im, err := root.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("read OCI layout %s: %w", dir, err)
+	}
+	var out []Named
+	owner := map[v1.Hash]int{} // an index's or its images' digest -> its place in out
+	var referrers []v1.Descriptor
+	for _, d := range im.Manifests {
+		tag := d.Annotations[RefNameAnnotation]
+		switch {
+		case tag != "" && d.MediaType.IsIndex():
+			if i, ok := owner[d.Digest]; ok {
+				out[i].Tags = append(out[i].Tags, tag)
+				continue
+			}
+			idx, err := root.ImageIndex(d.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("read OCI layout %s: tag %s: %w", dir, tag, err)
+			}
+			children, err := idx.IndexManifest()
+			if err != nil {
+				return nil, fmt.Errorf("read OCI layout %s: tag %s: %w", dir, tag, err)
+			}
+			owner[d.Digest] = len(out)
+			for _, c := range children.Manifests {
+				owner[c.Digest] = len(out)
+			}
+			out = append(out, Named{Index: idx, Tags: []string{tag}})
+		case tag == "" && d.MediaType.IsImage():
+			referrers = append(referrers, d)
+		}
+	}
+	for _, d := range referrers {
+		img, err := root.Image(d.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("read OCI layout %s: referrer %s: %w", dir, d.Digest, err)
+		}
+		m, err := img.Manifest()
+		if err != nil {
+			return nil, fmt.Errorf("read OCI layout %s: referrer %s: %w", dir, d.Digest, err)
+		}
+		if m.Subject == nil {
+			continue
+		}
+		if i, ok := owner[m.Subject.Digest]; ok {
+			out[i].Referrers = append(out[i].Referrers, img)
+		}
+	}
+	return out, nil
+}
