@@ -69,6 +69,8 @@ type options struct {
 
 	signer    attest.Signer // nil: nothing is signed
 	verifyKey string        // as given; read by verify
+
+	rebuildRef string // the image rebuild reads; "" dist/oci, else dist/'s binaries
 }
 
 // configure merges settings with the environment lookup reads and parses
@@ -108,6 +110,7 @@ func parseOptions(c Config) (options, error) {
 		vars:       gobuild.Vars{Version: c.VersionVar, Commit: c.CommitVar, Date: c.DateVar},
 		alpineBase: c.AlpineBase, dockerfile: c.Dockerfile, builder: c.Builder,
 		tzdata: c.TZData, caBundle: c.CABundle, timings: c.Timings,
+		rebuildRef: c.RebuildRef,
 	}
 	var errs []error
 	add := func(err error) {
