@@ -225,9 +225,15 @@ func stringDiff(published, rebuilt []byte, ldflags string) (Difference, bool) {
 			continue
 		}
 		for _, r := range onlyR {
-			if i := strings.Index(r, value); i >= 0 {
-				return Difference{What: "-ldflags -X " + name, Published: pairedMiddle(r, i, len(value), onlyP), Rebuilt: value}, true
+			i := strings.Index(r, value)
+			if i < 0 || len(onlyP) > 0 && strings.Contains(bestPair(r, onlyP), value) {
+				continue
 			}
+			pub := pairedMiddle(r, i, len(value), onlyP)
+			if pub == "" {
+				pub = inserted(onlyP, onlyR)
+			}
+			return Difference{What: "-ldflags -X " + name, Published: pub, Rebuilt: value}, true
 		}
 	}
 	d := Difference{What: "string", How: "content"}
@@ -256,6 +262,21 @@ func pairedMiddle(r string, i, n int, onlyP []string) string {
 		return ""
 	}
 	return p[pre : len(p)-suf]
+}
+
+// inserted is the first text a published run has where its most alike
+// rebuilt run has none: where the linker put a value the rebuild lacks,
+// away from where it put the rebuild's own.
+func inserted(onlyP, onlyR []string) string {
+	if len(onlyR) == 0 {
+		return ""
+	}
+	for _, p := range onlyP {
+		if mp, mr := middles(p, bestPair(p, onlyR)); mp != "" && mr == "" {
+			return mp
+		}
+	}
+	return ""
 }
 
 // bestPair is the string of among most like s: the longest common prefix
