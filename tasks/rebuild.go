@@ -26,12 +26,13 @@ import (
 	"github.com/magepack/magepack/tasks/verify"
 )
 
-// Rebuild rebuilds what was published from its own provenance, in a temporary worktree of the recorded commit, and compares it byte for byte: the image MAGEPACK_REBUILD_REF names, else the images in dist/oci, else the binaries in dist/.
+// Rebuild rebuilds what was published from its own provenance, in a temporary checkout of the recorded commit, and compares it byte for byte: the image MAGEPACK_REBUILD_REF names, else the images in dist/oci, else the binaries in dist/.
 //
 // Each artifact's SLSA provenance is verified against
 // MAGEPACK_VERIFY_KEY when it is set, else read and said to be
-// unverified. The rebuild runs with the recorded toolchain and settings
-// into a temporary dist; nothing in the working tree or dist/ changes but
+// unverified. The rebuild runs in a temporary checkout of the recorded
+// commit, with the recorded toolchain and settings, into a temporary
+// dist; nothing in the working tree or dist/ changes but
 // the report, dist/rebuild.json and dist/rebuild.md. One line per
 // artifact says identical, or the first level that differs (binary,
 // layer, config, manifest, index) and why: the build setting, module or
@@ -79,7 +80,7 @@ func (r *run) rebuild(ctx context.Context) error {
 	}
 	rep.Commit, rep.Toolchain = strings.Join(commits, ", "), strings.Join(toolchains, ", ")
 	rep.Sort()
-	if err := r.writeRebuildReport(rep); err != nil {
+	if err := r.writeRebuildReport(ctx, rep); err != nil {
 		return err
 	}
 	return rep.Err()
@@ -290,7 +291,7 @@ func joinNew(list, more string) string {
 // what was built.
 var rebuildMachineSettings = []string{"MAGEPACK_CA_BUNDLE", "MAGEPACK_CC", "MAGEPACK_PARALLEL", "MAGEPACK_TIMINGS"}
 
-// rebuildGroup checks the group's commit out into a temporary worktree,
+// rebuildGroup checks the group's commit out into a temporary folder,
 // rebuilds there into a temporary dist, compares, and removes both, also
 // when interrupted.
 func (r *run) rebuildGroup(ctx context.Context, g *rebuildGroup) ([]rebuild.Result, error) {
@@ -300,7 +301,7 @@ func (r *run) rebuildGroup(ctx context.Context, g *rebuildGroup) ([]rebuild.Resu
 	}
 	defer func() {
 		if err := co.Remove(); err != nil {
-			r.log.printf("rebuild", "could not remove the temporary worktree: %v", err)
+			r.log.printf("rebuild", "could not remove the temporary checkout: %v", err)
 		}
 	}()
 	settings := maps.Clone(g.settings)
@@ -310,7 +311,7 @@ func (r *run) rebuildGroup(ctx context.Context, g *rebuildGroup) ([]rebuild.Resu
 			settings[k] = v
 		}
 	}
-	r.log.printf("rebuild", "rebuilding commit %s with %s in a temporary worktree", short(g.commit), settings["MAGEPACK_TOOLCHAIN"])
+	r.log.printf("rebuild", "rebuilding commit %s with %s in a temporary checkout", short(g.commit), settings["MAGEPACK_TOOLCHAIN"])
 	inner, err := newRun(ctx, Config{}, co.Dir, envOfMap(settings), io.Discard)
 	if err != nil {
 		return nil, fmt.Errorf("rebuild of commit %s: %w", short(g.commit), err)
@@ -383,11 +384,16 @@ func taggedIndex(idx v1.ImageIndex, tag string) (v1.ImageIndex, error) {
 }
 
 // writeRebuildReport writes dist/rebuild.json and dist/rebuild.md.
-func (r *run) writeRebuildReport(rep rebuild.Report) error {
+func (r *run) writeRebuildReport(ctx context.Context, rep rebuild.Report) error {
 	js, err := rep.JSON()
 	if err != nil {
 		return err
 	}
+	unlock, err := r.lockDist(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	for file, data := range map[string][]byte{"rebuild.json": js, "rebuild.md": rep.Markdown()} {
 		if err := dist.WriteFile(filepath.Join(r.p.dist, file), data, 0o644); err != nil {
 			return err

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"time"
 )
 
 // CommitError is a commit the local repository cannot check out: it does
@@ -30,20 +29,24 @@ func (e *CommitError) Error() string {
 	return fmt.Sprintf("commit %s is not in the repository %s: fetch it (`git fetch origin %s`, or the release's tag), then rebuild again", e.Commit, e.Repo, e.Commit)
 }
 
-// Checkout is a temporary git worktree of a repository at one commit.
+// Checkout is a temporary checkout of a repository at one commit.
 type Checkout struct {
-	// Dir is the folder in the worktree that is the folder Checkout was
-	// asked for in the repository (a module in a subfolder keeps its
+	// Dir is the folder in the checkout that is the folder NewCheckout
+	// was asked for in the repository (a module in a subfolder keeps its
 	// place).
 	Dir string
-	// top is the worktree's root, repo the repository's.
-	top, repo string
+	// tmp is the temporary folder that holds it.
+	tmp string
 }
 
-// NewCheckout adds a detached worktree of the repository that holds dir,
-// at commit, in a new temporary folder; the repository's own working tree
-// is not touched. It returns a *CommitError when the repository lacks the
-// commit. Remove it when done.
+// NewCheckout checks the repository that holds dir out at commit into a
+// new temporary folder, detached: a clone that borrows the repository's
+// objects (git clone --shared), so nothing is copied and nothing in the
+// repository, its working tree or its list of worktrees changes. A
+// clone, not a `git worktree`: the go command stamps a binary with its
+// commit (vcs.revision, vcs.modified) only where .git is a folder, and a
+// worktree's .git is a file. It returns a *CommitError when the
+// repository lacks the commit. Remove it when done.
 func NewCheckout(ctx context.Context, dir, commit string) (*Checkout, error) {
 	if commit == "" {
 		return nil, errors.New("no commit to check out: the provenance names none")
@@ -64,28 +67,24 @@ func NewCheckout(ctx context.Context, dir, commit string) (*Checkout, error) {
 	if err != nil {
 		return nil, err
 	}
-	wt := filepath.Join(tmp, "src")
-	if _, err := git(ctx, top, "worktree", "add", "--detach", "--quiet", wt, commit); err != nil {
-		os.RemoveAll(tmp)
-		return nil, fmt.Errorf("check out %s into a temporary worktree: %w", commit, err)
+	c := &Checkout{tmp: tmp}
+	src := filepath.Join(tmp, "src")
+	if _, err := git(ctx, tmp, "clone", "--quiet", "--shared", "--no-checkout", top, src); err != nil {
+		c.Remove()
+		return nil, fmt.Errorf("check %s out into a temporary folder: %w", commit, err)
 	}
-	return &Checkout{Dir: filepath.Join(wt, filepath.FromSlash(prefix)), top: wt, repo: top}, nil
+	if _, err := git(ctx, src, "-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", commit); err != nil {
+		c.Remove()
+		return nil, fmt.Errorf("check %s out into a temporary folder: %w", commit, err)
+	}
+	c.Dir = filepath.Join(src, filepath.FromSlash(prefix))
+	return c, nil
 }
 
-// Remove deletes the worktree and its temporary folder, and the
-// repository's record of it. It runs on a fresh context of its own, so
-// an interrupted rebuild still cleans up.
+// Remove deletes the checkout. It needs no context: an interrupted
+// rebuild still cleans up.
 func (c *Checkout) Remove() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_, err := git(ctx, c.repo, "worktree", "remove", "--force", c.top)
-	if rmErr := os.RemoveAll(filepath.Dir(c.top)); rmErr != nil && err == nil {
-		err = rmErr
-	}
-	if _, pruneErr := git(ctx, c.repo, "worktree", "prune"); pruneErr != nil && err == nil {
-		err = pruneErr
-	}
-	return err
+	return os.RemoveAll(c.tmp)
 }
 
 // git runs git in dir and returns its trimmed output, or an error with

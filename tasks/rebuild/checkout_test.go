@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -29,11 +30,17 @@ func TestCheckout(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(c.Dir, "..", "README"))
 	require.NoError(t, err)
 	assert.Equal(t, "one\n", string(data), "the recorded commit, not HEAD")
-	assert.Contains(t, g.Run("worktree", "list"), filepath.Dir(c.Dir))
+	out, err := git(ctx, c.Dir, "version")
+	require.NoError(t, err)
+	assert.NotEmpty(t, out)
+	assert.DirExists(t, filepath.Join(c.Dir, "..", ".git"), "a .git folder, which go build stamps vcs.* from")
+	status, err := git(ctx, c.Dir, "status", "--porcelain")
+	require.NoError(t, err)
+	assert.Empty(t, status, "a clean checkout")
 
 	require.NoError(t, c.Remove())
 	assert.NoDirExists(t, c.Dir)
-	assert.NotContains(t, g.Run("worktree", "list"), filepath.Dir(c.Dir), "the repository forgets the worktree")
+	assert.Len(t, strings.Split(g.Run("worktree", "list"), "\n"), 1, "no worktree added")
 	data, err = os.ReadFile(filepath.Join(repo, "README"))
 	require.NoError(t, err)
 	assert.Equal(t, "edited\n", string(data), "the user's working tree is untouched")
