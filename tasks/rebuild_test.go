@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -147,6 +148,21 @@ func TestRebuildBinariesIntegration(t *testing.T) {
 	assert.Equal(t, before, after, "dist/ is as crossCompile left it")
 	assertUntouched(t, dir)
 
+	t.Run("Ctrl-C during the rebuild removes the temporary checkout", func(t *testing.T) {
+		tmp := t.TempDir()
+		t.Setenv("TMPDIR", tmp)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		rr := mustRun(t, dir, Config{}, map[string]string{"MAGEPACK_VERIFY_KEY": pub})
+		rr.log.w = &cancelOn{w: rr.log.w, line: "rebuilding commit", cancel: cancel}
+		err := rr.rebuild(ctx)
+		assert.Equal(t, ExitInterrupted, exitCode(err), "%v", err)
+		left, err := filepath.Glob(filepath.Join(tmp, "magepack-rebuild-*"))
+		require.NoError(t, err)
+		assert.Empty(t, left, "the temporary checkout is removed")
+		assertUntouched(t, dir)
+	})
+
 	t.Run("a key that did not sign is a verification failure", func(t *testing.T) {
 		other := fixture.Ed25519Key(t)
 		otherPub := filepath.Join(t.TempDir(), "other.pub")
@@ -177,6 +193,7 @@ func TestRebuildSettings(t *testing.T) {
 		"MAGEPACK_TZDATA": "0", "MAGEPACK_PORT": "9090", "MAGEPACK_TAGS": "netgo", "MAGEPACK_ALPINE_BASE": "magepack-test/alpine:3",
 		"MAGEPACK_TOOLCHAIN": "go1.26.8", "SOURCE_DATE_EPOCH": "1700000000", "MAGEPACK_PUSH": "never", "MAGEPACK_SMOKE": "off",
 	}, got)
+	assert.Empty(t, unknownSettings([]string{"MAGEPACK_REBUILD_REF=x"}), "MAGEPACK_REBUILD_REF is a setting")
 	for k := range got {
 		if strings.HasPrefix(k, settingPrefix) {
 			assert.Empty(t, unknownSettings([]string{k + "=x"}), "%s is a setting", k)
@@ -216,4 +233,19 @@ func TestRebuildNothing(t *testing.T) {
 	var ce *rebuild.CommitError
 	assert.Equal(t, ExitConfig, exitCode(&rebuild.CommitError{Commit: "c0ffee"}))
 	assert.False(t, errors.As(err, &ce))
+}
+
+// cancelOn passes what is written to w, and calls cancel once a write
+// holds line: Ctrl-C at that point of a run.
+type cancelOn struct {
+	w      io.Writer
+	line   string
+	cancel func()
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), c.line) {
+		c.cancel()
+	}
+	return c.w.Write(p)
 }
