@@ -311,6 +311,9 @@ func (r *run) rebuildGroup(ctx context.Context, g *rebuildGroup) ([]rebuild.Resu
 			settings[k] = v
 		}
 	}
+	if ca := r.p.opts.caBundle; ca != "" {
+		settings["MAGEPACK_CA_BUNDLE"] = ca // a magefile's Settings.CABundle too
+	}
 	r.log.printf("rebuild", "rebuilding commit %s with %s in a temporary checkout", short(g.commit), settings["MAGEPACK_TOOLCHAIN"])
 	inner, err := newRun(ctx, Config{}, co.Dir, envOfMap(settings), io.Discard)
 	if err != nil {
