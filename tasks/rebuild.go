@@ -312,7 +312,12 @@ func (r *run) rebuildGroup(ctx context.Context, g *rebuildGroup) ([]rebuild.Resu
 		}
 	}
 	if ca := r.p.opts.caBundle; ca != "" {
-		settings["MAGEPACK_CA_BUNDLE"] = ca // a magefile's Settings.CABundle too
+		// A magefile's Settings.CABundle too; a relative path is this
+		// checkout's, not the temporary one's.
+		if abs, err := filepath.Abs(ca); err == nil {
+			ca = abs
+		}
+		settings["MAGEPACK_CA_BUNDLE"] = ca
 	}
 	r.log.printf("rebuild", "rebuilding commit %s with %s in a temporary checkout", short(g.commit), settings["MAGEPACK_TOOLCHAIN"])
 	inner, err := newRun(ctx, Config{}, co.Dir, envOfMap(settings), io.Discard)
