@@ -329,10 +329,26 @@ func (r *run) rebuildGroup(ctx context.Context, g *rebuildGroup) ([]rebuild.Resu
 	} else {
 		err = inner.crossCompile(ctx)
 	}
+	r.addTimings(inner)
 	if err != nil {
 		return nil, fmt.Errorf("rebuild of commit %s: %w", short(g.commit), err)
 	}
 	return r.compareRebuilt(inner, g)
+}
+
+// addTimings adds the phases o spent to r's, so MAGEPACK_TIMINGS shows
+// where a rebuild's time went.
+func (r *run) addTimings(o *run) {
+	o.times.mu.Lock()
+	defer o.times.mu.Unlock()
+	r.times.mu.Lock()
+	defer r.times.mu.Unlock()
+	if r.times.spent == nil {
+		r.times.spent = map[string]time.Duration{}
+	}
+	for k, d := range o.times.spent {
+		r.times.spent[k] += d
+	}
 }
 
 func envOfMap(env map[string]string) func(string) (string, bool) {

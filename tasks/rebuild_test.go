@@ -91,6 +91,21 @@ func TestRebuildImageIntegration(t *testing.T) {
 		assert.FileExists(t, filepath.Join(second, "dist", "rebuild.md"))
 	})
 
+	t.Run("both variants of a two-platform publish in dist/oci rebuild once, identical", func(t *testing.T) {
+		alpine := fixture.PushAlpineIndex(t, reg)
+		dir := rebuildClone(t, origin)
+		r := pubLinuxRun(t, dir, Config{Platforms: "linux/amd64,linux/arm64", Variants: "scratch,alpine", AlpineBase: alpine, Push: "never"},
+			map[string]string{"MAGEPACK_SIGN_KEY": string(key.Private)})
+		require.NoError(t, r.publishIndexes(context.Background()))
+		rb, err := rebuildIn(t, dir, map[string]string{"MAGEPACK_VERIFY_KEY": pub})
+		require.NoError(t, err, output(rb).String())
+		out := output(rb).String()
+		assert.Contains(t, out, "[dist/oci:1.2.3-scratch] identical")
+		assert.Contains(t, out, "[dist/oci:1.2.3-alpine] identical")
+		assert.Equal(t, 1, strings.Count(out, "rebuilding commit"), "one rebuild for both variants:\n%s", out)
+		assertUntouched(t, dir)
+	})
+
 	t.Run("an -X the provenance does not record is the first difference, exit 9", func(t *testing.T) {
 		repo := reg.Host + "/rebuild-tampered"
 		rebuildPublish(t, rebuildClone(t, origin), repo, key, Config{Ldflags: "-X main.date=tampered"}, func(r *run) { r.p.opts.ldflags = "" })
