@@ -248,7 +248,7 @@ func groupRebuilds(subjects []rebuildSubject) ([]*rebuildGroup, error) {
 		}
 		var g *rebuildGroup
 		for _, o := range groups {
-			if o.commit == s.prov.Commit() && sameExcept(o.settings, settings, merged) {
+			if o.commit == s.prov.Commit() && sameExcept(o.settings, settings, merged, "MAGEPACK_ALPINE_BASE") && sameBase(o.settings, settings) {
 				g = o
 			}
 		}
@@ -257,24 +257,36 @@ func groupRebuilds(subjects []rebuildSubject) ([]*rebuildGroup, error) {
 			groups = append(groups, g)
 		} else {
 			g.settings[merged] = joinNew(g.settings[merged], settings[merged])
+			if base := settings["MAGEPACK_ALPINE_BASE"]; base != "" {
+				g.settings["MAGEPACK_ALPINE_BASE"] = base
+			}
 		}
 		g.subjects = append(g.subjects, s)
 	}
 	return groups, nil
 }
 
-func sameExcept(a, b map[string]string, key string) bool {
+// sameExcept reports whether a and b hold the same settings but for
+// the keys skip.
+func sameExcept(a, b map[string]string, skip ...string) bool {
 	for k, v := range a {
-		if k != key && b[k] != v {
+		if !slices.Contains(skip, k) && b[k] != v {
 			return false
 		}
 	}
 	for k := range b {
-		if _, ok := a[k]; !ok && k != key {
+		if _, ok := a[k]; !ok && !slices.Contains(skip, k) {
 			return false
 		}
 	}
 	return true
+}
+
+// sameBase reports whether two rebuilds can share one Alpine base: a
+// scratch image names none.
+func sameBase(a, b map[string]string) bool {
+	x, y := a["MAGEPACK_ALPINE_BASE"], b["MAGEPACK_ALPINE_BASE"]
+	return x == "" || y == "" || x == y
 }
 
 // joinNew adds the comma-separated items of more to list, once each.

@@ -232,11 +232,21 @@ func TestGroupRebuilds(t *testing.T) {
 		return rebuildSubject{name: variant, prov: prov, index: nil}
 	}
 	idx := func(s rebuildSubject) rebuildSubject { s.index = empty.Index; return s }
-	groups, err := groupRebuilds([]rebuildSubject{idx(subject("scratch")), idx(subject("alpine"))})
+	alpine := func(base string) rebuildSubject {
+		s := idx(subject("alpine"))
+		s.prov.BuildDefinition.ResolvedDependencies = append(s.prov.BuildDefinition.ResolvedDependencies, attest.ResourceDescriptor{Name: attest.DependencyBase, URI: "oci://" + base})
+		return s
+	}
+	groups, err := groupRebuilds([]rebuildSubject{idx(subject("scratch")), alpine("alpine:3.22")})
 	require.NoError(t, err)
 	require.Len(t, groups, 1, "two variants of one commit rebuild once")
 	assert.Equal(t, "scratch,alpine", groups[0].settings["MAGEPACK_VARIANTS"])
+	assert.Equal(t, "alpine:3.22", groups[0].settings["MAGEPACK_ALPINE_BASE"])
 	assert.Len(t, groups[0].subjects, 2)
+
+	groups, err = groupRebuilds([]rebuildSubject{alpine("alpine:3.22"), alpine("alpine:3.23")})
+	require.NoError(t, err)
+	assert.Len(t, groups, 2, "two bases, two rebuilds")
 }
 
 func TestRebuildNothing(t *testing.T) {

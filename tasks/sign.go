@@ -201,7 +201,7 @@ func (r *run) attestIndex(ctx context.Context, ip indexPlan, idx v1.ImageIndex, 
 	for i, im := range ip.images {
 		plats[i] = im.pl.String()
 	}
-	ext := map[string]any{"platforms": strings.Join(plats, ","), "variant": ip.variant, "tags": strings.Join(ip.tags, ","), "tzdata": ip.images[0].spec.TZData}
+	ext := map[string]any{"platforms": strings.Join(plats, ","), "variant": ip.variant, "tags": strings.Join(ip.tags, ","), "tzdata": r.p.opts.tzdata}
 	b, err := r.provenance(ip.svc, ip.images[0].spec.Binary, "index/v1", ext)
 	if err != nil {
 		return nil, err
