@@ -52,11 +52,11 @@ type rebuildSubject struct {
 }
 
 func (r *run) rebuild(ctx context.Context) error {
-	open, verified, err := r.provenanceReader()
+	pk, verified, err := r.provenanceReader()
 	if err != nil {
 		return err
 	}
-	subjects, err := r.rebuildSubjects(ctx, open)
+	subjects, err := r.rebuildSubjects(ctx, pk)
 	if err != nil {
 		return err
 	}
@@ -93,33 +93,40 @@ func appendNew(list []string, s string) []string {
 	return append(list, s)
 }
 
-// provenanceReader is how provenance is read: verify's options with
-// MAGEPACK_VERIFY_KEY's key, or unverified without it.
-func (r *run) provenanceReader() (func() (any, []verify.Option), bool, error) {
+// provenanceKey is how provenance is read: the key verify checks it
+// against, or none and verify.Unverified.
+type provenanceKey struct {
+	key  any
+	opts []verify.Option
+}
+
+// provenanceReader is MAGEPACK_VERIFY_KEY's key, or an unverified read
+// without it, and whether it verifies.
+func (r *run) provenanceReader() (provenanceKey, bool, error) {
 	if r.p.opts.verifyKey == "" {
-		return func() (any, []verify.Option) { return nil, []verify.Option{verify.Unverified()} }, false, nil
+		return provenanceKey{opts: []verify.Option{verify.Unverified()}}, false, nil
 	}
 	key, err := r.verifyKey()
 	if err != nil {
-		return nil, false, err
+		return provenanceKey{}, false, err
 	}
-	return func() (any, []verify.Option) { return key, nil }, true, nil
+	return provenanceKey{key: key}, true, nil
 }
 
 // rebuildSubjects reads what to rebuild and its provenance: the image
 // MAGEPACK_REBUILD_REF names, else every index in dist/oci, else every
 // binary in dist/. A verification failure is returned as it is (exit 9).
-func (r *run) rebuildSubjects(ctx context.Context, open func() (any, []verify.Option)) ([]rebuildSubject, error) {
+func (r *run) rebuildSubjects(ctx context.Context, pk provenanceKey) ([]rebuildSubject, error) {
 	p := r.p
 	if ref := p.opts.rebuildRef; ref != "" {
-		s, err := remoteSubject(ctx, ref, open)
+		s, err := remoteSubject(ctx, ref, pk)
 		return []rebuildSubject{s}, err
 	}
 	dir := filepath.Join(p.dist, "oci")
 	if _, err := os.Stat(filepath.Join(dir, "index.json")); err == nil {
-		return layoutSubjects(ctx, dir, filepath.ToSlash(p.rel(dir)), open)
+		return layoutSubjects(ctx, dir, filepath.ToSlash(p.rel(dir)), pk)
 	}
-	subjects, err := r.binarySubjects(open)
+	subjects, err := r.binarySubjects(pk)
 	if err != nil {
 		return nil, err
 	}
@@ -131,10 +138,9 @@ func (r *run) rebuildSubjects(ctx context.Context, open func() (any, []verify.Op
 
 // remoteSubject reads the index ref names in its registry and its
 // provenance.
-func remoteSubject(ctx context.Context, ref string, open func() (any, []verify.Option)) (rebuildSubject, error) {
+func remoteSubject(ctx context.Context, ref string, pk provenanceKey) (rebuildSubject, error) {
 	s := rebuildSubject{name: ref}
-	key, opts := open()
-	vs, err := verify.Image(ctx, ref, key, opts...)
+	vs, err := verify.Image(ctx, ref, pk.key, pk.opts...)
 	if err != nil {
 		return s, err
 	}
@@ -167,9 +173,8 @@ func (s *rebuildSubject) fromVerdicts(vs []verify.Verdict) error {
 
 // layoutSubjects reads every tagged index in the OCI layout at dir
 // (shown as rel) and its provenance.
-func layoutSubjects(ctx context.Context, dir, rel string, open func() (any, []verify.Option)) ([]rebuildSubject, error) {
-	key, opts := open()
-	vs, err := verify.Layout(ctx, dir, key, opts...)
+func layoutSubjects(ctx context.Context, dir, rel string, pk provenanceKey) ([]rebuildSubject, error) {
+	vs, err := verify.Layout(ctx, dir, pk.key, pk.opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +207,7 @@ func layoutSubjects(ctx context.Context, dir, rel string, open func() (any, []ve
 
 // binarySubjects reads every binary artifacts.json lists that has its
 // provenance beside it.
-func (r *run) binarySubjects(open func() (any, []verify.Option)) ([]rebuildSubject, error) {
+func (r *run) binarySubjects(pk provenanceKey) ([]rebuildSubject, error) {
 	p := r.p
 	m, err := dist.ReadManifest(p.dist)
 	if err != nil {
@@ -214,8 +219,7 @@ func (r *run) binarySubjects(open func() (any, []verify.Option)) ([]rebuildSubje
 		if _, err := os.Stat(path + verify.BundleSuffix); err != nil {
 			continue
 		}
-		key, opts := open()
-		v, err := verify.Binary(path, key, opts...)
+		v, err := verify.Binary(path, pk.key, pk.opts...)
 		if err != nil {
 			return nil, relFailure(p, err)
 		}
