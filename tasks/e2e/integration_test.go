@@ -91,6 +91,16 @@ func TestIntegrationImportedTargets(t *testing.T) {
 		assert.Contains(t, res.Stdout, "builds every main package for every configured platform", "the first sentence of the doc comment")
 	})
 
+	t.Run("rebuild of signed binaries through mage", func(t *testing.T) {
+		key := fixture.Ed25519Key(t)
+		res := mage(t, []string{"MAGEPACK_PLATFORMS=linux/amd64", "MAGEPACK_DIST=dist-rebuild", "MAGEPACK_SIGN_KEY=" + string(key.Private)}, "pack:crossCompile", "pack:rebuild")
+		res.RequireOK(t)
+		assert.Contains(t, res.Stdout, "[rebuild] MAGEPACK_VERIFY_KEY is not set: the provenance is read as it is, unverified")
+		assert.Contains(t, res.Stdout, "[dist-rebuild/hello_linux_amd64] identical (sha256:")
+		assert.FileExists(t, filepath.Join(dir, "dist-rebuild", "rebuild.md"))
+		assert.Empty(t, fixture.NewGit(t, dir).Run("status", "--porcelain"), "the working tree is untouched")
+	})
+
 	t.Run("crossCompile and staticCheck", func(t *testing.T) {
 		res := mage(t, []string{"MAGEPACK_PLATFORMS=linux/amd64,windows/amd64", "MAGEPACK_PLATFROMS=linux/arm64"}, "pack:crossCompile", "pack:staticCheck")
 		res.RequireOK(t)
