@@ -120,6 +120,7 @@ func sets() []figureSet {
 		startupSet,
 		vulncheckSet,
 		signingSet,
+		rebuildSet,
 	}
 }
 

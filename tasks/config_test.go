@@ -65,6 +65,7 @@ func TestMergeEveryVariable(t *testing.T) {
 		{"MAGEPACK_VULNDB", func(c Config) any { return c.VulnDB }, "", func(c *Config) { c.VulnDB = "https://mirror/vulndb" }, "https://mirror/vulndb", "file:///srv/vulndb", "file:///srv/vulndb"},
 		{"MAGEPACK_VULN_WAIVERS", func(c Config) any { return c.VulnWaivers }, map[string]string(nil), func(c *Config) { c.VulnWaivers = map[string]string{"GO-2022-1059": "a"} }, map[string]string{"GO-2022-1059": "a"}, "GO-2023-2000=b", map[string]string{"GO-2023-2000": "b"}},
 		{"MAGEPACK_TOOLCHAIN", func(c Config) any { return c.Toolchain }, "", func(c *Config) { c.Toolchain = "go1.26.9" }, "go1.26.9", "go1.26.10", "go1.26.10"},
+		{"MAGEPACK_REBUILD_REF", func(c Config) any { return c.RebuildRef }, "", func(c *Config) { c.RebuildRef = "ghcr.io/team/app:1.2.3-scratch" }, "ghcr.io/team/app:1.2.3-scratch", "ghcr.io/team/app@sha256:00", "ghcr.io/team/app@sha256:00"},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {

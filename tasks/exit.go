@@ -17,6 +17,7 @@ import (
 	"github.com/magepack/magepack/tasks/merge"
 	"github.com/magepack/magepack/tasks/plan"
 	"github.com/magepack/magepack/tasks/platform"
+	"github.com/magepack/magepack/tasks/rebuild"
 	"github.com/magepack/magepack/tasks/toolchain"
 	"github.com/magepack/magepack/tasks/verify"
 	"github.com/magepack/magepack/tasks/version"
@@ -51,7 +52,8 @@ const (
 	// bytes, a job no part holds. Rebuild the shards; no setting fixes it.
 	ExitMerge = 8
 	// ExitVerify is a verification that failed: a signature, provenance,
-	// subject, SBOM or commit check of an image or binary (verify).
+	// subject, SBOM or commit check of an image or binary (verify), or a
+	// rebuild that differs from what was published (rebuild).
 	ExitVerify = 9
 	// ExitVulnerable is vulnerable code a built binary reaches: a
 	// vulnerability whose vulnerable symbol is in it, not waived.
@@ -106,9 +108,11 @@ var errorClasses = []errorClass{
 	{code: ExitConfig, match: as[*attest.KeyError], fix: keyFix},
 	{code: ExitConfig, match: is(merge.ErrDestIsPart), fix: func(error) string { return "set MAGEPACK_DIST apart from the parts" }},
 	{code: ExitConfig, match: as[*vulncheck.DBError], hint: "MAGEPACK_VULNDB"},
+	{code: ExitConfig, match: as[*rebuild.CommitError]},
 	{code: ExitNoEngine, match: is(engine.ErrNoEngine)},
 	{code: ExitMerge, match: is(merge.ErrRefused)},
 	{code: ExitVerify, match: as[*verify.Failure]},
+	{code: ExitVerify, match: as[*rebuild.MismatchError]},
 	{code: ExitMerge, match: as[*dist.ChecksumError]},
 	{code: ExitVulnerable, match: as[*vulnError]},
 	{code: ExitCheck, match: as[*linkage.Violation], fix: violationFix},

@@ -5,10 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"io"
-	"maps"
 	"os"
-	"slices"
-	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -49,24 +46,9 @@ func testRun(t *testing.T, dir string, cfg Config, env map[string]string) (*run,
 	return newRun(context.Background(), cfg, dir, environWith(env), buf)
 }
 
-// environWith is this process's environment without the variables a run
-// reads as settings or stamps (MAGEPACK_*, SOURCE_DATE_EPOCH, GITHUB_*,
-// COSIGN_PASSWORD), plus env: what go needs (PATH, HOME, GOCACHE) stays,
-// and the run sees no setting the test did not give.
-func environWith(env map[string]string) []string {
-	var out []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "MAGEPACK_") || strings.HasPrefix(k, "GITHUB_") || k == "SOURCE_DATE_EPOCH" || k == "COSIGN_PASSWORD" {
-			continue
-		}
-		out = append(out, kv)
-	}
-	for _, k := range slices.Sorted(maps.Keys(env)) {
-		out = append(out, k+"="+env[k])
-	}
-	return out
-}
+// environWith is this process's environment with no setting but env
+// (withSettings): the run sees only what the test gives.
+func environWith(env map[string]string) []string { return withSettings(os.Environ(), env) }
 
 // mustRun is testRun for a configuration that must resolve.
 func mustRun(t *testing.T, dir string, cfg Config, env map[string]string) *run {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -80,6 +82,26 @@ func newRun(ctx context.Context, settings Config, dir string, environ []string, 
 		r.log.printf("config", "%s", n)
 	}
 	return r, nil
+}
+
+// withSettings is environ without the variables a run reads as settings
+// or stamps into what it makes (MAGEPACK_*, SOURCE_DATE_EPOCH, GITHUB_*,
+// COSIGN_PASSWORD), plus settings (KEY: value): what go needs (PATH, HOME,
+// GOCACHE, GOFLAGS) stays, and a run made with it sees no setting but
+// those given.
+func withSettings(environ []string, settings map[string]string) []string {
+	var out []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "MAGEPACK_") || strings.HasPrefix(k, "GITHUB_") || k == "SOURCE_DATE_EPOCH" || k == "COSIGN_PASSWORD" || k == "GOTOOLCHAIN" {
+			continue
+		}
+		out = append(out, kv)
+	}
+	for _, k := range slices.Sorted(maps.Keys(settings)) {
+		out = append(out, k+"="+settings[k])
+	}
+	return out
 }
 
 // lookupIn is os.LookupEnv over environ: the last entry of a name wins,

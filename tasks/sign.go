@@ -111,6 +111,9 @@ func (r *run) provenance(s *service, bin, buildType string, external map[string]
 		"service": s.name, "main": s.main, "version": p.versionString(),
 		"cgo": p.opts.CGO, "ldflags": p.opts.Ldflags,
 	}
+	for k, v := range r.rebuildParameters(s) {
+		ext[k] = v
+	}
 	for k, v := range external {
 		ext[k] = v
 	}
@@ -122,6 +125,29 @@ func (r *run) provenance(s *service, bin, buildType string, external map[string]
 	b.FromBuildInfo(info)
 	b.BuilderID, b.InvocationID, b.BuilderVersion = r.builder()
 	return b, nil
+}
+
+// rebuildParameters are the settings beyond the ones every provenance
+// has always named that a rebuild needs to give the same bytes: the
+// image time, the exposed port, static cgo, the build tags and the -X
+// variables when not the defaults. A setting left at its zero value is
+// left out.
+func (r *run) rebuildParameters(s *service) map[string]any {
+	o := r.p.opts
+	ext := map[string]any{"created": r.p.createdStamp(), "port": s.smoke.Port}
+	set := func(key, v string) {
+		if v != "" {
+			ext[key] = v
+		}
+	}
+	set("buildTags", strings.Join(o.Tags, ","))
+	set("versionVar", o.Vars.Version)
+	set("commitVar", o.Vars.Commit)
+	set("dateVar", o.Vars.Date)
+	if o.CGOStatic {
+		ext["cgoStatic"] = true
+	}
+	return ext
 }
 
 // createdStamp is the time every attestation's referrer carries: the
@@ -177,7 +203,7 @@ func (r *run) attestIndex(ctx context.Context, ip indexPlan, idx v1.ImageIndex, 
 	for i, im := range ip.images {
 		plats[i] = im.pl.String()
 	}
-	ext := map[string]any{"platforms": strings.Join(plats, ","), "variant": ip.variant, "tags": strings.Join(ip.tags, ",")}
+	ext := map[string]any{"platforms": strings.Join(plats, ","), "variant": ip.variant, "tags": strings.Join(ip.tags, ","), "tzdata": r.p.opts.TZData}
 	b, err := r.provenance(ip.svc, ip.images[0].spec.Binary, "index/v1", ext)
 	if err != nil {
 		return nil, err

@@ -62,24 +62,48 @@ func Sign(ctx context.Context, s Signer, st Statement) ([]byte, error) {
 // returns the statement inside. It fails with ErrBadSignature (wrapped)
 // when the key did not sign it.
 func Open(data []byte, pub any) (Statement, error) {
-	var b Bundle
-	if err := json.Unmarshal(data, &b); err != nil {
-		return Statement{}, fmt.Errorf("not a Sigstore bundle: %w", err)
+	env, err := envelope(data)
+	if err != nil {
+		return Statement{}, err
 	}
-	if b.MediaType != BundleMediaType {
-		return Statement{}, fmt.Errorf("bundle media type %q is not %s", b.MediaType, BundleMediaType)
-	}
-	if b.DSSEEnvelope == nil {
-		return Statement{}, fmt.Errorf("bundle holds no DSSE envelope")
-	}
-	if b.DSSEEnvelope.PayloadType != PayloadType {
-		return Statement{}, fmt.Errorf("envelope payload type %q is not %s", b.DSSEEnvelope.PayloadType, PayloadType)
-	}
-	payload, err := b.DSSEEnvelope.Open(pub)
+	payload, err := env.Open(pub)
 	if err != nil {
 		return Statement{}, err
 	}
 	return DecodeStatement(payload)
+}
+
+// OpenUnverified reads a bundle's statement without checking any
+// signature: for a reader with no key, who must say that what it read is
+// unverified.
+func OpenUnverified(data []byte) (Statement, error) {
+	env, err := envelope(data)
+	if err != nil {
+		return Statement{}, err
+	}
+	payload, err := decodeBase64(env.Payload)
+	if err != nil {
+		return Statement{}, fmt.Errorf("DSSE payload is not base64: %w", err)
+	}
+	return DecodeStatement(payload)
+}
+
+// envelope is the DSSE envelope of a Sigstore bundle of a statement.
+func envelope(data []byte) (*Envelope, error) {
+	var b Bundle
+	if err := json.Unmarshal(data, &b); err != nil {
+		return nil, fmt.Errorf("not a Sigstore bundle: %w", err)
+	}
+	if b.MediaType != BundleMediaType {
+		return nil, fmt.Errorf("bundle media type %q is not %s", b.MediaType, BundleMediaType)
+	}
+	if b.DSSEEnvelope == nil {
+		return nil, fmt.Errorf("bundle holds no DSSE envelope")
+	}
+	if b.DSSEEnvelope.PayloadType != PayloadType {
+		return nil, fmt.Errorf("envelope payload type %q is not %s", b.DSSEEnvelope.PayloadType, PayloadType)
+	}
+	return b.DSSEEnvelope, nil
 }
 
 // Annotations are the OCI annotations of a bundle referrer holding st.

@@ -180,6 +180,14 @@ func TestOpenRefusesTampering(t *testing.T) {
 	require.NoError(t, err)
 	_, err = Open(data, &key.PublicKey)
 	assert.ErrorIs(t, err, ErrBadSignature, "a payload changed after signing")
+
+	// Read without a key, the forged statement is what comes out: the
+	// reader must say it is unverified.
+	got, err := OpenUnverified(data)
+	require.NoError(t, err)
+	assert.Equal(t, hex.EncodeToString(other[:]), got.Subject[0].Digest["sha256"])
+	_, err = OpenUnverified([]byte(`{"mediaType":"other"}`))
+	assert.ErrorContains(t, err, "bundle media type")
 }
 
 func TestOpenReadsURLSafeBase64(t *testing.T) {

@@ -197,6 +197,28 @@ func (p Provenance) Commit() string {
 	return ""
 }
 
+// Toolchain is the Go toolchain the provenance names, e.g. go1.26.8
+// ("" if none).
+func (p Provenance) Toolchain() string {
+	for _, d := range p.BuildDefinition.ResolvedDependencies {
+		if d.Name == DependencyToolchain {
+			return strings.TrimPrefix(d.URI, "https://go.dev/dl/")
+		}
+	}
+	return ""
+}
+
+// Base is the reference of the base image the provenance names, as it
+// was given (e.g. alpine:3.22), "" for none.
+func (p Provenance) Base() string {
+	for _, d := range p.BuildDefinition.ResolvedDependencies {
+		if d.Name == DependencyBase {
+			return strings.TrimPrefix(d.URI, "oci://")
+		}
+	}
+	return ""
+}
+
 // SBOMDigest is the sha256 hex of the SBOM the provenance names as a
 // byproduct ("" if none).
 func (p Provenance) SBOMDigest() string { return p.byproduct(ByproductSBOM) }

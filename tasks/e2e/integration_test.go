@@ -84,11 +84,21 @@ func TestIntegrationImportedTargets(t *testing.T) {
 		}
 		// tasks exports the targets and its configuration, nothing else:
 		// an exported helper would become a target here.
-		known := []string{"pack:crossCompile", "pack:staticCheck", "pack:dockerScratch", "pack:dockerAlpine", "pack:compare", "pack:publish", "pack:merge", "pack:verify", "pack:vulncheck"}
+		known := []string{"pack:crossCompile", "pack:staticCheck", "pack:dockerScratch", "pack:dockerAlpine", "pack:compare", "pack:publish", "pack:merge", "pack:verify", "pack:vulncheck", "pack:rebuild"}
 		for _, target := range listed {
 			assert.Contains(t, known, target, "%s is not one of magepack's targets (DESIGN.md)", target)
 		}
 		assert.Contains(t, res.Stdout, "builds every main package for every configured platform", "the first sentence of the doc comment")
+	})
+
+	t.Run("rebuild of signed binaries through mage", func(t *testing.T) {
+		key := fixture.Ed25519Key(t)
+		res := mage(t, []string{"MAGEPACK_PLATFORMS=linux/amd64", "MAGEPACK_DIST=dist-rebuild", "MAGEPACK_SIGN_KEY=" + string(key.Private)}, "pack:crossCompile", "pack:rebuild")
+		res.RequireOK(t)
+		assert.Contains(t, res.Stdout, "[rebuild] MAGEPACK_VERIFY_KEY is not set: the provenance is read as it is, unverified")
+		assert.Contains(t, res.Stdout, "[dist-rebuild/hello_linux_amd64] identical (sha256:")
+		assert.FileExists(t, filepath.Join(dir, "dist-rebuild", "rebuild.md"))
+		assert.Empty(t, fixture.NewGit(t, dir).Run("status", "--porcelain"), "the working tree is untouched")
 	})
 
 	t.Run("crossCompile and staticCheck", func(t *testing.T) {

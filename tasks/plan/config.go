@@ -147,6 +147,11 @@ type Config struct {
 	// GOTOOLCHAIN mechanism fetches it from the module proxy. Default: the
 	// go on PATH.
 	Toolchain string
+	// RebuildRef is the image the rebuild target rebuilds from its
+	// provenance (MAGEPACK_REBUILD_REF): a tag or a digest in a registry,
+	// e.g. ghcr.io/team/api:1.2.3-alpine. Default: the images in
+	// <dist>/oci, else the binaries in <dist>.
+	RebuildRef string
 	// Services holds settings that differ between services, by service
 	// name (the binary's name, e.g. "api"). MAGEPACK_SMOKE and
 	// MAGEPACK_PORT, when set, apply to every service instead;
@@ -257,6 +262,7 @@ var envVars = []envVar{
 	{name: "MAGEPACK_VULNDB", set: func(c *Config, v string) error { c.VulnDB = v; return nil }},
 	{name: "MAGEPACK_VULN_WAIVERS", set: func(c *Config, v string) (err error) { c.VulnWaivers, err = parseWaivers(v); return err }},
 	{name: "MAGEPACK_TOOLCHAIN", set: func(c *Config, v string) error { c.Toolchain = v; return nil }},
+	{name: "MAGEPACK_REBUILD_REF", set: func(c *Config, v string) error { c.RebuildRef = v; return nil }},
 }
 
 // clearServices applies fn to every per-service setting: an environment

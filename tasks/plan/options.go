@@ -63,6 +63,8 @@ type Options struct {
 	Shard   shard.Spec // zero: all jobs
 	Merge   string     // the parts merge reads: folders or globs, comma-separated
 	Timings bool
+
+	RebuildRef string // the image rebuild reads; "" dist/oci, else dist/'s binaries
 }
 
 // Parse checks and types every value of c (merged, defaults filled). All
@@ -76,6 +78,7 @@ func Parse(c Config) (Options, error) {
 		Vars:       gobuild.Vars{Version: c.VersionVar, Commit: c.CommitVar, Date: c.DateVar},
 		AlpineBase: c.AlpineBase, Dockerfile: c.Dockerfile, Builder: c.Builder,
 		TZData: c.TZData, CABundle: c.CABundle, Timings: c.Timings,
+		RebuildRef: c.RebuildRef,
 	}
 	var errs []error
 	add := func(err error) {

@@ -39,7 +39,8 @@ func Binary(path string, key any, opts ...Option) (Verdict, error) {
 	if err != nil {
 		return fail(CheckRead, "%w", err)
 	}
-	st, err := attest.Open(data, o.key)
+	v.Unverified = o.unverified
+	st, err := o.open(data)
 	if errors.Is(err, attest.ErrBadSignature) {
 		return fail(CheckSignature, "%s is not signed by the key", path+BundleSuffix)
 	}
@@ -57,7 +58,7 @@ func Binary(path string, key any, opts ...Option) (Verdict, error) {
 	if err != nil {
 		return fail(CheckProvenance, "%v", err)
 	}
-	v.Commit = prov.Commit()
+	v.Commit, v.Provenance = prov.Commit(), prov
 	if o.commit != "" && v.Commit != o.commit {
 		return fail(CheckCommit, "the provenance names commit %s, want %s", v.Commit, o.commit)
 	}

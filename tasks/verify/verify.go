@@ -96,10 +96,18 @@ type Verdict struct {
 	// Foreign counts the bundles attached that the key did not sign
 	// (others' signatures, kept and ignored).
 	Foreign int
+	// Provenance is the SLSA provenance that passed.
+	Provenance attest.Provenance
+	// Unverified is a verdict read without a key (Unverified): no
+	// signature was checked.
+	Unverified bool
 }
 
 func (v Verdict) String() string {
 	s := "verified: signature, provenance of commit " + short(v.Commit)
+	if v.Unverified {
+		s = "read without a key (unverified): provenance of commit " + short(v.Commit)
+	}
 	if v.SBOM != "" {
 		s += ", SBOM sha256:" + short(v.SBOM)
 	}
@@ -121,10 +129,11 @@ func short(h string) string {
 
 // options are what every check takes.
 type options struct {
-	key       crypto.PublicKey
-	commit    string
-	keychain  authn.Keychain
-	transport http.RoundTripper
+	key        crypto.PublicKey
+	unverified bool
+	commit     string
+	keychain   authn.Keychain
+	transport  http.RoundTripper
 }
 
 // Option configures a verification.
@@ -137,18 +146,32 @@ func WithCommit(commit string) Option { return func(o *options) { o.commit = com
 // config, as `docker login` leaves it).
 func WithKeychain(kc authn.Keychain) Option { return func(o *options) { o.keychain = kc } }
 
+// Unverified reads what is attached without a key: no signature is
+// checked (every bundle counts as the key's), every other check runs,
+// and each Verdict says it is unverified. The key argument may be nil.
+func Unverified() Option { return func(o *options) { o.unverified = true } }
+
 // WithTransport sets the HTTP transport for registries.
 func WithTransport(t http.RoundTripper) Option { return func(o *options) { o.transport = t } }
 
 func makeOptions(key crypto.PublicKey, opts []Option) (*options, error) {
-	if key == nil {
-		return nil, errors.New("verify: no public key")
-	}
 	o := &options{key: key, keychain: authn.DefaultKeychain}
 	for _, opt := range opts {
 		opt(o)
 	}
+	if key == nil && !o.unverified {
+		return nil, errors.New("verify: no public key")
+	}
 	return o, nil
+}
+
+// open reads a bundle's statement: checked against the key, or, for an
+// unverified read, as it is.
+func (o *options) open(data []byte) (attest.Statement, error) {
+	if o.unverified {
+		return attest.OpenUnverified(data)
+	}
+	return attest.Open(data, o.key)
 }
 
 // store is where manifests and the artifacts that refer to them are read.
@@ -205,7 +228,7 @@ func readFailure(err error) Check {
 
 // manifest checks the image or index with digest d, named artifact.
 func manifest(ctx context.Context, s store, o *options, artifact string, d v1.Hash) (Verdict, error) {
-	v := Verdict{Artifact: artifact}
+	v := Verdict{Artifact: artifact, Unverified: o.unverified}
 	fail := func(c Check, format string, args ...any) (Verdict, error) {
 		return v, failure(artifact, c, format, args...)
 	}
@@ -239,7 +262,7 @@ func manifest(ctx context.Context, s store, o *options, artifact string, d v1.Ha
 			vexes[m.Layers[0].Digest.Hex] = data
 			continue
 		}
-		st, err := attest.Open(data, o.key)
+		st, err := o.open(data)
 		if err != nil {
 			// Another key's bundle, or one this package cannot read:
 			// someone else's, kept and ignored, as cosign does.
@@ -262,7 +285,7 @@ func manifest(ctx context.Context, s store, o *options, artifact string, d v1.Ha
 			signedVEX = append(signedVEX, st.Predicate)
 		}
 	}
-	if !signed {
+	if !signed && !o.unverified {
 		return fail(CheckSignature, "no signature of %s by the key among %d referrer(s) (%d bundle(s) by other keys): the artifact was not signed with this key, or it was replaced after signing", d, len(refs), v.Foreign)
 	}
 	if len(provs) == 0 {
@@ -284,6 +307,7 @@ func manifest(ctx context.Context, s store, o *options, artifact string, d v1.Ha
 			err = checkVEX(artifact, v.VEX, vexes, signedVEX)
 		}
 		if err == nil {
+			v.Provenance = prov
 			return v, nil
 		}
 		if first == nil {

@@ -354,3 +354,37 @@ func TestInterruptedIsNotAVerdict(t *testing.T) {
 	assert.Equal(t, CheckRead, f.Check)
 	assert.ErrorIs(t, err, context.Canceled)
 }
+
+func TestUnverified(t *testing.T) {
+	ctx := context.Background()
+	c := good(t)
+	dir := c.write(t)
+
+	vs, err := Layout(ctx, dir, nil, Unverified())
+	require.NoError(t, err)
+	require.Len(t, vs, 2)
+	for _, v := range vs {
+		assert.True(t, v.Unverified)
+		assert.Equal(t, commit, v.Provenance.Commit(), "the provenance is returned")
+		assert.Contains(t, v.String(), "unverified")
+	}
+
+	_, err = Layout(ctx, dir, nil)
+	assert.ErrorContains(t, err, "no public key", "a key is needed unless asked to read unverified")
+
+	// Without the signature a key would want, an unverified read still
+	// finds the provenance; a verified one fails.
+	bare := newCase(t)
+	bare.attachIndex(t, map[string]any{attest.PredicateSLSA: provenance(t, commit, "")})
+	d, err := bare.img.Digest()
+	require.NoError(t, err)
+	bare.attach(t, bare.key, bare.img, d.String(), map[string]any{attest.PredicateSLSA: provenance(t, commit, "")})
+	bareDir := bare.write(t)
+	vs, err = Layout(ctx, bareDir, nil, Unverified())
+	require.NoError(t, err)
+	assert.Equal(t, commit, vs[0].Provenance.Commit())
+	_, err = Layout(ctx, bareDir, bare.key.Key)
+	var f *Failure
+	require.ErrorAs(t, err, &f)
+	assert.Equal(t, CheckSignature, f.Check)
+}
