@@ -202,6 +202,14 @@ func TestRebaseIntegration(t *testing.T) {
 		require.NoError(t, err, "verify passes on the rebased images")
 		assert.Len(t, vs, 3, "the index and its two images")
 	})
+
+	t.Run("rebuild of the rebased image is identical", func(t *testing.T) {
+		pub := filepath.Join(t.TempDir(), "cosign.pub")
+		require.NoError(t, os.WriteFile(pub, key.Public, 0o644))
+		r, err := rebuildIn(t, rebuildClone(t, dir), map[string]string{"MAGEPACK_REBUILD_REF": repo + ":1.2.3-alpine", "MAGEPACK_VERIFY_KEY": pub})
+		require.NoError(t, err, output(r).String())
+		assert.Contains(t, output(r).String(), "["+repo+":1.2.3-alpine] identical (sha256:")
+	})
 }
 
 // copyLayout copies the OCI layout at src into a new dist folder and

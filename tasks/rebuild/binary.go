@@ -143,7 +143,8 @@ func modules(info *debug.BuildInfo) map[string]string {
 	return m
 }
 
-func unionKeys(a, b map[string]string) []string {
+// unionKeys are the keys of a and b, sorted, each once.
+func unionKeys[V any](a, b map[string]V) []string {
 	var keys []string
 	for k := range a {
 		keys = append(keys, k)

@@ -198,17 +198,7 @@ func Layer(published, rebuilt v1.Layer, opts ...Option) ([]Difference, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the rebuilt layer: %w", err)
 	}
-	var names []string
-	for n := range pe {
-		names = append(names, n)
-	}
-	for n := range re {
-		if _, ok := pe[n]; !ok {
-			names = append(names, n)
-		}
-	}
-	slices.Sort(names)
-	for _, n := range names {
+	for _, n := range unionKeys(pe, re) {
 		p, pok := pe[n]
 		r, rok := re[n]
 		switch {
