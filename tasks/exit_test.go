@@ -36,6 +36,7 @@ import (
 	"github.com/magepack/magepack/tasks/linkage"
 	"github.com/magepack/magepack/tasks/merge"
 	"github.com/magepack/magepack/tasks/platform"
+	"github.com/magepack/magepack/tasks/rebuild"
 	"github.com/magepack/magepack/tasks/toolchain"
 	"github.com/magepack/magepack/tasks/verify"
 	"github.com/magepack/magepack/tasks/version"
@@ -350,6 +351,22 @@ func TestErrorClasses(t *testing.T) {
 		{name: "signing key without its password", code: ExitConfig, named: "COSIGN_PASSWORD", err: func(t *testing.T) error {
 			_, err := attest.LoadSigner(string(fixture.CosignKey(t, "pw").Private), nil)
 			return err
+		}},
+		{name: "rebuild of a commit the repository lacks", code: ExitConfig, err: func(t *testing.T) error {
+			dir := t.TempDir()
+			fixture.WriteFiles(t, dir, map[string]string{"README": "x\n"})
+			fixture.GitInit(t, dir).Commit("one")
+			_, err := rebuild.NewCheckout(context.Background(), dir, strings.Repeat("ab", 20))
+			return err
+		}},
+		{name: "rebuild that differs", code: ExitVerify, err: func(t *testing.T) error {
+			dir := t.TempDir()
+			pub, got := filepath.Join(dir, "published"), filepath.Join(dir, "rebuilt")
+			require.NoError(t, os.WriteFile(pub, []byte("one"), 0o644))
+			require.NoError(t, os.WriteFile(got, []byte("two"), 0o644))
+			res, err := rebuild.Binary("dist/app_linux_amd64", pub, got)
+			require.NoError(t, err)
+			return rebuild.Report{Results: []rebuild.Result{res}}.Err()
 		}},
 		{name: "verification failed", code: ExitVerify, err: func(t *testing.T) error {
 			return &verify.Failure{Artifact: "127.0.0.1:5000/app@sha256:0", Check: verify.CheckSignature, Detail: "no signature by the key"}
