@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 
 	"github.com/magepack/magepack/tasks/cgo"
 	"github.com/magepack/magepack/tasks/dockerfile"
@@ -43,17 +44,8 @@ func gather(ctx context.Context, o options, dir string, getenv func(string) stri
 	if f.Ports, err = tc.Ports(ctx); err != nil {
 		return f, nil, err
 	}
-	f.Mains, f.MainsErr = gobuild.ResolveMainsEnv(ctx, environ, f.ModuleRoot, o.MainSpec)
-	if err := probeFailed(ctx, f.MainsErr); err != nil {
+	if err := probeSources(ctx, o, &f, environ); err != nil {
 		return f, nil, err
-	}
-	if f.ModuleMains, err = moduleMains(ctx, o, f, environ); err != nil {
-		return f, nil, err
-	}
-	// No repository is the plan's to judge (MAGEPACK_VERSION may make
-	// up for it); git failing in a repository is not.
-	if f.Git, f.GitErr = gitInfo(ctx, f.ModuleRoot, o); f.GitErr != nil && !errors.Is(f.GitErr, version.ErrNoGit) {
-		return f, nil, f.GitErr
 	}
 	dist := o.Dist
 	if !filepath.IsAbs(dist) {
@@ -69,6 +61,34 @@ func gather(ctx context.Context, o options, dir string, getenv func(string) stri
 	f.Compilers = compilersOnPath(o, f)
 	f.Dockerfile = dockerfileFacts(o.Dockerfile, f.ModuleRoot)
 	return f, tc, nil
+}
+
+// probeSources asks go list for the main packages and git for the
+// version at the same time: neither needs the other's answer, and each is
+// mostly waiting on its own process, so a run starts building sooner.
+func probeSources(ctx context.Context, o options, f *plan.Facts, environ []string) error {
+	var (
+		wg     sync.WaitGroup
+		git    version.Info
+		gitErr error
+	)
+	wg.Go(func() { git, gitErr = gitInfo(ctx, f.ModuleRoot, o) })
+	var err error
+	f.Mains, f.MainsErr = gobuild.ResolveMainsEnv(ctx, environ, f.ModuleRoot, o.MainSpec)
+	if err = probeFailed(ctx, f.MainsErr); err == nil {
+		f.ModuleMains, err = moduleMains(ctx, o, *f, environ)
+	}
+	wg.Wait()
+	f.Git, f.GitErr = git, gitErr
+	if err != nil {
+		return err
+	}
+	// No repository is the plan's to judge (MAGEPACK_VERSION may make
+	// up for it); git failing in a repository is not.
+	if f.GitErr != nil && !errors.Is(f.GitErr, version.ErrNoGit) {
+		return f.GitErr
+	}
+	return nil
 }
 
 // dockerfileFacts reads and parses the configured Dockerfile and go.mod's
