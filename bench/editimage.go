@@ -13,8 +13,8 @@ var editImageSet = figureSet{
 	peers: true, registry: true, // ko, and its base in the registry
 	// The bars.
 	targets: []target{
-		ratioBar("2", "edit → scratch image, smoke off, magefile compiled once, vs ko", "2 smoke off, precompiled", "2 ko", 0.9),
-		ratioBar("2", "edit → scratch image, smoke off, through go tool mage, vs ko", "2 smoke off", "2 ko", 1.1),
+		ratioBar("2", "edit → scratch image, smoke off, magefile compiled once, vs ko", "2 smoke off, precompiled", "2 ko", 0.65),
+		ratioBar("2", "edit → scratch image, smoke off, through go tool mage, vs ko", "2 smoke off", "2 ko", 1.0),
 		diffBar("2", "edit → scratch image: smoke /healthz on vs off", "2 smoke on", "2 smoke off", 300*time.Millisecond),
 		ratioBar("2", "edit → scratch image, smoke off, vs multi-stage Dockerfile", "2 smoke off", "2 dockerfile", 0.07),
 	},

@@ -17,7 +17,7 @@ var startupSet = figureSet{
 	id: "8", name: "mage start-up and cold start",
 	run: (*harness).startup,
 	targets: []target{
-		limitBar("8", "the tool's cold start: go tool mage -compile on an empty GOCACHE (mage and the magefile)", "8 cold start", 15*time.Second),
+		limitBar("8", "the tool's cold start: go tool mage -compile on an empty GOCACHE (mage and the magefile)", "8 cold start", 20*time.Second),
 	},
 	extras: []target{
 		ratioInfo("8", "cold start with GOFLAGS=-gcflags=all=-dwarf=false vs without", "8 cold start, GOFLAGS=-gcflags=all=-dwarf=false", "8 cold start"),

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/magepack/magepack/tasks/cgo"
 	"github.com/magepack/magepack/tasks/dist"
 	"github.com/magepack/magepack/tasks/gobuild"
 	"github.com/magepack/magepack/tasks/platform"
@@ -158,13 +159,16 @@ func (r *run) build(ctx context.Context, jobs []job) ([]gobuild.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	cgo := cgoWords(cfg)
+	cgoUse := cgoWords(cfg)
 	if len(p.services) == 1 {
-		r.log.printf("build", "%s %s (%s) for %d platform(s) with %s, %s", p.services[0].name, p.versionString(), p.versionSource(), len(plan), p.GoVersion, cgo)
+		r.log.printf("build", "%s %s (%s) for %d platform(s) with %s, %s", p.services[0].name, p.versionString(), p.versionSource(), len(plan), p.GoVersion, cgoUse)
 	} else {
-		r.log.printf("build", "%s %s (%s): %d build(s) of %d service(s) with %s, %s", serviceNames(p.services), p.versionString(), p.versionSource(), len(plan), len(p.services), p.GoVersion, cgo)
+		r.log.printf("build", "%s %s (%s): %d build(s) of %d service(s) with %s, %s", serviceNames(p.services), p.versionString(), p.versionSource(), len(plan), len(p.services), p.GoVersion, cgoUse)
 	}
-	dropped := r.warnDroppedC(ctx, plan, cfg)
+	// The look for C code a build without cgo leaves out runs beside the
+	// builds: only a failed build's explanation needs its answer.
+	probe := make(chan []cgo.Package, 1)
+	go func() { probe <- r.warnDroppedC(ctx, plan, cfg) }()
 	byOutput := map[string]job{}
 	for i, gj := range plan {
 		byOutput[gj.Output] = jobs[i]
@@ -183,7 +187,7 @@ func (r *run) build(ctx context.Context, jobs []job) ([]gobuild.Result, error) {
 			r.log.printf(subject, "FAILED after %s", secs(res.Duration))
 		}
 	})
-	runErr = p.explainDropped(results, runErr, dropped)
+	runErr = p.explainDropped(results, runErr, <-probe)
 	if runErr != nil && ctx.Err() != nil {
 		// Ctrl-C: the builds were stopped, not failed; one line says so.
 		stopped := 0

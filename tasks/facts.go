@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 
 	"github.com/magepack/magepack/tasks/cgo"
 	"github.com/magepack/magepack/tasks/dockerfile"
@@ -27,6 +28,8 @@ import (
 // executor keeps (GOFLAGS, GOEXE, the cache).
 func gather(ctx context.Context, o options, dir string, getenv func(string) string, environ []string) (plan.Facts, *toolchain.Info, error) {
 	var f plan.Facts
+	ahead := startSources(ctx, o, dir, environ)
+	defer ahead.stop()
 	tc, err := toolchain.Probe(ctx, dir, toolchain.WithEnv(environ))
 	if err != nil {
 		return f, nil, toolchainError(err, o.Toolchain)
@@ -43,17 +46,12 @@ func gather(ctx context.Context, o options, dir string, getenv func(string) stri
 	if f.Ports, err = tc.Ports(ctx); err != nil {
 		return f, nil, err
 	}
-	f.Mains, f.MainsErr = gobuild.ResolveMainsEnv(ctx, environ, f.ModuleRoot, o.MainSpec)
-	if err := probeFailed(ctx, f.MainsErr); err != nil {
+	if took, err := ahead.take(&f); err != nil {
 		return f, nil, err
-	}
-	if f.ModuleMains, err = moduleMains(ctx, o, f, environ); err != nil {
-		return f, nil, err
-	}
-	// No repository is the plan's to judge (MAGEPACK_VERSION may make
-	// up for it); git failing in a repository is not.
-	if f.Git, f.GitErr = gitInfo(ctx, f.ModuleRoot, o); f.GitErr != nil && !errors.Is(f.GitErr, version.ErrNoGit) {
-		return f, nil, f.GitErr
+	} else if !took {
+		if err := probeSources(ctx, o, &f, environ); err != nil {
+			return f, nil, err
+		}
 	}
 	dist := o.Dist
 	if !filepath.IsAbs(dist) {
@@ -69,6 +67,82 @@ func gather(ctx context.Context, o options, dir string, getenv func(string) stri
 	f.Compilers = compilersOnPath(o, f)
 	f.Dockerfile = dockerfileFacts(o.Dockerfile, f.ModuleRoot)
 	return f, tc, nil
+}
+
+// probeSources asks go list for the main packages and git for the
+// version at the same time: neither needs the other's answer, and each is
+// mostly waiting on its own process, so a run starts building sooner.
+func probeSources(ctx context.Context, o options, f *plan.Facts, environ []string) error {
+	var (
+		wg     sync.WaitGroup
+		git    version.Info
+		gitErr error
+	)
+	wg.Go(func() { git, gitErr = gitInfo(ctx, f.ModuleRoot, o) })
+	var err error
+	f.Mains, f.MainsErr = gobuild.ResolveMainsEnv(ctx, environ, f.ModuleRoot, o.MainSpec)
+	if err = probeFailed(ctx, f.MainsErr); err == nil {
+		f.ModuleMains, err = moduleMains(ctx, o, *f, environ)
+	}
+	wg.Wait()
+	f.Git, f.GitErr = git, gitErr
+	if err != nil {
+		return err
+	}
+	// No repository is the plan's to judge (MAGEPACK_VERSION may make
+	// up for it); git failing in a repository is not.
+	if f.GitErr != nil && !errors.Is(f.GitErr, version.ErrNoGit) {
+		return f.GitErr
+	}
+	return nil
+}
+
+// aheadSources is probeSources run ahead, while go env runs, in the folder
+// the run starts in: most often that is the module root, which go env
+// names, and then its answers are the ones probeSources would give.
+type aheadSources struct {
+	root   string // absolute; "" when nothing was started
+	f      plan.Facts
+	err    error
+	done   chan struct{}
+	cancel context.CancelFunc
+}
+
+func startSources(ctx context.Context, o options, dir string, environ []string) *aheadSources {
+	a := &aheadSources{done: make(chan struct{})}
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		close(a.done)
+		return a
+	}
+	ctx, a.cancel = context.WithCancel(ctx)
+	a.root, a.f.ModuleRoot = root, root
+	go func() {
+		defer close(a.done)
+		a.err = probeSources(ctx, o, &a.f, environ)
+	}()
+	return a
+}
+
+// take puts the answers into f when they were asked in f's module root,
+// and says whether it did; otherwise it stops them.
+func (a *aheadSources) take(f *plan.Facts) (bool, error) {
+	if a.root == "" || a.root != f.ModuleRoot {
+		a.stop()
+		return false, nil
+	}
+	<-a.done
+	f.Mains, f.MainsErr, f.ModuleMains = a.f.Mains, a.f.MainsErr, a.f.ModuleMains
+	f.Git, f.GitErr = a.f.Git, a.f.GitErr
+	return true, a.err
+}
+
+// stop ends the probes (if still running) and waits for them.
+func (a *aheadSources) stop() {
+	if a.cancel != nil {
+		a.cancel()
+	}
+	<-a.done
 }
 
 // dockerfileFacts reads and parses the configured Dockerfile and go.mod's

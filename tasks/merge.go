@@ -121,6 +121,12 @@ func (r *run) merged(ctx context.Context) (*dist.Prebuilt, error) {
 			return nil, err
 		}
 		defer unlock()
+		// Only a merge's binaries are verified here: a record of a
+		// build done here is the build's to redo or keep, and checking
+		// every file in dist would cost each run a read of them all.
+		if m, err := dist.ReadManifest(r.p.Dist); err == nil && (m.Build == nil || len(m.Build.Merged) == 0) {
+			return nil, nil
+		}
 		pre, err := dist.FindPrebuilt(r.p.Dist, want)
 		dir := r.p.rel(r.p.Dist)
 		var other *dist.OtherBuildError

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -106,15 +107,10 @@ func (e *Engine) Load(ctx context.Context, img v1.Image, tags []string, progress
 		return nil
 	}
 
-	// Remember what the tags point at before they move.
-	previous := map[string]string{}
-	for _, t := range tags {
-		if info, err := e.cli.ImageInspect(ctx, t); err == nil && info.ID != cfg.String() {
-			previous[t] = info.ID
-		}
-	}
-
-	info, err := e.cli.ImageInspect(ctx, cfg.String())
+	// What the tags point at before they move, and whether the engine
+	// has the image, asked at the same time.
+	previous, info, err := e.beforeLoad(ctx, tags, cfg.String())
+	tagged := 0
 	switch {
 	case err == nil:
 		res.Skipped = true
@@ -127,6 +123,7 @@ func (e *Engine) Load(ctx context.Context, img v1.Image, tags []string, progress
 			}
 			return res, fmt.Errorf("load %s into engine %s: %w", tags[0], e.where, err)
 		}
+		tagged = 1 // the load tagged the image with the first tag
 		if info, err = e.cli.ImageInspect(ctx, cfg.String()); err != nil {
 			return res, fmt.Errorf("load %s: the engine took the image but has no image %s: %w", tags[0], cfg, err)
 		}
@@ -135,7 +132,7 @@ func (e *Engine) Load(ctx context.Context, img v1.Image, tags []string, progress
 	}
 	res.ID, res.Size = info.ID, info.Size
 
-	for _, t := range tags {
+	for _, t := range tags[tagged:] {
 		if _, err := e.cli.ImageTag(ctx, client.ImageTagOptions{Source: res.ID, Target: t}); err != nil {
 			return res, fmt.Errorf("tag %s as %s: %w", shortID(res.ID), t, err)
 		}
@@ -146,6 +143,30 @@ func (e *Engine) Load(ctx context.Context, img v1.Image, tags []string, progress
 	}
 	res.Duration = time.Since(start)
 	return res, nil
+}
+
+// beforeLoad asks the engine, all at once, which image each tag points at
+// now (those other than id, by tag) and for the image id itself (its
+// error when the engine has none).
+func (e *Engine) beforeLoad(ctx context.Context, tags []string, id string) (map[string]string, client.ImageInspectResult, error) {
+	ids := make([]string, len(tags))
+	var wg sync.WaitGroup
+	for i, t := range tags {
+		wg.Go(func() {
+			if info, err := e.cli.ImageInspect(ctx, t); err == nil && info.ID != id {
+				ids[i] = info.ID
+			}
+		})
+	}
+	info, err := e.cli.ImageInspect(ctx, id)
+	wg.Wait()
+	previous := map[string]string{}
+	for i, t := range tags {
+		if ids[i] != "" {
+			previous[t] = ids[i]
+		}
+	}
+	return previous, info, err
 }
 
 // load streams img as a docker-save tarball into the engine and reads the

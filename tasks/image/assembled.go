@@ -25,6 +25,10 @@ type assembled struct {
 	cfg     *v1.ConfigFile
 	raw     []byte  // the config blob
 	cfgName v1.Hash // its digest: the engine's image ID
+	// annotations go into the manifest only; held here, not wrapped
+	// around the image with mutate.Annotations, whose config answers
+	// compute the manifest first (and so gzip the layer).
+	annotations map[string]string
 
 	once sync.Once
 	full v1.Image
@@ -33,7 +37,7 @@ type assembled struct {
 
 var _ v1.Image = (*assembled)(nil)
 
-func newAssembled(base v1.Image, add mutate.Addendum, cfg *v1.ConfigFile) (*assembled, error) {
+func newAssembled(base v1.Image, add mutate.Addendum, cfg *v1.ConfigFile, annotations map[string]string) (*assembled, error) {
 	raw, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("encode config: %w", err)
@@ -42,12 +46,13 @@ func newAssembled(base v1.Image, add mutate.Addendum, cfg *v1.ConfigFile) (*asse
 	if err != nil {
 		return nil, err
 	}
-	return &assembled{base: base, add: add, cfg: cfg, raw: raw, cfgName: name}, nil
+	return &assembled{base: base, add: add, cfg: cfg, raw: raw, cfgName: name, annotations: annotations}, nil
 }
 
-// manifestImage is the mutate image of the same parts, made once. It
-// refuses to serve a config other than the one the fast path reported, so
-// an engine's image ID and a registry's config can never disagree.
+// manifestImage is the mutate image of the same parts, annotated, made
+// once. It refuses to serve a config other than the one the fast path
+// reported, so an engine's image ID and a registry's config can never
+// disagree.
 func (a *assembled) manifestImage() (v1.Image, error) {
 	a.once.Do(func() {
 		img, err := mutate.Append(a.base, a.add)
@@ -67,6 +72,9 @@ func (a *assembled) manifestImage() (v1.Image, error) {
 		if !bytes.Equal(raw, a.raw) {
 			a.err = errors.New("the config go-containerregistry made differs from the one computed for the image ID; this is a bug in magepack")
 			return
+		}
+		if len(a.annotations) > 0 {
+			img = mutate.Annotations(img, a.annotations).(v1.Image)
 		}
 		a.full = img
 	})

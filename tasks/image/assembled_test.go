@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -22,9 +23,10 @@ func addedLayer(t testing.TB, img v1.Image) *lazyLayer {
 
 // TestBuildCompressesOnlyWhenAsked checks that what an engine load reads
 // (config, its digest, the layers uncompressed) does not gzip the layer,
-// and that the first call naming the compressed layer does, once.
+// with annotations as every real image has them, and that the first call
+// naming the compressed layer does, once.
 func TestBuildCompressesOnlyWhenAsked(t *testing.T) {
-	img := mustBuild(t, scratchSpec(t))
+	img := mustBuild(t, annotatedSpec(t))
 	l := addedLayer(t, img)
 
 	_, err := img.ConfigName()
@@ -125,4 +127,43 @@ func TestAssembledMatchesMutate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// annotatedSpec is scratchSpec with OCI annotations on the manifest.
+func annotatedSpec(t *testing.T) Spec {
+	s := scratchSpec(t)
+	s.Annotations = map[string]string{"org.opencontainers.image.title": "app", "org.opencontainers.image.version": "1.2.3"}
+	return s
+}
+
+// TestAnnotationsOnlyInManifest checks that an annotated image is the
+// unannotated one with go-containerregistry's mutate.Annotations on it:
+// the same config and image ID, and the manifest (so its digest) that
+// mutate gives.
+func TestAnnotationsOnlyInManifest(t *testing.T) {
+	spec := annotatedSpec(t)
+	img := mustBuild(t, spec)
+	plainSpec := spec
+	plainSpec.Annotations = nil
+	plain := mustBuild(t, plainSpec)
+	want := mutate.Annotations(plain, spec.Annotations).(v1.Image)
+
+	name, err := img.ConfigName()
+	require.NoError(t, err)
+	wantName, err := want.ConfigName()
+	require.NoError(t, err)
+	assert.Equal(t, wantName, name, "annotations leave the config alone")
+	raw, err := img.RawManifest()
+	require.NoError(t, err)
+	wantRaw, err := want.RawManifest()
+	require.NoError(t, err)
+	assert.JSONEq(t, string(wantRaw), string(raw))
+	d, err := img.Digest()
+	require.NoError(t, err)
+	wantD, err := want.Digest()
+	require.NoError(t, err)
+	assert.Equal(t, wantD, d)
+	m, err := img.Manifest()
+	require.NoError(t, err)
+	assert.Equal(t, spec.Annotations, m.Annotations)
 }

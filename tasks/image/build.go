@@ -168,14 +168,11 @@ func Build(spec Spec) (v1.Image, error) {
 	cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, diffID)
 	cfg.History = append(cfg.History, history)
 	configure(cfg, s, env)
-	img, err := newAssembled(base, mutate.Addendum{Layer: layer, History: history, MediaType: layerType}, cfg)
+	// Annotations change the manifest only: the config, its digest and
+	// the uncompressed layers stay the assembled image's own.
+	img, err := newAssembled(base, mutate.Addendum{Layer: layer, History: history, MediaType: layerType}, cfg, s.Annotations)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", s.Name, err)
-	}
-	if len(s.Annotations) > 0 {
-		// Annotations change the manifest only: the config, its digest
-		// and the uncompressed layers stay the assembled image's own.
-		return mutate.Annotations(img, s.Annotations).(v1.Image), nil
 	}
 	return img, nil
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
@@ -141,33 +142,27 @@ func FromGit(ctx context.Context, dir string, opts ...Option) (Info, error) {
 		info.TagPrefix = modulePrefix(dir, head.prefix)
 	}
 
-	status, err := g.run(ctx, "status", "--porcelain", "--untracked-files=no")
+	// git status walks the work tree while the tags and the commits since
+	// are read: neither needs the other's answer.
+	var (
+		wg        sync.WaitGroup
+		status    string
+		statusErr error
+	)
+	wg.Go(func() { status, statusErr = g.run(ctx, "status", "--porcelain", "--untracked-files=no") })
+	best, n, date, err := g.sinceTag(ctx, head.commit, info.TagPrefix)
+	wg.Wait()
+	if statusErr != nil {
+		return Info{}, statusErr
+	}
 	if err != nil {
 		return Info{}, err
 	}
 	info.Dirty = strings.TrimSpace(status) != ""
-
-	tags, err := g.tags(ctx)
-	if err != nil {
-		return Info{}, err
-	}
-	best := highestTag(tags, info.TagPrefix)
-	info.Tag = best.name
+	info.Tag, info.Date = best.name, date
 	if best.name == "" && info.TagPrefix != "" {
-		info.PlainTag = highestTag(tags, "").name
+		info.PlainTag = best.plain
 	}
-
-	n, date := 0, best.date
-	if best.name == "" || best.commit != head.commit || date.IsZero() {
-		exclude := ""
-		if best.name != "" {
-			exclude = "refs/tags/" + best.name
-		}
-		if n, date, err = g.since(ctx, head.commit, exclude); err != nil {
-			return Info{}, err
-		}
-	}
-	info.Date = date
 
 	v, err := compose(best.version, n, head.commit[:ShortLen], info.Dirty)
 	if err != nil {
@@ -320,12 +315,38 @@ func (g gitRunner) head(ctx context.Context) (headInfo, error) {
 	return headInfo{prefix: lines[0], shallow: lines[1] == "true", commit: lines[2]}, nil
 }
 
+// sinceTag finds the highest tag named prefix<semver> reachable from HEAD
+// (and, for want of one, the highest without the prefix: plain), then the
+// commits since it and HEAD's committer time.
+func (g gitRunner) sinceTag(ctx context.Context, head, prefix string) (best tagRef, n int, date time.Time, err error) {
+	tags, err := g.tags(ctx)
+	if err != nil {
+		return tagRef{}, 0, time.Time{}, err
+	}
+	best = highestTag(tags, prefix)
+	if best.name == "" && prefix != "" {
+		best.plain = highestTag(tags, "").name
+	}
+	date = best.date
+	if best.name == "" || best.commit != head || date.IsZero() {
+		exclude := ""
+		if best.name != "" {
+			exclude = "refs/tags/" + best.name
+		}
+		if n, date, err = g.since(ctx, head, exclude); err != nil {
+			return tagRef{}, 0, time.Time{}, err
+		}
+	}
+	return best, n, date, nil
+}
+
 // tagRef is a tag reachable from HEAD.
 type tagRef struct {
 	name    string // without refs/tags/
 	commit  string // the commit it points at (peeled once for annotated tags)
 	date    time.Time
 	version *semver.Version // nil until highestTag parses it
+	plain   string          // sinceTag's highest tag without the prefix, when none has it
 }
 
 // tags lists the tags reachable from HEAD with the commit each points at
