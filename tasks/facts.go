@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/magepack/magepack/tasks/cgo"
@@ -161,11 +162,9 @@ func dockerfileFacts(df, root string) *plan.DockerfileFacts {
 		df = rel
 	}
 	f.Path = filepath.ToSlash(df)
-	if _, err := os.Stat(filepath.Join(root, df)); err != nil {
-		f.ReadErr = err
+	if f.File, f.ReadErr = dockerfile.Read(filepath.Join(root, df)); f.ReadErr != nil {
 		return f
 	}
-	f.File, f.ReadErr = dockerfile.Read(filepath.Join(root, df))
 	f.GoMod, f.GoModErr = dockerfile.GoModVersion(filepath.Join(root, "go.mod"))
 	return f
 }
@@ -205,12 +204,10 @@ func moduleMains(ctx context.Context, o options, f plan.Facts, environ []string)
 }
 
 func hasMain(mains []gobuild.Main, name, configured string) bool {
-	for _, m := range mains {
-		if m.Name == name || configured == name {
-			return true
-		}
+	if name == configured {
+		return true
 	}
-	return false
+	return slices.ContainsFunc(mains, func(m gobuild.Main) bool { return m.Name == name })
 }
 
 // gitInfo is what git says of the module's version; with MAGEPACK_VERSION

@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -16,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -37,7 +34,6 @@ import (
 	"github.com/magepack/magepack/tasks/image"
 	"github.com/magepack/magepack/tasks/internal/fixture"
 	"github.com/magepack/magepack/tasks/plan"
-	"github.com/magepack/magepack/tasks/platform"
 	"github.com/magepack/magepack/tasks/sbom"
 )
 
@@ -632,20 +628,6 @@ func pubRepo(t *testing.T, repo string) name.Repository {
 	return r
 }
 
-// pubDockerConfig writes a docker config.json with user:password for host
-// into a new folder and points DOCKER_CONFIG at it for the rest of the test.
-func pubDockerConfig(t *testing.T, host, user, password string) {
-	t.Helper()
-	dir := t.TempDir()
-	cfg := map[string]any{"auths": map[string]any{
-		host: map[string]string{"auth": base64.StdEncoding.EncodeToString([]byte(user + ":" + password))},
-	}}
-	b, err := json.Marshal(cfg)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), b, 0o600))
-	t.Setenv("DOCKER_CONFIG", dir)
-}
-
 func TestPublishBasicAuthIntegration(t *testing.T) {
 	slow(t, "a registry")
 	ctx := context.Background()
@@ -709,15 +691,6 @@ func TestPublishBasicAuthIntegration(t *testing.T) {
 			assert.Contains(t, buf.String(), fmt.Sprintf("%s:%s@%s\n", repo, tag, desc.Digest))
 		}
 	})
-}
-
-// pubStrings renders platforms as strings; nil for none.
-func pubStrings(ps []platform.Platform) []string {
-	var s []string
-	for _, p := range ps {
-		s = append(s, p.String())
-	}
-	return slices.Clip(s)
 }
 
 // TestPublishMageEndToEndIntegration runs `go tool mage publish` twice in a

@@ -60,7 +60,7 @@ func (p *Plan) decideDockerfile(f *DockerfileFacts) error {
 	switch {
 	case f.Outside:
 		return Bad("MAGEPACK_DOCKERFILE", fmt.Errorf("dockerfile %s is outside the module %s: the build context is the module root", df, p.Root))
-	case f.ReadErr != nil && f.File == nil && isNotExist(f.ReadErr):
+	case isNotExist(f.ReadErr):
 		return Bad("MAGEPACK_DOCKERFILE", fmt.Errorf("dockerfile %s does not exist in %s: fix MAGEPACK_DOCKERFILE (a path relative to the module root)", f.Path, p.Root))
 	case f.ReadErr != nil:
 		return Bad("MAGEPACK_DOCKERFILE", f.ReadErr)

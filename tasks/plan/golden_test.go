@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -355,4 +357,30 @@ func TestPlanImportsNoEdge(t *testing.T) {
 		assert.False(t, slices.Contains(out, banned), "package plan imports %s", banned)
 	}
 	assert.NotContains(t, out, "github.com/magepack/magepack/tasks", "plan must not import tasks: tasks imports plan")
+}
+
+// TestDockerfileMistakes checks what the plan says of a Dockerfile that
+// gather could not read or that the legacy builder cannot build.
+func TestDockerfileMistakes(t *testing.T) {
+	buildKit, err := dockerfile.Parse(strings.NewReader("FROM alpine\nRUN --mount=type=cache,target=/root/.cache true\n"))
+	require.NoError(t, err)
+	tests := []struct {
+		name  string
+		facts DockerfileFacts
+		want  string
+	}{
+		{"missing", DockerfileFacts{Path: "nope.Dockerfile", ReadErr: fmt.Errorf("read Dockerfile: %w", fs.ErrNotExist)}, "dockerfile nope.Dockerfile does not exist in /repo: fix MAGEPACK_DOCKERFILE"},
+		{"outside the module", DockerfileFacts{Outside: true}, "is outside the module /repo: the build context is the module root (MAGEPACK_DOCKERFILE)"},
+		{"unreadable", DockerfileFacts{Path: "Dockerfile", ReadErr: fs.ErrPermission}, "permission denied (MAGEPACK_DOCKERFILE)"},
+		{"needs BuildKit", DockerfileFacts{Path: "Dockerfile", File: buildKit}, "BuildKit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := repo("example.com/app", "v1.2.3", rootMain)
+			f.Dockerfile = &tt.facts
+			_, err := Make(options(t, Config{Dockerfile: "nope.Dockerfile"}, nil), f)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
 }
